@@ -1,0 +1,1 @@
+"""backbones of centernet_keras."""

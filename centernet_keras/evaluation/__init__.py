@@ -1,0 +1,1 @@
+"""evaluation of centernet_keras."""

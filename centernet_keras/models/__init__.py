@@ -1,0 +1,1 @@
+"""models of centernet_keras."""
