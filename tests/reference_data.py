@@ -1,6 +1,6 @@
 """Loaders for the reference fixtures in tests/data/reference (copied from ../shared/reference).
 
-Provenance: see tests/data/reference/README.md (xingyizhou/CenterNet commit 4c50fd3a, torchvision 0.28.0).
+Provenance: tests/data/reference/README.md (xingyizhou/CenterNet 4c50fd3a, torchvision 0.28.0).
 """
 
 import json

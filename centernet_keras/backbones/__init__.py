@@ -1,1 +1,54 @@
-"""backbones of centernet_keras."""
+"""Backbones: raw RGB (0–255) in, stride-32 features out, preprocessing inside.
+
+``build_backbone(name, input_shape, weights)`` maps the names accepted by
+``build_centernet(backbone=...)`` to their constructors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+
+from centernet_keras.backbones.mobilenet import mobilenetv3_backbone
+from centernet_keras.backbones.preprocessing import ImagePreprocessing
+from centernet_keras.backbones.resnet import resnet18_backbone, resnet50_backbone
+from centernet_keras.backbones.weights import WeightsUnavailableError
+
+BACKBONES: dict[str, Callable[..., keras.Model]] = {
+    "resnet50": resnet50_backbone,
+    "resnet18": resnet18_backbone,
+    "mobilenetv3_large": lambda input_shape, weights: mobilenetv3_backbone(
+        input_shape, weights, "large"
+    ),
+    "mobilenetv3_small": lambda input_shape, weights: mobilenetv3_backbone(
+        input_shape, weights, "small"
+    ),
+}
+BACKBONES["mobilenetv3"] = BACKBONES["mobilenetv3_large"]
+
+
+def build_backbone(
+    name: str,
+    input_shape: tuple[int | None, int | None, int] = (512, 512, 3),
+    weights: str | None = None,
+) -> keras.Model:
+    """Build a backbone by name (see ``BACKBONES``).
+
+    Returns:
+        A model mapping ``[B, H, W, 3]`` raw RGB to ``[B, H/32, W/32, C]``.
+    """
+    if name not in BACKBONES:
+        raise ValueError(f"Unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+    return BACKBONES[name](input_shape=input_shape, weights=weights)
+
+
+__all__ = [
+    "BACKBONES",
+    "ImagePreprocessing",
+    "WeightsUnavailableError",
+    "build_backbone",
+    "mobilenetv3_backbone",
+    "resnet18_backbone",
+    "resnet50_backbone",
+]

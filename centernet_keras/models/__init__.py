@@ -1,1 +1,5 @@
-"""models of centernet_keras."""
+"""Detectors."""
+
+from centernet_keras.models.centernet import CenterNet, build_centernet
+
+__all__ = ["CenterNet", "build_centernet"]

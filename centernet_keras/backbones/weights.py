@@ -1,0 +1,72 @@
+"""Backbone weight loading: ImageNet downloads with a clear offline error, or a local file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Callable, Iterator
+
+import keras
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Raised when pretrained weights cannot be obtained (typically: no internet)."""
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def build_with_imagenet(
+    build: Callable[..., keras.Model], name: str, weights_file: str, timeout: float = 30.0
+) -> keras.Model:
+    """Call a ``keras.applications`` constructor with ``weights="imagenet"``.
+
+    Args:
+        build: a callable taking ``weights=`` and returning the model.
+        name: backbone name, for the message.
+        weights_file: file name Keras caches the weights under (for the message).
+        timeout: socket timeout (seconds) so an unreachable server fails fast.
+
+    Raises:
+        WeightsUnavailableError: the download failed; the message says how to pass a
+            local file instead.
+    """
+    try:
+        with _socket_timeout(timeout):
+            return build(weights="imagenet")
+    except Exception as err:  # keras raises a bare Exception on URL failures
+        if "fetch failure" not in str(err) and not isinstance(err, OSError):
+            raise
+        cache = os.path.join(os.path.expanduser("~"), ".keras", "models", weights_file)
+        raise WeightsUnavailableError(
+            f"Could not download the ImageNet weights for backbone {name!r} ({err}). "
+            f"On a machine with internet access, run once with weights='imagenet' (Keras "
+            f"caches the file at {cache}) and copy that file here, then pass "
+            f"weights='/path/to/{weights_file}' or put it in ~/.keras/models/. "
+            f"Use weights=None to train from scratch."
+        ) from err
+
+
+def load_local_weights(model: keras.Model, path: str) -> None:
+    """Load a local weights file (``.h5`` / ``.weights.h5``) into ``model``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file does not fit the model (wrong backbone); the message names both.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Backbone weights file not found: {path}")
+    try:
+        model.load_weights(path)
+    except Exception as err:
+        raise ValueError(
+            f"Weights file {path} does not match backbone {model.name!r}: {err}"
+        ) from err

@@ -1,0 +1,154 @@
+"""Box utilities: IoU in ``keras.ops`` (in-graph) and NumPy coordinate conversions (host side).
+
+Boxes are ``[x1, y1, x2, y2]`` in absolute pixels, without the legacy ``+1`` on widths.
+Detections padded with ``-1`` (all four coordinates) are passed through the conversions unchanged.
+
+Letterbox convention (as in the Keras CenterNet ports): the image ``(h, w)`` is resized by
+``scale = min(in_w / w, in_h / h)`` to ``(int(w·scale), int(h·scale))`` and pasted at
+``((in_w − new_w) // 2, (in_h − new_h) // 2)``; boxes map as ``x_in = x·scale + pad_x``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+_PAD_VALUE = -1.0
+
+
+def box_iou(boxes1: keras.KerasTensor, boxes2: keras.KerasTensor) -> keras.KerasTensor:
+    """Pairwise IoU of two sets of ``xyxy`` boxes (``keras.ops``; any backend).
+
+    Args:
+        boxes1: ``[..., N, 4]`` boxes.
+        boxes2: ``[..., M, 4]`` boxes (same leading dims as ``boxes1``, or broadcastable).
+
+    Returns:
+        ``[..., N, M]`` float32 IoU; 0 where the union is empty (zero-area boxes).
+    """
+    b1 = ops.cast(boxes1, "float32")
+    b2 = ops.cast(boxes2, "float32")
+    x1a, y1a, x2a, y2a = (ops.expand_dims(b1[..., i], -1) for i in range(4))  # [..., N, 1]
+    x1b, y1b, x2b, y2b = (ops.expand_dims(b2[..., i], -2) for i in range(4))  # [..., 1, M]
+    area_a = ops.maximum(x2a - x1a, 0.0) * ops.maximum(y2a - y1a, 0.0)
+    area_b = ops.maximum(x2b - x1b, 0.0) * ops.maximum(y2b - y1b, 0.0)
+    inter_w = ops.maximum(ops.minimum(x2a, x2b) - ops.maximum(x1a, x1b), 0.0)
+    inter_h = ops.maximum(ops.minimum(y2a, y2b) - ops.maximum(y1a, y1b), 0.0)
+    inter = inter_w * inter_h  # [..., N, M]
+    union = area_a + area_b - inter
+    return ops.where(union > 0.0, inter / ops.maximum(union, 1e-12), 0.0)
+
+
+def letterbox_params(
+    image_hw: Sequence[int], input_hw: Sequence[int]
+) -> tuple[float, int, int, int, int]:
+    """Resize-and-pad parameters that fit an image into the network input, keeping aspect.
+
+    Args:
+        image_hw: Original image ``(height, width)``.
+        input_hw: Network input ``(height, width)``.
+
+    Returns:
+        ``(scale, pad_x, pad_y, new_w, new_h)`` with ``scale = min(in_w / w, in_h / h)``,
+        ``new_w = int(w·scale)``, ``new_h = int(h·scale)``, ``pad = (in − new) // 2``.
+    """
+    h, w = (float(v) for v in image_hw)
+    in_h, in_w = (int(v) for v in input_hw)
+    scale = min(in_w / w, in_h / h)
+    new_w, new_h = int(w * scale), int(h * scale)
+    return scale, (in_w - new_w) // 2, (in_h - new_h) // 2, new_w, new_h
+
+
+def _affine(
+    image_hw: Sequence[int] | np.ndarray, input_hw: Sequence[int], letterbox: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-image forward map ``x_in = x·sx + px`` as arrays ``(sx, sy, px, py)`` of shape [...]."""
+    hw = np.asarray(image_hw, dtype=np.float64)
+    flat = hw.reshape(-1, 2)
+    params = np.empty((flat.shape[0], 4), dtype=np.float64)
+    in_h, in_w = (float(v) for v in input_hw)
+    for i, (h, w) in enumerate(flat):
+        if letterbox:
+            scale, pad_x, pad_y, _, _ = letterbox_params((h, w), input_hw)
+            params[i] = (scale, scale, pad_x, pad_y)
+        else:
+            params[i] = (in_w / w, in_h / h, 0.0, 0.0)
+    params = params.reshape((*hw.shape[:-1], 4))
+    return params[..., 0], params[..., 1], params[..., 2], params[..., 3]
+
+
+def _apply(
+    boxes: np.ndarray,
+    image_hw: Sequence[int] | np.ndarray,
+    input_hw: Sequence[int],
+    letterbox: bool,
+    inverse: bool,
+) -> np.ndarray:
+    b = np.asarray(boxes)
+    out_dtype = b.dtype if np.issubdtype(b.dtype, np.floating) else np.float32
+    b = b.astype(np.float64)
+    sx, sy, px, py = _affine(image_hw, input_hw, letterbox)
+    # Per-image params [B] broadcast against boxes [B, K, 4]: add the K axis.
+    sx, sy, px, py = (np.expand_dims(v, -1) for v in (sx, sy, px, py))
+    if inverse:
+        hw = np.asarray(image_hw, dtype=np.float64)
+        lim_w, lim_h = np.expand_dims(hw[..., 1], -1), np.expand_dims(hw[..., 0], -1)
+        xs = (b[..., 0::2] - px[..., None]) / sx[..., None]
+        ys = (b[..., 1::2] - py[..., None]) / sy[..., None]
+    else:
+        lim_h, lim_w = (float(v) for v in input_hw)
+        xs = b[..., 0::2] * sx[..., None] + px[..., None]
+        ys = b[..., 1::2] * sy[..., None] + py[..., None]
+    xs = np.clip(xs, 0.0, np.asarray(lim_w)[..., None])
+    ys = np.clip(ys, 0.0, np.asarray(lim_h)[..., None])
+    out = np.stack([xs[..., 0], ys[..., 0], xs[..., 1], ys[..., 1]], axis=-1)
+    padding = np.all(b == _PAD_VALUE, axis=-1, keepdims=True)
+    return np.where(padding, _PAD_VALUE, out).astype(out_dtype)
+
+
+def boxes_to_original(
+    boxes: np.ndarray,
+    image_hw: Sequence[int] | np.ndarray,
+    input_hw: Sequence[int],
+    letterbox: bool = True,
+) -> np.ndarray:
+    """Map boxes from network-input pixels back to original-image pixels (NumPy, host side).
+
+    Undoes the letterbox (subtract the pad, divide by ``scale``) or a plain resize (per-axis
+    scale), then clips to the image. Rows whose four coordinates are all ``-1`` (padding) stay
+    ``-1``.
+
+    Args:
+        boxes: ``[K, 4]`` or batched ``[B, K, 4]`` boxes in input pixels.
+        image_hw: Original ``(height, width)``; for batched boxes either one pair for all
+            images or an array ``[B, 2]`` of per-image sizes.
+        input_hw: Network input ``(height, width)``.
+        letterbox: ``True`` for aspect-preserving resize + pad, ``False`` for a plain resize.
+
+    Returns:
+        Boxes of the same shape in original-image pixels (float dtype of the input, or float32).
+    """
+    return _apply(boxes, image_hw, input_hw, letterbox, inverse=True)
+
+
+def boxes_to_input(
+    boxes: np.ndarray,
+    image_hw: Sequence[int] | np.ndarray,
+    input_hw: Sequence[int],
+    letterbox: bool = True,
+) -> np.ndarray:
+    """Map boxes from original-image pixels to network-input pixels (inverse of the above).
+
+    Args:
+        boxes: ``[K, 4]`` or ``[B, K, 4]`` boxes in original-image pixels.
+        image_hw: Original ``(height, width)``, or ``[B, 2]`` per-image sizes.
+        input_hw: Network input ``(height, width)``.
+        letterbox: ``True`` for aspect-preserving resize + pad, ``False`` for a plain resize.
+
+    Returns:
+        Boxes of the same shape in input pixels, clipped to the input; ``-1`` rows preserved.
+    """
+    return _apply(boxes, image_hw, input_hw, letterbox, inverse=False)

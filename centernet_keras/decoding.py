@@ -1,0 +1,184 @@
+"""CenterNet decoding (reference ``ctdet_decode``) in ``keras.ops``: TF, JAX and PyTorch backends.
+
+Pipeline: 3×3 max-pool peak keep → top-K over ``H·W·C`` → centre + offset → ``centre ± size/2``
+→ × stride, then an optional score threshold and class-wise greedy NMS. The output always has
+``max_detections`` rows per image (a static shape, also with dynamic ``H, W``); invalid rows are
+padded with ``-1`` after the valid ones (the KerasHub convention).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from centernet_keras.boxes import box_iou
+
+
+def peak_keep(heatmap: keras.KerasTensor, kernel: int = 3) -> keras.KerasTensor:
+    """Zero every pixel that is not the maximum of its ``kernel × kernel`` window (ref. ``_nms``).
+
+    Border pixels are compared only with pixels inside the map ("same" max-pool padding).
+
+    Args:
+        heatmap: Class probabilities ``[B, H, W, C]``.
+        kernel: Window size (odd).
+
+    Returns:
+        ``[B, H, W, C]`` float32 heatmap with non-peaks set to 0.
+    """
+    heatmap = ops.cast(heatmap, "float32")
+    hmax = ops.max_pool(heatmap, pool_size=kernel, strides=1, padding="same")
+    return ops.where(ops.equal(hmax, heatmap), heatmap, 0.0)
+
+
+def topk_peaks(
+    heatmap: keras.KerasTensor, k: int
+) -> tuple[keras.KerasTensor, keras.KerasTensor, keras.KerasTensor, keras.KerasTensor]:
+    """Top-``k`` entries of a (peak-kept) heatmap over ``H·W·C`` jointly.
+
+    Flat NHWC index ``(y·W + x)·C + c``. When the map has fewer than ``k`` entries the result is
+    padded with score ``-inf`` and spatial index ``H·W`` (out of range: mark those rows invalid).
+
+    Args:
+        heatmap: ``[B, H, W, C]`` scores.
+        k: Number of entries (static Python int).
+
+    Returns:
+        ``scores [B, k]`` float32 (descending), ``spatial [B, k]`` int32 (``y·W + x``),
+        ``classes [B, k]`` int32 and ``num_entries`` (``H·W·C``, a scalar int32).
+    """
+    shape = ops.shape(heatmap)
+    batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
+    flat = ops.reshape(ops.cast(heatmap, "float32"), (batch, -1))  # [B, H*W*C]
+    # Pad so top_k always has k candidates, whatever the (possibly dynamic) map size.
+    flat = ops.concatenate([flat, ops.full((batch, k), float("-inf"), "float32")], axis=1)
+    scores, idx = ops.top_k(flat, k=k, sorted=True)  # [B, k]
+    idx = ops.cast(idx, "int32")
+    channels = ops.cast(channels, "int32")
+    num_entries = ops.cast(height * width, "int32") * channels
+    spatial = ops.minimum(idx, num_entries) // channels
+    classes = ops.where(idx < num_entries, idx % channels, -1)
+    return scores, spatial, classes, num_entries
+
+
+def _gather_spatial(
+    feature_map: keras.KerasTensor, spatial: keras.KerasTensor
+) -> keras.KerasTensor:
+    """``[B, H, W, D]`` map, ``[B, K]`` flat indices (clipped to range) → ``[B, K, D]`` float32."""
+    shape = ops.shape(feature_map)
+    flat = ops.reshape(ops.cast(feature_map, "float32"), (shape[0], -1, shape[3]))
+    last = ops.cast(shape[1] * shape[2] - 1, "int32")
+    idx = ops.expand_dims(ops.minimum(spatial, last), -1)
+    return ops.take_along_axis(flat, idx, axis=1)
+
+
+def class_nms(
+    boxes: keras.KerasTensor,
+    classes: keras.KerasTensor,
+    valid: keras.KerasTensor,
+    iou_threshold: float,
+) -> keras.KerasTensor:
+    """Exact class-wise greedy NMS over rows already sorted by descending score.
+
+    Row ``j`` is suppressed iff some kept row ``i < j`` of the same class has IoU > threshold.
+
+    Args:
+        boxes: ``[B, K, 4]`` xyxy boxes.
+        classes: ``[B, K]`` int class ids.
+        valid: ``[B, K]`` bool, rows taking part (invalid rows neither suppress nor are kept).
+        iou_threshold: IoU above which a lower-scoring box is removed.
+
+    Returns:
+        ``[B, K]`` bool keep mask.
+    """
+    k = ops.shape(boxes)[1]
+    same_class = ops.equal(ops.expand_dims(classes, 2), ops.expand_dims(classes, 1))
+    both_valid = ops.logical_and(ops.expand_dims(valid, 2), ops.expand_dims(valid, 1))
+    overlap = ops.logical_and(box_iou(boxes, boxes) > iou_threshold, same_class)
+    overlap = ops.cast(ops.logical_and(overlap, both_valid), "float32")  # [B, K, K]
+    positions = ops.arange(k, dtype="int32")
+
+    def body(i: int, keep: keras.KerasTensor) -> keras.KerasTensor:
+        row = ops.take(overlap, i, axis=1)  # [B, K]: rows suppressed by row i
+        keep_i = ops.expand_dims(ops.take(keep, i, axis=1), -1)  # [B, 1]
+        later = ops.cast(positions > i, "float32")  # [K]
+        return keep * (1.0 - row * keep_i * later)
+
+    keep = ops.fori_loop(0, k, body, ops.cast(valid, "float32"))
+    return keep > 0.5
+
+
+def _compact(valid: keras.KerasTensor, *tensors: keras.KerasTensor) -> list[keras.KerasTensor]:
+    """Move valid rows first (keeping their order) along axis 1 and set the others to -1."""
+    k = ops.shape(valid)[1]
+    positions = ops.expand_dims(ops.arange(k, dtype="int32"), 0)
+    keys = ops.where(valid, positions, positions + k)  # unique keys: stable without a stable sort
+    order = ops.argsort(keys, axis=1)
+    valid_sorted = ops.take_along_axis(valid, order, axis=1)
+    out = []
+    for t in tensors:
+        idx = order if len(t.shape) == 2 else ops.expand_dims(order, -1)
+        g = ops.take_along_axis(t, idx, axis=1)
+        v = valid_sorted if len(t.shape) == 2 else ops.expand_dims(valid_sorted, -1)
+        out.append(ops.where(v, g, ops.cast(-1, g.dtype)))
+    return out
+
+
+def decode_centernet(
+    heatmap: keras.KerasTensor,
+    size: keras.KerasTensor,
+    offset: keras.KerasTensor | None = None,
+    max_detections: int = 100,
+    score_threshold: float = 0.0,
+    nms_iou: float | None = None,
+    stride: int = 4,
+) -> dict[str, keras.KerasTensor]:
+    """Decode CenterNet head outputs into padded per-image detections.
+
+    Args:
+        heatmap: Class probabilities (after sigmoid) ``[B, H, W, C]``; ``H, W`` may be dynamic.
+        size: ``(w, h)`` on the output map ``[B, H, W, 2]``.
+        offset: Sub-pixel centre offset ``(dx, dy)`` ``[B, H, W, 2]``; ``None`` → centre + 0.5.
+        max_detections: ``K``, rows per image in the output. Maps with fewer than ``K`` entries
+            (``H·W·C < K``) yield only ``H·W·C`` valid rows.
+        score_threshold: Detections with ``score >= score_threshold`` are valid (0.0 keeps every
+            peak; non-peaks, whose score is 0 after the peak keep, are never detections).
+        nms_iou: If set, class-wise greedy NMS: a box is removed when its IoU with a
+            higher-scoring kept box of the same class is ``> nms_iou``.
+        stride: Output-map stride; boxes are multiplied by it to give input pixels.
+
+    Returns:
+        ``boxes [B, K, 4]`` float32 xyxy input pixels, ``scores [B, K]`` float32, ``classes
+        [B, K]`` int32 and ``num_detections [B]`` int32. Valid rows come first, sorted by score
+        descending; the rest are ``-1``.
+    """
+    k = int(max_detections)
+    shape = ops.shape(heatmap)
+    width = ops.cast(shape[2], "int32")
+    scores, spatial, classes, _ = topk_peaks(peak_keep(heatmap), k)
+    xs = ops.cast(spatial % width, "float32")  # [B, K]
+    ys = ops.cast(spatial // width, "float32")
+    if offset is None:
+        xs, ys = xs + 0.5, ys + 0.5
+    else:
+        off = _gather_spatial(offset, spatial)  # [B, K, 2]
+        xs, ys = xs + off[..., 0], ys + off[..., 1]
+    wh = _gather_spatial(size, spatial)  # [B, K, 2]
+    half_w, half_h = wh[..., 0] / 2.0, wh[..., 1] / 2.0
+    boxes = ops.stack([xs - half_w, ys - half_h, xs + half_w, ys + half_h], axis=-1)
+    boxes = boxes * float(stride)  # [B, K, 4]
+
+    # Not a detection: rows that padded a map smaller than K, and suppressed non-peaks (score 0,
+    # whose order among themselves is arbitrary and differs between backends).
+    real = ops.logical_and(classes >= 0, scores > 0.0)
+    valid = ops.logical_and(real, scores >= score_threshold)  # [B, K]
+    if nms_iou is not None:
+        valid = class_nms(boxes, classes, valid, float(nms_iou))
+    boxes, scores, classes = _compact(valid, boxes, scores, classes)
+    num_detections = ops.sum(ops.cast(valid, "int32"), axis=1)
+    return {
+        "boxes": boxes,
+        "scores": scores,
+        "classes": ops.cast(classes, "int32"),
+        "num_detections": ops.cast(num_detections, "int32"),
+    }

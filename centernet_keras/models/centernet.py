@@ -1,0 +1,188 @@
+"""The CenterNet detector: backbone → deconv neck → heads, with loss and decoding attached."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import keras
+from keras import ops
+
+from centernet_keras.backbones import build_backbone
+from centernet_keras.decoding import decode_centernet
+from centernet_keras.heads.centernet import centernet_heads
+from centernet_keras.losses import centernet_loss
+from centernet_keras.necks.deconv import deconv_neck
+
+OUTPUT_STRIDE = 4
+
+
+@keras.saving.register_keras_serializable(package="centernet_keras")
+class CenterNet(keras.Model):
+    """CenterNet ("Objects as Points") as a functional ``keras.Model`` subclass.
+
+    Call: raw RGB ``[B, H, W, 3]`` (0–255, H and W multiples of 32) →
+    ``{"heatmap": logits [B, H/4, W/4, C], "size": [B, H/4, W/4, 2], "offset": [B, H/4, W/4, 2]}``.
+
+    ``fit`` takes ``(images, targets)`` with targets from
+    ``centernet_keras.targets.encode_targets`` (batched); ``compute_loss`` is
+    ``centernet_loss`` and logs ``heatmap_loss``, ``size_loss`` and ``offset_loss``.
+    ``predict`` returns decoded detections (see ``decode_centernet``), boxes in
+    network-input pixels.
+
+    Args:
+        backbone: a model mapping raw RGB to stride-32 features.
+        num_classes: number of object classes.
+        neck_filters: filters of the three transposed convs.
+        head_channels: width of each head's 3×3 conv.
+        head_batchnorm: BN in the heads (default) or the reference's conv bias.
+        loss_weights: (heatmap, size, offset) loss weights.
+        max_detections: K of the decoder.
+        score_threshold: decoder score threshold (detections below it are padding).
+        nms_iou: class-wise NMS IoU in the decoder, or ``None`` for none.
+    """
+
+    def __init__(
+        self,
+        backbone: keras.Model,
+        num_classes: int,
+        neck_filters: Sequence[int] = (256, 128, 64),
+        head_channels: int = 64,
+        head_batchnorm: bool = True,
+        loss_weights: Sequence[float] = (1.0, 0.1, 1.0),
+        max_detections: int = 100,
+        score_threshold: float = 0.0,
+        nms_iou: float | None = None,
+        **kwargs,
+    ):
+        if len(neck_filters) != 3:
+            raise ValueError(f"neck_filters needs 3 entries (stride 32 → 4), got {neck_filters}")
+        inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
+        features = backbone(inputs)
+        x = deconv_neck(features, neck_filters)
+        outputs = centernet_heads(x, num_classes, head_channels, head_batchnorm)
+        kwargs.setdefault("name", "centernet")
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        self.backbone = backbone
+        self.num_classes = int(num_classes)
+        self.neck_filters = tuple(int(f) for f in neck_filters)
+        self.head_channels = int(head_channels)
+        self.head_batchnorm = bool(head_batchnorm)
+        self.loss_weights = tuple(float(w) for w in loss_weights)
+        self.max_detections = int(max_detections)
+        self.score_threshold = float(score_threshold)
+        self.nms_iou = None if nms_iou is None else float(nms_iou)
+        self.heatmap_loss_tracker = keras.metrics.Mean(name="heatmap_loss")
+        self.size_loss_tracker = keras.metrics.Mean(name="size_loss")
+        self.offset_loss_tracker = keras.metrics.Mean(name="offset_loss")
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Total CenterNet loss for a batch; updates the per-component trackers."""
+        del x, sample_weight, training
+        losses = centernet_loss(y, y_pred, self.loss_weights)
+        self.heatmap_loss_tracker.update_state(losses["heatmap_loss"])
+        self.size_loss_tracker.update_state(losses["size_loss"])
+        self.offset_loss_tracker.update_state(losses["offset_loss"])
+        total = losses["loss"]
+        if self.losses:  # weight regularisers, if any
+            total = total + ops.sum(ops.stack(self.losses))
+        return total
+
+    def decode(self, outputs: dict) -> dict:
+        """Decode raw head outputs into padded detections (input-pixel boxes).
+
+        Returns:
+            ``{"boxes" [B, K, 4], "scores" [B, K], "classes" [B, K], "num_detections" [B]}``.
+        """
+        return decode_centernet(
+            ops.sigmoid(outputs["heatmap"]),
+            outputs["size"],
+            outputs["offset"],
+            max_detections=self.max_detections,
+            score_threshold=self.score_threshold,
+            nms_iou=self.nms_iou,
+            stride=OUTPUT_STRIDE,
+        )
+
+    def set_decoding(
+        self,
+        max_detections: int | None = None,
+        score_threshold: float | None = None,
+        nms_iou: float | str | None = "keep",
+    ) -> None:
+        """Change the decoder settings used by ``predict`` (forces a retrace).
+
+        Args:
+            max_detections: new K, or ``None`` to keep.
+            score_threshold: new threshold, or ``None`` to keep.
+            nms_iou: new NMS IoU, ``None`` to switch NMS off, or ``"keep"``.
+        """
+        if max_detections is not None:
+            self.max_detections = int(max_detections)
+        if score_threshold is not None:
+            self.score_threshold = float(score_threshold)
+        if nms_iou != "keep":
+            self.nms_iou = None if nms_iou is None else float(nms_iou)
+        self.predict_function = None  # the traced predict used the old settings
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.decode(self(x, training=False))
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_classes": self.num_classes,
+            "neck_filters": list(self.neck_filters),
+            "head_channels": self.head_channels,
+            "head_batchnorm": self.head_batchnorm,
+            "loss_weights": list(self.loss_weights),
+            "max_detections": self.max_detections,
+            "score_threshold": self.score_threshold,
+            "nms_iou": self.nms_iou,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> CenterNet:
+        config = copy.deepcopy(config)  # deserialisation consumes the nested dicts
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
+
+
+def build_centernet(
+    num_classes: int,
+    backbone: str | keras.Model = "resnet50",
+    input_shape: tuple[int | None, int | None, int] = (512, 512, 3),
+    weights: str | None = None,
+    **kwargs,
+) -> CenterNet:
+    """Build a CenterNet detector.
+
+    Args:
+        num_classes: number of object classes (heatmap channels).
+        backbone: ``"resnet50"``, ``"resnet18"``, ``"mobilenetv3"`` (= large),
+            ``"mobilenetv3_large"``, ``"mobilenetv3_small"``, or a ready ``keras.Model``
+            mapping raw RGB to stride-32 features.
+        input_shape: ``(H, W, 3)``, H and W multiples of 32 (``None`` for any size).
+        weights: backbone weights: ``None``, ``"imagenet"`` or a local file path.
+        **kwargs: passed to ``CenterNet`` (neck_filters, head_channels, decoder settings…).
+
+    Returns:
+        An uncompiled ``CenterNet``.
+    """
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if len(input_shape) != 3 or input_shape[-1] != 3:
+        raise ValueError(f"input_shape must be (H, W, 3), got {input_shape}")
+    for dim in input_shape[:2]:
+        if dim is not None and dim % 32:
+            raise ValueError(
+                f"input height and width must be multiples of 32 (stride of the backbone), "
+                f"got {input_shape[:2]}; letterbox/resize images to e.g. 512x512"
+            )
+    if isinstance(backbone, str):
+        backbone = build_backbone(backbone, input_shape, weights)
+    return CenterNet(backbone, num_classes, **kwargs)

@@ -1,0 +1,161 @@
+"""CenterNet training targets (heatmap, size, offset, indices, mask) in TensorFlow ops.
+
+Reproduces the target construction of xingyizhou/CenterNet ``src/lib/datasets/sample/ctdet.py``
+(see ``tests/data/reference/README.md``, section 3) without a Python loop over boxes, so
+:func:`encode_targets` runs inside ``tf.data.Dataset.map`` as well as eagerly.
+"""
+
+from typing import Any
+
+import tensorflow as tf
+
+from centernet_keras.targets.gaussian import RADIUS_MODES, _radius
+
+
+def _box_radius(
+    height: tf.Tensor, width: tf.Tensor, min_overlap: float = 0.7, mode: str = "cornernet"
+) -> tf.Tensor:
+    """Integer gaussian radius of ``ctdet.py``: ``max(0, int(gaussian_radius(ceil(h), ceil(w))))``.
+
+    Args:
+        height: ``[N]`` float box heights in output-map pixels.
+        width: ``[N]`` float box widths.
+        min_overlap: See :func:`centernet_keras.targets.gaussian_radius`.
+        mode: ``"cornernet"`` or ``"corrected"``.
+
+    Returns:
+        ``[N]`` int32 radii.
+    """
+    h = tf.cast(tf.math.ceil(height), tf.float64)
+    w = tf.cast(tf.math.ceil(width), tf.float64)
+    radius = _radius(h, w, min_overlap, mode, tf.sqrt, tf.minimum)
+    return tf.maximum(tf.cast(radius, tf.int32), 0)  # float -> int truncates toward zero
+
+
+def _axis_gaussian(center: tf.Tensor, radius: tf.Tensor, length: int) -> tf.Tensor:
+    """One axis of each box's separable gaussian, zero outside ``|d| ≤ radius``.
+
+    Args:
+        center: ``[N]`` int32 integer centres along the axis.
+        radius: ``[N]`` int32 radii.
+        length: Map size along the axis.
+
+    Returns:
+        ``[N, length]`` float64 values ``exp(−d² / 2σ²)`` with ``σ = (2r + 1) / 6``.
+    """
+    d = tf.range(length, dtype=tf.int32)[None, :] - center[:, None]  # [N, L]
+    sigma = tf.cast(2 * radius + 1, tf.float64)[:, None] / 6.0  # [N, 1]
+    d64 = tf.cast(d, tf.float64)
+    values = tf.exp(-(d64 * d64) / (2.0 * sigma * sigma))
+    return tf.where(tf.abs(d) <= radius[:, None], values, tf.zeros_like(values))
+
+
+def _pad_slots(values: tf.Tensor, max_objects: int) -> tf.Tensor:
+    """Zero-pad ``[n, ...]`` (``n ≤ max_objects``) to a static ``[max_objects, ...]``."""
+    extra = max_objects - tf.shape(values)[0]
+    paddings = [[0, extra]] + [[0, 0]] * (values.shape.rank - 1)
+    padded = tf.pad(values, paddings)
+    return tf.reshape(padded, [max_objects, *values.shape[1:]])
+
+
+def encode_targets(
+    boxes: Any,
+    classes: Any,
+    image_size: tuple[int, int],
+    num_classes: int,
+    max_objects: int = 100,
+    stride: int = 4,
+    is_point: Any = None,
+    point_radius: int = 3,
+    radius_mode: str = "cornernet",
+    min_overlap: float = 0.7,
+) -> dict[str, tf.Tensor]:
+    """Build the CenterNet targets of one image on the stride-``stride`` output map.
+
+    Slot ``k`` belongs to input row ``k`` (only the first ``max_objects`` rows are read); a
+    skipped row leaves its slot zero, slots are not compacted. A row is skipped when its class is
+    ``-1`` (padding) or ``>= num_classes``, or when, after clipping to the output map
+    (x to ``[0, W_out − 1]``, y to ``[0, H_out − 1]``), it has no positive width and height.
+    Rows flagged in ``is_point`` are kept despite zero size (unless the point lies outside the
+    input image, ``0 ≤ x < W``, ``0 ≤ y < H``), get radius ``point_radius`` and size ``(0, 0)``.
+
+    Args:
+        boxes: ``[N, 4]`` float ``[x1, y1, x2, y2]`` in input pixels; ``N`` may be 0 or dynamic.
+        classes: ``[N]`` int class ids, ``-1`` for padding rows.
+        image_size: ``(height, width)`` of the network input, Python ints divisible by ``stride``.
+        num_classes: Number of heatmap channels ``C``.
+        max_objects: Number of slots ``K``.
+        stride: Output stride of the network.
+        is_point: Optional ``[N]`` bool, True for rows that are point annotations.
+        point_radius: Gaussian radius of point rows.
+        radius_mode: ``"cornernet"`` (as shipped) or ``"corrected"``, see ``gaussian_radius``.
+        min_overlap: ``min_overlap`` of ``gaussian_radius``.
+
+    Returns:
+        A dict with ``heatmap`` float32 ``[H_out, W_out, C]``; ``size`` float32 ``[K, 2]`` (w, h);
+        ``offset`` float32 ``[K, 2]`` (centre minus integer centre); ``indices`` int32 ``[K]``
+        (``y · W_out + x``); ``mask`` float32 ``[K]`` (1 for a filled slot).
+
+    Raises:
+        ValueError: If ``image_size`` is not divisible by ``stride`` or ``radius_mode`` is unknown.
+    """
+    in_h, in_w = (int(v) for v in image_size)
+    if in_h % stride or in_w % stride:
+        raise ValueError(f"image_size {image_size} must be divisible by stride {stride}")
+    if radius_mode not in RADIUS_MODES:
+        raise ValueError(f"radius_mode must be one of {RADIUS_MODES}, got {radius_mode!r}")
+    out_h, out_w = in_h // stride, in_w // stride
+
+    boxes = tf.reshape(tf.cast(boxes, tf.float32), [-1, 4])[:max_objects]  # [n, 4]
+    classes = tf.reshape(tf.cast(classes, tf.int32), [-1])[:max_objects]  # [n]
+    if is_point is None:
+        is_point = tf.zeros_like(classes, dtype=tf.bool)
+    else:
+        is_point = tf.reshape(tf.cast(is_point, tf.bool), [-1])[:max_objects]
+
+    # Unclipped centre in input pixels: a point outside the image is skipped.
+    cx_in = (boxes[:, 0] + boxes[:, 2]) / 2
+    cy_in = (boxes[:, 1] + boxes[:, 3]) / 2
+    point_inside = (cx_in >= 0) & (cx_in < in_w) & (cy_in >= 0) & (cy_in < in_h)
+
+    out = boxes / stride
+    x1 = tf.clip_by_value(out[:, 0], 0.0, out_w - 1.0)
+    x2 = tf.clip_by_value(out[:, 2], 0.0, out_w - 1.0)
+    y1 = tf.clip_by_value(out[:, 1], 0.0, out_h - 1.0)
+    y2 = tf.clip_by_value(out[:, 3], 0.0, out_h - 1.0)
+    w, h = x2 - x1, y2 - y1  # [n]
+
+    known_class = (classes >= 0) & (classes < num_classes)
+    valid = known_class & tf.where(is_point, point_inside, (h > 0) & (w > 0))  # [n]
+
+    radius = tf.where(
+        is_point,
+        tf.fill(tf.shape(classes), tf.constant(point_radius, tf.int32)),
+        _box_radius(h, w, min_overlap, radius_mode),
+    )
+    ct = tf.stack([(x1 + x2) / 2, (y1 + y2) / 2], axis=-1)  # [n, 2] float32
+    ct_int = tf.cast(ct, tf.int32)  # truncation; ct >= 0 after clipping
+
+    # Heatmap: separable per-box gaussians restricted to the (2r+1)² window around ct_int,
+    # then an element-wise max over the boxes of each class. Invalid rows go to segment C.
+    gx = _axis_gaussian(ct_int[:, 0], radius, out_w)  # [n, W_out] float64
+    gy = _axis_gaussian(ct_int[:, 1], radius, out_h)  # [n, H_out] float64
+    per_box = tf.cast(gy[:, :, None] * gx[:, None, :], tf.float32)  # [n, H_out, W_out]
+    per_box = tf.reshape(per_box, [-1, out_h * out_w])  # [n, H_out·W_out]
+    segment = tf.where(valid, classes, num_classes)
+    per_class = tf.math.unsorted_segment_max(per_box, segment, num_classes + 1)[:num_classes]
+    heatmap = tf.maximum(per_class, 0.0)  # empty classes come back as the lowest float
+    heatmap = tf.reshape(tf.transpose(heatmap), [out_h, out_w, num_classes])
+
+    keep = valid[:, None]  # [n, 1]
+    zeros2 = tf.zeros_like(ct)
+    box_size = tf.where(keep & ~is_point[:, None], tf.stack([w, h], axis=-1), zeros2)  # [n, 2]
+    offset = tf.where(keep, ct - tf.cast(ct_int, tf.float32), zeros2)  # [n, 2]
+    indices = tf.where(valid, ct_int[:, 1] * out_w + ct_int[:, 0], 0)  # [n]
+    return {
+        "heatmap": heatmap,
+        "size": _pad_slots(box_size, max_objects),
+        "offset": _pad_slots(offset, max_objects),
+        "indices": _pad_slots(indices, max_objects),
+        "mask": _pad_slots(tf.cast(valid, tf.float32), max_objects),
+    }
