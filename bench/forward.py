@@ -26,15 +26,18 @@ import tensorflow as tf
 from centernet_keras.models import build_centernet
 
 
-def _median_ms(fn, arg, runs: int, warmup: int) -> float:
-    for _ in range(warmup):
-        keras.tree.map_structure(np.asarray, fn(arg))
-    times = []
+def _interleaved_medians(fns: dict, runs: int, warmup: int) -> dict[str, float]:
+    """Median ms of each ``fn(arg)``, timed round-robin so drift hits every variant alike."""
+    for fn, arg in fns.values():
+        for _ in range(warmup):
+            keras.tree.map_structure(np.asarray, fn(arg))
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(runs):
-        start = time.perf_counter()
-        keras.tree.map_structure(np.asarray, fn(arg))  # include the device→host copy
-        times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times)
+        for name, (fn, arg) in fns.items():
+            start = time.perf_counter()
+            keras.tree.map_structure(np.asarray, fn(arg))  # include the device→host copy
+            times[name].append(time.perf_counter() - start)
+    return {name: 1000.0 * statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -44,7 +47,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--num-classes", type=int, default=20)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--nms-iou", type=float, default=None)
     args = parser.parse_args()
 
@@ -59,23 +62,27 @@ def main() -> None:
     raw = forward(images)
     decode = tf.function(model.decode)
 
-    forward_ms = _median_ms(forward, images, args.runs, args.warmup)
-    predict_step_ms = _median_ms(predict_step, images, args.runs, args.warmup)
-    decode_ms = _median_ms(decode, raw, args.runs, args.warmup)
-    model.predict(images, verbose=0)
-    predict_ms = _median_ms(
-        lambda x: model.predict(x, verbose=0), images, max(5, args.runs // 4), 1
+    model.predict(images, verbose=0)  # build the predict function once
+    ms = _interleaved_medians(
+        {
+            "forward": (forward, images),
+            "predict_step": (predict_step, images),
+            "decode": (decode, raw),
+            "model_predict": (lambda x: model.predict(x, verbose=0), images),
+        },
+        args.runs,
+        args.warmup,
     )
     result = {
         "bench": "forward",
         "backbone": args.backbone,
         "input": [args.batch, args.size, args.size, 3],
         "params": model.count_params(),
-        "forward_ms": round(forward_ms, 1),
-        "predict_step_ms": round(predict_step_ms, 1),
-        "decode_ms": round(decode_ms, 2),
-        "decode_share": round(decode_ms / predict_step_ms, 4),
-        "model_predict_ms": round(predict_ms, 1),
+        "forward_ms": round(ms["forward"], 1),
+        "predict_step_ms": round(ms["predict_step"], 1),
+        "decode_ms": round(ms["decode"], 2),
+        "decode_share": round(ms["decode"] / ms["predict_step"], 4),
+        "model_predict_ms": round(ms["model_predict"], 1),
         "nms_iou": args.nms_iou,
         "runs": args.runs,
         "device": "cpu" if not tf.config.list_physical_devices("GPU") else "gpu",

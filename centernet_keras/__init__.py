@@ -1,7 +1,43 @@
 """centernet-keras: anchor-free object detection (CenterNet) for Keras 3 / TensorFlow.
 
-Conventions (see README): tensors are NHWC; boxes are ``[x1, y1, x2, y2]`` in absolute
-pixels of the image they belong to; class ids are 0-based; detections are padded with -1.
+Conventions: tensors are NHWC; boxes are ``[x1, y1, x2, y2]`` in absolute pixels of the image
+they belong to; class ids are 0-based; detections are padded with -1.
+
+Importing the package registers its Keras objects, so ``keras.saving.load_model(path)`` works
+on saved CenterNet models (``safe_mode=True``). The target encoder uses TensorFlow ops and is
+imported on first use, so the model, loss and decoder also run on the JAX / torch backends
+without loading TensorFlow.
 """
 
+from typing import Any
+
+from centernet_keras.boxes import boxes_to_input, boxes_to_original, letterbox_params
+from centernet_keras.decoding import decode_centernet
+from centernet_keras.losses import centernet_loss
+from centernet_keras.models import CenterNet, build_centernet
+
 __version__ = "0.1.0"
+
+_LAZY = {"encode_targets", "gaussian_radius", "draw_gaussian"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from centernet_keras import targets
+
+        return getattr(targets, name)
+    raise AttributeError(f"module 'centernet_keras' has no attribute {name!r}")
+
+
+__all__ = [
+    "CenterNet",
+    "boxes_to_input",
+    "boxes_to_original",
+    "build_centernet",
+    "centernet_loss",
+    "decode_centernet",
+    "draw_gaussian",
+    "encode_targets",
+    "gaussian_radius",
+    "letterbox_params",
+]
