@@ -15,6 +15,7 @@ from centernet_keras.losses import centernet_loss
 from centernet_keras.necks.deconv import deconv_neck
 
 OUTPUT_STRIDE = 4
+IMAGE_RESIZE_MODES = ("letterbox", "resize")
 
 
 @keras.saving.register_keras_serializable(package="centernet_keras")
@@ -31,15 +32,20 @@ class CenterNet(keras.Model):
     network-input pixels.
 
     Args:
-        backbone: a model mapping raw RGB to stride-32 features.
+        backbone: a model mapping raw RGB to stride-32 features (or stride-4 features, e.g. a
+            DLA-34 with its own aggregation neck, together with ``neck_filters=()``).
         num_classes: number of object classes.
-        neck_filters: filters of the three transposed convs.
+        neck_filters: filters of the 2× transposed convs (three for a stride-32 backbone,
+            none for a stride-4 one).
         head_channels: width of each head's 3×3 conv.
         head_batchnorm: BN in the heads (default) or the reference's conv bias.
         loss_weights: (heatmap, size, offset) loss weights.
         max_detections: K of the decoder.
         score_threshold: decoder score threshold (detections below it are padding).
         nms_iou: class-wise NMS IoU in the decoder, or ``None`` for none.
+        class_names: optional names of the classes, saved with the model.
+        image_resize: how images are fitted to the input during training and so at inference:
+            ``"letterbox"`` (keep aspect, pad gray) or ``"resize"`` (stretch); saved with the model.
     """
 
     def __init__(
@@ -53,13 +59,22 @@ class CenterNet(keras.Model):
         max_detections: int = 100,
         score_threshold: float = 0.0,
         nms_iou: float | None = None,
+        class_names: Sequence[str] | None = None,
+        image_resize: str = "letterbox",
         **kwargs,
     ):
-        if len(neck_filters) != 3:
-            raise ValueError(f"neck_filters needs 3 entries (stride 32 → 4), got {neck_filters}")
+        if class_names is not None and len(class_names) != num_classes:
+            raise ValueError(
+                f"{len(class_names)} class names given for a model of {num_classes} classes"
+            )
+        if image_resize not in IMAGE_RESIZE_MODES:
+            raise ValueError(
+                f"image_resize must be one of {IMAGE_RESIZE_MODES}, got {image_resize!r}"
+            )
         inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
         features = backbone(inputs)
-        x = deconv_neck(features, neck_filters)
+        _check_stride(backbone, len(neck_filters))
+        x = deconv_neck(features, neck_filters) if neck_filters else features
         outputs = centernet_heads(x, num_classes, head_channels, head_batchnorm)
         kwargs.setdefault("name", "centernet")
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
@@ -73,6 +88,8 @@ class CenterNet(keras.Model):
         self.max_detections = int(max_detections)
         self.score_threshold = float(score_threshold)
         self.nms_iou = None if nms_iou is None else float(nms_iou)
+        self.class_names = None if class_names is None else tuple(str(c) for c in class_names)
+        self.image_resize = image_resize
         self.heatmap_loss_tracker = keras.metrics.Mean(name="heatmap_loss")
         self.size_loss_tracker = keras.metrics.Mean(name="size_loss")
         self.offset_loss_tracker = keras.metrics.Mean(name="offset_loss")
@@ -143,6 +160,8 @@ class CenterNet(keras.Model):
             "max_detections": self.max_detections,
             "score_threshold": self.score_threshold,
             "nms_iou": self.nms_iou,
+            "class_names": None if self.class_names is None else list(self.class_names),
+            "image_resize": self.image_resize,
         }
 
     @classmethod
@@ -150,6 +169,26 @@ class CenterNet(keras.Model):
         config = copy.deepcopy(config)  # deserialisation consumes the nested dicts
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)
+
+
+def _check_stride(backbone: keras.Model, num_upsamplings: int) -> None:
+    """Raise if backbone stride / 2^num_upsamplings is not the output stride 4.
+
+    Checked on a probe of the backbone's static input shape (a multiple-of-32 square when the
+    input shape is dynamic).
+    """
+    in_shape = backbone.input_shape[1:3]
+    probe = tuple(d if d is not None else 64 for d in in_shape)
+    out_shape = backbone.compute_output_shape((1, *probe, 3))
+    if isinstance(out_shape, list | tuple) and isinstance(out_shape[0], list | tuple):
+        raise ValueError("the backbone must have a single output (a feature map)")
+    stride = probe[0] // out_shape[1] if out_shape[1] else None
+    if stride != OUTPUT_STRIDE * 2**num_upsamplings:
+        raise ValueError(
+            f"backbone stride {stride} with {num_upsamplings} 2x upsampling(s) does not give "
+            f"the output stride {OUTPUT_STRIDE}: use 3 neck_filters for a stride-32 backbone "
+            f"and none for a stride-4 one"
+        )
 
 
 def build_centernet(

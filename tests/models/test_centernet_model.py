@@ -20,6 +20,8 @@ def tiny_model() -> CenterNet:
         input_shape=(None, None, 3),
         neck_filters=(32, 32, 32),
         head_channels=16,
+        class_names=["cat", "dog", "car"],
+        image_resize="resize",
     )
 
 
@@ -48,6 +50,22 @@ def test_outputs_are_stride_4_for_any_multiple_of_32(tiny_model, hw):
     assert out["heatmap"].shape == (2, h, w, 3)
     assert out["size"].shape == (2, h, w, 2)
     assert out["offset"].shape == (2, h, w, 2)
+
+
+def test_stride_4_backbone_without_neck_and_stride_errors():
+    inputs = keras.Input((None, None, 3))
+    stride4 = keras.Model(inputs, keras.layers.Conv2D(8, 3, strides=4, padding="same")(inputs))
+    model = build_centernet(2, stride4, (None, None, 3), neck_filters=())
+    assert model(np.zeros((1, 64, 96, 3)))["heatmap"].shape == (1, 16, 24, 2)
+    with pytest.raises(ValueError, match="output stride 4"):
+        build_centernet(2, stride4, (None, None, 3))
+
+
+def test_class_names_and_resize_mode_are_checked():
+    with pytest.raises(ValueError, match="2 class names given for a model of 3"):
+        build_centernet(3, "resnet18", (64, 64, 3), class_names=["a", "b"])
+    with pytest.raises(ValueError, match="image_resize"):
+        build_centernet(3, "resnet18", (64, 64, 3), image_resize="crop")
 
 
 def test_heatmap_bias_is_minus_2_19(tiny_model):
@@ -131,6 +149,7 @@ def test_keras_round_trip_safe_mode(tiny_model, tmp_path):
     tiny_model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     assert isinstance(loaded, CenterNet)
+    assert loaded.class_names == ("cat", "dog", "car") and loaded.image_resize == "resize"
     for key, value in tiny_model(images).items():
         np.testing.assert_array_equal(np.asarray(loaded(images)[key]), np.asarray(value))
     config = tiny_model.get_config()

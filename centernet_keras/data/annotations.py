@@ -1,0 +1,124 @@
+"""The one-line-per-image annotation format of the Keras CenterNet ports, and its records.
+
+A line is ``<image path> x1,y1,x2,y2,cls x1,y1,x2,y2,cls ...`` (boxes in absolute pixels of
+the image, 0-based class ids). An optional sixth field ``,1`` marks a VOC *difficult* object
+(written only when difficult objects are kept). Paths may contain spaces: box fields are read
+from the right.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from centernet_keras.io import atomic_write_text
+
+_NUM = r"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?"
+_BOX = re.compile(rf"^{_NUM},{_NUM},{_NUM},{_NUM},\d+(?:,[01])?$")
+
+
+class AnnotationError(ValueError):
+    """A malformed annotation line."""
+
+
+@dataclass
+class ImageRecord:
+    """One image and its objects.
+
+    Attributes:
+        path: image file path.
+        boxes: ``[N, 4]`` float32 ``[x1, y1, x2, y2]`` in image pixels.
+        classes: ``[N]`` int32 0-based class ids.
+        difficult: ``[N]`` bool VOC difficult flags.
+        width, height: image size if known (from the XML / JSON), else ``None``.
+    """
+
+    path: str
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    classes: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
+    difficult: np.ndarray = field(default_factory=lambda: np.zeros((0,), bool))
+    width: int | None = None
+    height: int | None = None
+
+    def __post_init__(self) -> None:
+        self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
+        self.classes = np.asarray(self.classes, np.int32).reshape(-1)
+        if len(self.difficult) == 0 and len(self.classes):
+            self.difficult = np.zeros(len(self.classes), bool)
+        self.difficult = np.asarray(self.difficult, bool).reshape(-1)
+        if not len(self.boxes) == len(self.classes) == len(self.difficult):
+            raise ValueError(f"{self.path}: boxes, classes and difficult differ in length")
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def format_line(record: ImageRecord) -> str:
+    """``ImageRecord`` → annotation line (no newline)."""
+    parts = [str(record.path)]
+    for box, cls, diff in zip(record.boxes, record.classes, record.difficult, strict=True):
+        fields = [*(_fmt(v) for v in box), str(int(cls))]
+        if diff:
+            fields.append("1")
+        parts.append(",".join(fields))
+    return " ".join(parts)
+
+
+def parse_line(line: str) -> ImageRecord:
+    """Annotation line → ``ImageRecord``.
+
+    Raises:
+        AnnotationError: empty line, no path, or a field that looks like a box but is malformed.
+    """
+    tokens = line.strip().split(" ")
+    boxes, classes, difficult = [], [], []
+    while len(tokens) > 1 and _BOX.match(tokens[-1]):
+        values = tokens.pop().split(",")
+        boxes.append([float(v) for v in values[:4]])
+        classes.append(int(values[4]))
+        difficult.append(len(values) == 6 and values[5] == "1")
+    path = " ".join(tokens).strip()
+    if not path:
+        raise AnnotationError(f"no image path in line: {line.strip()[:80]!r}")
+    if "," in tokens[-1] and re.match(rf"^{_NUM},", tokens[-1]):
+        raise AnnotationError(f"malformed box field {tokens[-1]!r} (want x1,y1,x2,y2,cls)")
+    return ImageRecord(path, boxes[::-1], classes[::-1], difficult[::-1])
+
+
+def read_annotation_file(
+    path: str | os.PathLike, root: str | os.PathLike | None = None
+) -> tuple[list[ImageRecord], list[str]]:
+    """Read an annotation file; malformed lines are reported, not fatal.
+
+    Args:
+        path: the ``.txt`` file.
+        root: relative image paths are resolved against it (default: the current directory).
+
+    Returns:
+        ``(records, problems)``: one record per good line, one message per bad line
+        (``"<file>:<line>: <reason>"``).
+    """
+    records, problems = [], []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = parse_line(line)
+        except AnnotationError as err:
+            problems.append(f"{path}:{number}: {err}")
+            continue
+        if root is not None and not os.path.isabs(record.path):
+            record.path = os.path.join(root, record.path)
+        records.append(record)
+    return records, problems
+
+
+def write_annotation_file(path: str | os.PathLike, records: Iterable[ImageRecord]) -> None:
+    """Write records as annotation lines, atomically."""
+    atomic_write_text(path, "".join(format_line(r) + "\n" for r in records))
