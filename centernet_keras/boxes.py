@@ -5,7 +5,8 @@ Detections padded with ``-1`` (all four coordinates) are passed through the conv
 
 Letterbox convention (as in the Keras CenterNet ports): the image ``(h, w)`` is resized by
 ``scale = min(in_w / w, in_h / h)`` to ``(int(w·scale), int(h·scale))`` and pasted at
-``((in_w − new_w) // 2, (in_h − new_h) // 2)``; boxes map as ``x_in = x·scale + pad_x``.
+``((in_w − new_w) // 2, (in_h − new_h) // 2)``; boxes map as ``x_in = x·new_w/w + pad_x``
+(and ``y_in = y·new_h/h + pad_y``), exactly as the resized pixels do.
 """
 
 from __future__ import annotations
@@ -72,8 +73,10 @@ def _affine(
     in_h, in_w = (float(v) for v in input_hw)
     for i, (h, w) in enumerate(flat):
         if letterbox:
-            scale, pad_x, pad_y, _, _ = letterbox_params((h, w), input_hw)
-            params[i] = (scale, scale, pad_x, pad_y)
+            # The pasted image is new_w × new_h pixels, so each axis scales by new / old
+            # (within a pixel of ``scale``; exactly what the input pipeline does).
+            _, pad_x, pad_y, new_w, new_h = letterbox_params((h, w), input_hw)
+            params[i] = (new_w / w, new_h / h, pad_x, pad_y)
         else:
             params[i] = (in_w / w, in_h / h, 0.0, 0.0)
     params = params.reshape((*hw.shape[:-1], 4))

@@ -1,0 +1,134 @@
+"""tf.data pipeline: boxes follow the pixels, skips are counted, seeds reproduce, formats."""
+
+import logging
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from centernet_keras.boxes import boxes_to_input
+from centernet_keras.data.annotations import ImageRecord
+from centernet_keras.data.image_io import SkipLog, read_image_rgb
+from centernet_keras.data.pipeline import PipelineConfig, make_dataset, transform_example
+
+GRAY, OBJECT = 90, (250, 20, 20)
+
+
+def _scene(h=150, w=230, box=(40, 30, 131, 101)):
+    image = np.full((h, w, 3), GRAY, np.uint8)
+    x1, y1, x2, y2 = box
+    image[y1:y2, x1:x2] = OBJECT  # pixels [x1, x2) × [y1, y2): the box x1,y1,x2,y2
+    return image, np.array([box], np.float32)
+
+
+def _object_extent(image):
+    """Bounds of the pixels that are clearly the object colour (red ≫ green)."""
+    mask = (image[..., 0] - image[..., 1]) > 115
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_augmentation_keeps_boxes_on_their_objects(seed):
+    image, boxes = _scene()
+    config = PipelineConfig((128, 160), 1, hue=0.0, sat=1.0, val=1.0, scale_range=(0.5, 2.0))
+    out, targets = transform_example(
+        tf.constant(image), tf.constant(boxes), tf.constant([0]), config,
+        tf.constant([seed, 7], tf.int64),
+    )  # fmt: skip
+    out = out.numpy()
+    if targets["mask"].numpy()[0] == 0:  # object left the canvas (or became tiny)
+        assert ((out[..., 0] - out[..., 1]) > 115).sum() < 4
+        return
+    x1, y1 = targets["indices"].numpy()[0] % 40, targets["indices"].numpy()[0] // 40
+    centre = (np.array([x1, y1]) + targets["offset"].numpy()[0]) * 4
+    size = targets["size"].numpy()[0] * 4
+    box = np.concatenate([centre - size / 2, centre + size / 2])
+    extent = _object_extent(out)
+    # Targets live on the stride-4 map clipped to W/4−1: allow that plus a pixel of blur.
+    np.testing.assert_allclose(box[:2], extent[:2], atol=1.5)
+    np.testing.assert_allclose(box[2:], np.minimum(extent[2:], [156, 124]), atol=1.5)
+
+
+def test_hsv_jitter_keeps_geometry_and_changes_colour():
+    image, boxes = _scene()
+    plain = PipelineConfig((128, 160), 1, hue=0.0, sat=1.0, val=1.0)
+    jittered = PipelineConfig((128, 160), 1)
+    seed = tf.constant([3, 1], tf.int64)
+    a, ta = transform_example(image, boxes, [0], plain, seed)
+    b, tb = transform_example(image, boxes, [0], jittered, seed)
+    for key in ("indices", "size", "offset"):
+        np.testing.assert_array_equal(ta[key].numpy(), tb[key].numpy())
+    assert np.abs(a.numpy() - b.numpy()).max() > 10
+
+
+@pytest.mark.parametrize("mode", ["letterbox", "resize"])
+def test_validation_geometry_matches_boxes_to_input(mode):
+    image, boxes = _scene(h=170, w=90, box=(10, 40, 71, 121))
+    config = PipelineConfig((96, 128), 1, image_resize=mode)
+    out, _ = transform_example(tf.constant(image), boxes, [0], config)
+    expected = boxes_to_input(boxes, (170, 90), (96, 128), letterbox=mode == "letterbox")[0]
+    np.testing.assert_allclose(_object_extent(out.numpy()), expected, atol=1.0)
+    if mode == "letterbox":  # gray padding at the sides, image centred
+        assert np.all(out.numpy()[:, :5] == 128.0) and np.all(out.numpy()[:, -5:] == 128.0)
+
+
+def _write_dataset(tmp_path, n=6):
+    records = []
+    for i in range(n):
+        image, boxes = _scene()
+        path = tmp_path / f"img{i}.jpg"
+        cv2.imwrite(str(path), image[..., ::-1])
+        records.append(ImageRecord(str(path), boxes, [0]))
+    return records
+
+
+def test_corrupt_and_missing_images_are_skipped_and_counted(tmp_path, caplog):
+    records = _write_dataset(tmp_path)
+    (tmp_path / "corrupt.jpg").write_bytes((tmp_path / "img0.jpg").read_bytes()[:300])
+    records.insert(2, ImageRecord(str(tmp_path / "corrupt.jpg"), [[1, 1, 9, 9]], [0]))
+    records.insert(4, ImageRecord(str(tmp_path / "missing.jpg"), [[1, 1, 9, 9]], [0]))
+    skips = SkipLog()
+    config = PipelineConfig((64, 96), 1, batch_size=2)
+    with caplog.at_level(logging.WARNING, logger="centernet_keras.data"):
+        for _ in range(2):  # two epochs
+            seen = sum(int(x.shape[0]) for x, _ in make_dataset(records, config, True, skips))
+            assert seen == 6  # every good image, 3 full batches
+    assert skips.paths == {str(tmp_path / "corrupt.jpg"), str(tmp_path / "missing.jpg")}
+    assert skips.count == 4  # met once per epoch
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "corrupt.jpg" in logged and "missing.jpg" in logged
+    val = make_dataset(records, config, False, SkipLog())
+    assert sum(int(x.shape[0]) for x, _ in val) == 6  # validation keeps the partial batch
+
+
+def test_same_seed_same_batches_and_epochs_differ(tmp_path):
+    records = _write_dataset(tmp_path)
+    config = PipelineConfig((64, 96), 1, batch_size=3, seed=5)
+    first = [x.numpy() for x, _ in make_dataset(records, config, True)]
+    again = [x.numpy() for x, _ in make_dataset(records, config, True)]
+    np.testing.assert_array_equal(first[0], again[0])
+    data = make_dataset(records, config, True)
+    epoch1 = [x.numpy() for x, _ in data]
+    epoch2 = [x.numpy() for x, _ in data]
+    assert not np.array_equal(epoch1[0], epoch2[0])
+
+
+def test_grayscale_rgba_png_become_rgb(tmp_path):
+    gray = np.tile(np.arange(40, dtype=np.uint8)[None], (30, 1))
+    cv2.imwrite(str(tmp_path / "g.png"), gray)
+    rgba = np.dstack([np.full((30, 40, 3), 200, np.uint8), np.full((30, 40), 7, np.uint8)])
+    cv2.imwrite(str(tmp_path / "a.png"), rgba)
+    g, a = read_image_rgb(str(tmp_path / "g.png")), read_image_rgb(str(tmp_path / "a.png"))
+    assert g.shape == a.shape == (30, 40, 3)
+    np.testing.assert_array_equal(g[..., 0], gray)
+    assert np.all(a == 200)
+
+
+def test_overfull_images_are_reported(tmp_path, caplog):
+    records = _write_dataset(tmp_path, n=2)
+    records[1] = ImageRecord(records[1].path, np.tile([[1, 1, 20, 20]], (7, 1)), [0] * 7)
+    with caplog.at_level(logging.WARNING, logger="centernet_keras.data"):
+        make_dataset(records, PipelineConfig((64, 96), 1, max_objects=5), True)
+    assert "more than max_objects=5" in caplog.text
