@@ -104,7 +104,7 @@ class CenterNet(keras.Model):
         total = losses["loss"]
         if self.losses:  # weight regularisers, if any
             total = total + ops.sum(ops.stack(self.losses))
-        return total
+        return _scale_for_replicas(total)
 
     def decode(self, outputs: dict) -> dict:
         """Decode raw head outputs into padded detections (input-pixel boxes).
@@ -171,6 +171,21 @@ class CenterNet(keras.Model):
         return cls(**config)
 
 
+def _scale_for_replicas(loss):
+    """Divide by the number of tf.distribute replicas, as Keras's own losses do.
+
+    Under a ``MirroredStrategy`` the gradients of the replicas are summed, so each replica's
+    loss is scaled by ``1 / num_replicas`` (Keras logs the unscaled value). Other backends and
+    the default strategy: unchanged.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf  # only on the TF backend
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss * (1.0 / replicas)
+
+
 def _check_stride(backbone: keras.Model, num_upsamplings: int) -> None:
     """Raise if backbone stride / 2^num_upsamplings is not the output stride 4.
 
@@ -203,8 +218,11 @@ def build_centernet(
     Args:
         num_classes: number of object classes (heatmap channels).
         backbone: ``"resnet50"``, ``"resnet18"``, ``"mobilenetv3"`` (= large),
-            ``"mobilenetv3_large"``, ``"mobilenetv3_small"``, or a ready ``keras.Model``
-            mapping raw RGB to stride-32 features.
+            ``"mobilenetv3_large"``, ``"mobilenetv3_small"``, ``"dla34"`` (DLA-34 DLASeg with
+            deformable convs), ``"dla34_plain"`` (dlav0, plain convs), or a ready
+            ``keras.Model`` mapping raw RGB to stride-32 features. The DLA backbones output
+            stride 4 themselves, so for them ``neck_filters`` defaults to ``()`` and
+            ``head_channels`` to the reference's 256.
         input_shape: ``(H, W, 3)``, H and W multiples of 32 (``None`` for any size).
         weights: backbone weights: ``None``, ``"imagenet"`` or a local file path.
         **kwargs: passed to ``CenterNet`` (neck_filters, head_channels, decoder settings…).
@@ -223,5 +241,8 @@ def build_centernet(
                 f"got {input_shape[:2]}; letterbox/resize images to e.g. 512x512"
             )
     if isinstance(backbone, str):
+        if backbone.startswith("dla"):  # stride-4 DLASeg backbones carry their own neck
+            kwargs.setdefault("neck_filters", ())
+            kwargs.setdefault("head_channels", 256)
         backbone = build_backbone(backbone, input_shape, weights)
     return CenterNet(backbone, num_classes, **kwargs)

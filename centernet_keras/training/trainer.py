@@ -1,0 +1,243 @@
+"""The training loop glue: data → model → two ``model.fit`` phases (frozen, then unfrozen).
+
+Resumable: after every epoch the model (with its optimizer state) and a small state file
+are written atomically; ``train(config, resume=True)`` reloads them and continues at the next
+epoch, in the right phase, with the optimizer's step counter (and so the LR) where it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from centernet_keras.data.annotations import ImageRecord, read_annotation_file
+from centernet_keras.data.image_io import SkipLog
+from centernet_keras.data.pipeline import PipelineConfig, make_dataset
+from centernet_keras.models import CenterNet, build_centernet
+from centernet_keras.training.callbacks import (
+    LAST,
+    CheckpointCallback,
+    LossPlotCallback,
+    SkipReportCallback,
+    read_state,
+)
+from centernet_keras.training.config import TrainConfig
+from centernet_keras.training.schedules import EpochSchedule, scale_lr
+
+log = logging.getLogger("centernet_keras.training")
+CONFIG_FILE = "config.json"
+
+
+@dataclass
+class TrainResult:
+    """What a finished ``train`` call leaves behind."""
+
+    model: CenterNet
+    save_dir: Path
+    history: dict
+    skipped_images: int
+    dropped_boxes: int
+
+
+def read_classes_file(path: str | Path) -> list[str]:
+    """Class names, one per line (blank lines and ``#`` comments ignored)."""
+    from centernet_keras.data.classes import read_classes
+
+    return read_classes(path)
+
+
+def load_records(path: str | Path, num_classes: int) -> tuple[list[ImageRecord], int]:
+    """Read an annotation file; report bad lines; drop (and count) boxes of unknown class ids.
+
+    Returns:
+        ``(records, dropped_boxes)``.
+    """
+    records, problems = read_annotation_file(path)
+    for message in problems:
+        log.warning("skipped annotation line: %s", message)
+    dropped = 0
+    for record in records:
+        bad = (record.classes < 0) | (record.classes >= num_classes)
+        if bad.any():
+            dropped += int(bad.sum())
+            log.warning(
+                "%s: %d box(es) with class id outside 0..%d dropped (wrong classes file?)",
+                record.path, int(bad.sum()), num_classes - 1,
+            )  # fmt: skip
+            keep = ~bad
+            record.boxes, record.classes = record.boxes[keep], record.classes[keep]
+            record.difficult = record.difficult[keep]
+    if not records:
+        raise ValueError(f"{path}: no usable annotation lines")
+    return records, dropped
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """``"none"`` → the default strategy; ``"mirrored"`` → all GPUs, else all logical CPUs."""
+    if name == "none":
+        return tf.distribute.get_strategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def build_model(config: TrainConfig, class_names: list[str]) -> CenterNet:
+    """A new CenterNet per the config (optionally initialised from ``config.model_path``)."""
+    kwargs = {}
+    if config.neck_filters is not None:
+        kwargs["neck_filters"] = config.neck_filters
+    if config.head_channels is not None:
+        kwargs["head_channels"] = config.head_channels
+    model = build_centernet(
+        len(class_names),
+        backbone=config.backbone,
+        input_shape=(*config.input_size, 3),
+        weights=config.weights,
+        class_names=class_names,
+        image_resize=config.image_resize,
+        **kwargs,
+    )
+    if config.model_path:
+        source = keras.saving.load_model(config.model_path, compile=False)
+        model.set_weights(source.get_weights())
+    return model
+
+
+def make_optimizer(config: TrainConfig, batch_size: int, steps: int, epoch_offset: int):
+    """Adam or SGD with the configured LR schedule, continuing at ``epoch_offset``."""
+    lr, min_lr = (config.lr, config.min_lr)
+    if config.scale_lr:
+        lr, min_lr = scale_lr(lr, min_lr, batch_size, config.optimizer)
+    schedule = EpochSchedule(
+        lr, min_lr, config.epochs, steps, config.lr_schedule, config.warmup_epochs, epoch_offset
+    )
+    wd = config.weight_decay or None
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(
+            schedule, momentum=config.momentum, nesterov=True, weight_decay=wd
+        )
+    return keras.optimizers.Adam(schedule, weight_decay=wd)
+
+
+def _set_precision(enabled: bool) -> None:
+    if not enabled:
+        keras.mixed_precision.set_global_policy("float32")
+        return
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "mixed_bfloat16")
+
+
+def train(
+    config: TrainConfig, resume: bool = False, verbose: int | str = 2, extra_callbacks=()
+) -> TrainResult:
+    """Train a CenterNet as configured; see ``train.py --help`` for the options.
+
+    Args:
+        config: the settings (saved as ``<save_dir>/config.json``).
+        resume: continue the run in ``config.save_dir`` from its last completed epoch.
+        verbose: ``model.fit`` verbosity.
+        extra_callbacks: more Keras callbacks (e.g. validation mAP).
+
+    Returns:
+        A ``TrainResult`` (the model, merged fit history, skip and drop counts).
+    """
+    save_dir = Path(config.save_dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    state = read_state(save_dir) if resume else None
+    if resume and (state is None or not (save_dir / LAST).exists()):
+        raise FileNotFoundError(f"nothing to resume in {save_dir} (no {LAST} / state file)")
+    keras.utils.set_random_seed(config.seed)
+    _set_precision(config.mixed_precision)
+    config.save(save_dir / CONFIG_FILE)
+
+    class_names = read_classes_file(config.classes_path)
+    train_records, dropped = load_records(config.train_annotations, len(class_names))
+    val_records = None
+    if config.val_annotations:
+        val_records, val_dropped = load_records(config.val_annotations, len(class_names))
+        dropped += val_dropped
+
+    strategy = make_strategy(config.strategy)
+    with strategy.scope():
+        if state:
+            model = keras.saving.load_model(save_dir / LAST)
+            log.info("resuming after epoch %d (%s phase)", state["epoch"], state["phase"])
+        else:
+            model = build_model(config, class_names)
+    if model.num_classes != len(class_names):
+        raise ValueError(
+            f"model has {model.num_classes} classes, {config.classes_path} lists {len(class_names)}"
+        )
+
+    skips = SkipLog()
+    start = state["epoch"] if state else 0
+    best = state["best"] if state and state.get("best") is not None else math.inf
+    history: dict[str, list] = {}
+    phases = [
+        ("freeze", 0, config.freeze_epochs, config.freeze_batch_size),
+        ("unfreeze", config.freeze_epochs, config.epochs, config.batch_size),
+    ]
+    for phase, first, last, batch in phases:
+        if last <= max(first, start):
+            continue  # empty phase, or finished before the resume point
+        pipe = PipelineConfig(
+            config.input_size, len(class_names), batch, config.max_objects, config.image_resize,
+            config.jitter, config.scale_range, config.flip_prob if config.augment else 0.0,
+            config.hue, config.sat, config.val, seed=config.seed + first,
+        )  # fmt: skip
+        if not config.augment:
+            pipe.jitter, pipe.scale_range, pipe.hue, pipe.sat, pipe.val = 0.0, (1.0, 1.0), 0, 1, 1
+        # Fixed epoch length (the data repeats): a skipped image shifts the batches instead of
+        # shortening the epoch, so optimizer steps — and the LR schedule — stay exact.
+        train_data = make_dataset(train_records, pipe, training=True, skips=skips).repeat()
+        steps = config.steps_per_epoch or max(len(train_records) // batch, 1)
+        val_data, val_steps = None, None
+        if val_records:
+            val_data = make_dataset(val_records, pipe, training=False, skips=skips).repeat()
+            val_steps = math.ceil(len(val_records) / batch)
+        continuing = bool(state) and state["phase"] == phase and start > first
+        with strategy.scope():
+            if not continuing:
+                model.backbone.trainable = phase == "unfreeze"
+                model.compile(optimizer=make_optimizer(config, batch, steps, first))
+        csv_path = save_dir / "log.csv"
+        callbacks = [
+            *extra_callbacks,
+            SkipReportCallback(skips),
+            keras.callbacks.TerminateOnNaN(),
+            keras.callbacks.CSVLogger(str(csv_path), append=True),
+            keras.callbacks.TensorBoard(str(save_dir / "tensorboard"), write_graph=False),
+            CheckpointCallback(save_dir, phase, "val_loss" if val_data else "loss", best),
+            LossPlotCallback(csv_path, save_dir / "loss.png"),
+        ]
+        fit = model.fit(
+            train_data,
+            validation_data=val_data,
+            initial_epoch=max(first, start),
+            epochs=last,
+            steps_per_epoch=steps,
+            validation_steps=val_steps,
+            callbacks=callbacks,
+            shuffle=False,  # the tf.data pipeline shuffles
+            verbose=verbose,
+        )
+        best = callbacks[-2].best
+        for key, values in fit.history.items():
+            history.setdefault(key, []).extend(values)
+        if model.stop_training:  # TerminateOnNaN
+            log.error("training stopped: loss became NaN")
+            break
+    if skips.paths:
+        log.warning("%d unreadable image(s) were skipped during training", len(skips.paths))
+    return TrainResult(model, save_dir, history, len(skips.paths), dropped)
+
+
+def steps_done(model: keras.Model) -> int:
+    """Optimizer steps taken in the current phase (for tests and reports)."""
+    return int(np.asarray(model.optimizer.iterations))

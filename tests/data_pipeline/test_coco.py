@@ -1,0 +1,129 @@
+"""COCO instances JSON → records: bbox conversion, category mapping, crowd, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from centernet_keras.data.coco import read_coco
+
+
+def write_coco(tmp_path, annotations, images=None, categories=None):
+    image_dir = tmp_path / "images"
+    image_dir.mkdir(exist_ok=True)
+    images = images or [
+        {"id": 1, "file_name": "a.jpg", "width": 40, "height": 30},
+        {"id": 2, "file_name": "b.jpg", "width": 40, "height": 30},
+    ]
+    for img in images:
+        Image.new("RGB", (40, 30)).save(image_dir / img["file_name"])
+    categories = categories or [
+        {"id": 7, "name": "dog"},
+        {"id": 1, "name": "person"},
+        {"id": 3, "name": "cat"},
+    ]
+    for i, ann in enumerate(annotations, 100):
+        ann.setdefault("id", i)
+        ann.setdefault("iscrowd", 0)
+    path = tmp_path / "instances_val.json"
+    data = {"images": images, "annotations": annotations, "categories": categories}
+    path.write_text(json.dumps(data))
+    return path, image_dir
+
+
+def test_bbox_and_category_mapping(tmp_path):
+    path, image_dir = write_coco(
+        tmp_path,
+        [
+            {"image_id": 1, "category_id": 7, "bbox": [2, 3, 10, 5.5]},
+            {"image_id": 1, "category_id": 1, "bbox": [0, 0, 40, 30]},
+            {"image_id": 1, "category_id": 3, "bbox": [1, 1, 4, 4], "iscrowd": 1},
+        ],
+    )
+    records, names, report = read_coco(path, image_dir)
+    assert names == ["person", "cat", "dog"]  # ascending category id
+    assert [r.path for r in records] == [str(image_dir / "a.jpg"), str(image_dir / "b.jpg")]
+    np.testing.assert_allclose(records[0].boxes, [[2, 3, 12, 8.5], [0, 0, 40, 30]])
+    np.testing.assert_array_equal(records[0].classes, [2, 0])
+    assert records[1].boxes.shape == (0, 4)  # no annotations: kept
+    assert report.counts() == {"crowd_skipped": 1, "no_objects": 1}
+    assert report.objects["instances_val"] == [1, 0, 1]
+
+
+def test_given_class_names_drop_and_report_others(tmp_path):
+    path, image_dir = write_coco(
+        tmp_path,
+        [
+            {"image_id": 1, "category_id": 7, "bbox": [2, 3, 10, 5]},
+            {"image_id": 2, "category_id": 1, "bbox": [2, 3, 10, 5]},
+            {"image_id": 2, "category_id": 99, "bbox": [2, 3, 10, 5]},
+        ],
+    )
+    records, names, report = read_coco(path, image_dir, class_names=["dog", "cat"])
+    assert names == ["dog", "cat"]
+    np.testing.assert_array_equal(records[0].classes, [0])
+    assert records[1].classes.size == 0
+    unknown = [p for p in report.problems if p.kind == "unknown_class"]
+    assert [p.detail for p in unknown] == ["person", "category_id=99"]
+    assert all("b.jpg" in p.file and "instances_val.json" in p.file for p in unknown)
+
+
+def test_bad_boxes_and_images(tmp_path):
+    images = [
+        {"id": 1, "file_name": "a.jpg", "width": 40, "height": 30},
+        {"id": 2, "file_name": "big.jpg", "width": 80, "height": 60},
+        {"id": 3, "file_name": "gone.jpg", "width": 40, "height": 30},
+    ]
+    path, image_dir = write_coco(
+        tmp_path,
+        [
+            {"image_id": 1, "category_id": 1, "bbox": [30, 20, 20, 20]},  # clipped
+            {"image_id": 1, "category_id": 1, "bbox": [5, 5, -3, 4]},  # inverted
+            {"image_id": 1, "category_id": 1, "bbox": [5, 5, 0, 4]},  # zero size
+            {"image_id": 1, "category_id": 1, "bbox": [5, 5, "x", 4]},  # garbage
+            {"image_id": 1, "category_id": 1},  # missing
+            {"image_id": 2, "category_id": 3, "bbox": [50, 10, 20, 10]},  # outside the real size
+            {"image_id": 3, "category_id": 3, "bbox": [1, 1, 2, 2]},
+            {"image_id": 42, "category_id": 3, "bbox": [1, 1, 2, 2]},
+        ],
+        images=images,
+    )
+    (image_dir / "gone.jpg").unlink()
+    (image_dir / "big.jpg").unlink()
+    Image.new("RGB", (40, 30)).save(image_dir / "big.jpg")
+    records, _, report = read_coco(path, image_dir)
+    assert [r.path.rsplit("/", 1)[1] for r in records] == ["a.jpg", "big.jpg"]
+    np.testing.assert_array_equal(records[0].boxes, [[30, 20, 40, 30]])
+    assert records[1].boxes.shape == (0, 4) and (records[1].width, records[1].height) == (40, 30)
+    assert report.counts() == {
+        "unknown_image": 1,
+        "clipped_box": 1,
+        "inverted_box": 1,
+        "zero_size_box": 2,
+        "bad_coordinates": 2,
+        "size_mismatch": 1,
+        "no_objects": 1,
+        "missing_image": 1,
+    }
+    messages = {p.kind: str(p) for p in report.problems}
+    assert "gone.jpg" in messages["missing_image"] and "42" in messages["unknown_image"]
+    assert "80x60" in messages["size_mismatch"] and "big.jpg" in messages["size_mismatch"]
+
+
+def test_without_image_check_uses_json_sizes(tmp_path):
+    path, image_dir = write_coco(
+        tmp_path, [{"image_id": 2, "category_id": 1, "bbox": [1, 1, 50, 5]}]
+    )
+    for f in image_dir.iterdir():
+        f.unlink()
+    records, _, report = read_coco(path, image_dir, check_images=False)
+    assert len(records) == 2 and report.counts()["clipped_box"] == 1
+    np.testing.assert_array_equal(records[1].boxes, [[1, 1, 40, 6]])
+
+
+def test_not_a_coco_file(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text("{}")
+    with pytest.raises(ValueError, match=r"x\.json: not a COCO detection file"):
+        read_coco(path, tmp_path)

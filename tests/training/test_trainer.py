@@ -1,0 +1,146 @@
+"""End-to-end training: outputs, kill -9 + --resume, mirrored strategy, bad class ids."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from conftest import config_dict
+
+from centernet_keras.training import TrainConfig, train
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _state(save_dir: Path) -> dict | None:
+    path = save_dir / "train_state.json"
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+@pytest.mark.slow
+def test_train_writes_checkpoints_logs_and_learns(tiny_voc, tmp_path):
+    config = TrainConfig(**config_dict(tiny_voc, tmp_path, epochs=4))
+    result = train(config, verbose=0)
+    for name in (
+        "last.keras",
+        "best.keras",
+        "config.json",
+        "log.csv",
+        "loss.png",
+        "train_state.json",
+    ):
+        assert (tmp_path / name).exists(), name
+    assert any((tmp_path / "tensorboard").rglob("events.*"))
+    state = _state(tmp_path)
+    steps = len((Path(tiny_voc["train"])).read_text().splitlines()) // 4
+    assert state["epoch"] == 4 and state["phase"] == "unfreeze"
+    assert state["optimizer_iterations"] == 3 * steps  # phase 2: epochs 2..4
+    with open(tmp_path / "log.csv") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2, 3]
+    loss = result.history["loss"]
+    assert loss[-1] < loss[0]
+    model = keras.saving.load_model(tmp_path / "best.keras", safe_mode=True)
+    assert model.class_names == tuple(Path(tiny_voc["classes"]).read_text().split())
+    assert json.loads((tmp_path / "config.json").read_text())["epochs"] == 4
+
+
+def _run_train(config: dict, save_dir: Path, resume: bool = False) -> subprocess.Popen:
+    save_dir.mkdir(parents=True, exist_ok=True)
+    path = save_dir.parent / f"{save_dir.name}.json"
+    path.write_text(json.dumps(config))
+    args = [sys.executable, str(REPO / "train.py"), "--config", str(path), "--quiet"]
+    if resume:
+        args.append("--resume")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen(
+        args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+@pytest.mark.slow
+def test_kill_9_mid_epoch_then_resume_matches_unbroken_run(tiny_voc, tmp_path):
+    settings = {"epochs": 5, "freeze_epochs": 2, "steps_per_epoch": 25, "val_annotations": None}
+    unbroken_dir, broken_dir = tmp_path / "unbroken", tmp_path / "broken"
+    unbroken = _run_train(config_dict(tiny_voc, unbroken_dir, **settings), unbroken_dir)
+    assert unbroken.wait(timeout=600) == 0, unbroken.stdout.read().decode()[-3000:]
+
+    run = _run_train(config_dict(tiny_voc, broken_dir, **settings), broken_dir)
+    deadline = time.time() + 600
+    while (_state(broken_dir) or {}).get("epoch", 0) < 3:  # into phase 2, epoch 4 running
+        assert run.poll() is None, run.stdout.read().decode()[-3000:]
+        assert time.time() < deadline
+        time.sleep(0.05)
+    time.sleep(0.4)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    killed_at = _state(broken_dir)["epoch"]
+    assert killed_at < 5, "the run finished before it could be killed"
+
+    resumed = _run_train(config_dict(tiny_voc, broken_dir, **settings), broken_dir, resume=True)
+    out = resumed.communicate(timeout=600)[0].decode()
+    assert resumed.returncode == 0, out[-3000:]
+    final, reference = _state(broken_dir), _state(unbroken_dir)
+    assert final["epoch"] == reference["epoch"] == 5
+    assert final["optimizer_iterations"] == reference["optimizer_iterations"] == 3 * 25
+    with open(broken_dir / "log.csv") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2, 3, 4]
+    for name in ("last.keras", "best.keras"):  # loadable, not corrupt
+        keras.saving.load_model(broken_dir / name, safe_mode=True)
+    assert not list(broken_dir.glob(".*.tmp*"))  # no stray temporary files
+
+
+MIRRORED = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
+    from centernet_keras.training import TrainConfig, train
+    from centernet_keras.training.trainer import make_strategy
+    assert make_strategy("mirrored").num_replicas_in_sync == 2
+    result = train(TrainConfig(**json.loads(sys.argv[1])), verbose=0)
+    print(json.dumps(result.history["loss"]))
+    """
+)
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus_trains(tiny_voc, tmp_path):
+    config = config_dict(tiny_voc, tmp_path, strategy="mirrored", epochs=3, freeze_epochs=0)
+    out = subprocess.run(
+        [sys.executable, "-c", MIRRORED, json.dumps(config)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    loss = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(loss) == 3 and np.all(np.isfinite(loss)) and loss[-1] < loss[0]
+
+
+def test_unknown_class_ids_are_dropped_and_counted(tiny_voc, tmp_path, caplog):
+    lines = Path(tiny_voc["train"]).read_text().splitlines()
+    bad = tmp_path / "train.txt"
+    bad.write_text("\n".join([lines[0] + " 1,1,20,20,9", *lines[1:]]) + "\n")
+    from centernet_keras.training.trainer import load_records
+
+    records, dropped = load_records(bad, num_classes=5)
+    assert dropped == 1 and len(records) == len(lines)
+    assert "class id outside 0..4" in caplog.text
+
+
+def test_resume_without_a_run_is_a_clear_error(tiny_voc, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        train(TrainConfig(**config_dict(tiny_voc, tmp_path)), resume=True)

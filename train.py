@@ -1,0 +1,107 @@
+"""Train a CenterNet detector on annotation-line files (see voc_annotation.py).
+
+    python train.py --classes model_data/voc_classes.txt --train 2007_train.txt --val 2007_val.txt
+    python train.py --config my_run.json                 # flags override the JSON
+    python train.py --resume --save-dir logs              # continue a killed run
+
+Writes to --save-dir: config.json (resolved settings), last.keras / best.keras (atomic),
+train_state.json (for --resume), log.csv, loss.png, tensorboard/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+FLAGS = [
+    # (flag, config field, type, help)
+    ("--classes", "classes_path", str, "class names file, one per line"),
+    ("--train", "train_annotations", str, "training annotation lines (path x1,y1,x2,y2,cls ...)"),
+    ("--val", "val_annotations", str, "validation annotation lines ('' for none)"),
+    ("--save-dir", "save_dir", str, "output folder for checkpoints and logs"),
+    (
+        "--backbone",
+        "backbone",
+        str,
+        "resnet50 | resnet18 | mobilenetv3[_large|_small] | dla34 | dla34_plain",
+    ),
+    ("--weights", "weights", str, "backbone weights: imagenet | none | path to a weights file"),
+    ("--model-path", "model_path", str, "start from a full .keras model (fine-tuning)"),
+    ("--head-channels", "head_channels", int, "width of each head's 3x3 conv"),
+    ("--resize", "image_resize", str, "letterbox (keep aspect, gray pad) | resize (stretch)"),
+    ("--max-objects", "max_objects", int, "target slots per image (extra boxes are reported)"),
+    ("--freeze-epochs", "freeze_epochs", int, "epochs with the backbone frozen (phase 1)"),
+    ("--freeze-batch-size", "freeze_batch_size", int, "batch size of phase 1"),
+    ("--epochs", "epochs", int, "total epochs (phase 1 + phase 2)"),
+    ("--batch-size", "batch_size", int, "batch size of phase 2 (backbone unfrozen)"),
+    ("--optimizer", "optimizer", str, "adam | sgd"),
+    ("--lr", "lr", float, "initial learning rate (for batch 64 when --scale-lr)"),
+    ("--min-lr", "min_lr", float, "final learning rate (default lr/100)"),
+    ("--momentum", "momentum", float, "SGD momentum"),
+    ("--weight-decay", "weight_decay", float, "decoupled weight decay (0 = off)"),
+    ("--lr-schedule", "lr_schedule", str, "cos (warmup + cosine) | step"),
+    ("--warmup-epochs", "warmup_epochs", float, "linear warmup length (cos schedule)"),
+    ("--eval-every", "eval_every", int, "validation VOC mAP@0.5 every N epochs (0 = off)"),
+    ("--seed", "seed", int, "seed of shuffling, augmentation and initialisation"),
+    ("--strategy", "strategy", str, "none | mirrored (all GPUs, else all logical CPUs)"),
+    ("--steps-per-epoch", "steps_per_epoch", int, "fixed steps per epoch (default: one pass)"),
+]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --save-dir")
+    parser.add_argument("--input-size", help="network input 'H,W' or 'S', multiples of 32")
+    parser.add_argument("--neck-filters", help="transposed-conv filters, e.g. '256,128,64'")
+    parser.add_argument("--mixed-precision", action="store_true", default=None,
+                        help="float16 (GPU) / bfloat16 (CPU) compute, float32 weights")  # fmt: skip
+    parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
+                        help="train without random augmentation")  # fmt: skip
+    parser.add_argument("--quiet", action="store_true", help="one line per epoch")
+    for flag, field, kind, text in FLAGS:
+        parser.add_argument(flag, dest=field, type=kind, default=None, help=text)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from centernet_keras.training import TrainConfig, train
+    from centernet_keras.training.trainer import CONFIG_FILE
+
+    overrides = {k: v for k, v in vars(args).items() if v is not None}
+    for key in ("config", "resume", "quiet"):
+        overrides.pop(key, None)
+    if args.input_size:
+        size = [int(v) for v in args.input_size.split(",")]
+        overrides["input_size"] = size * 2 if len(size) == 1 else size
+    if args.neck_filters is not None:
+        overrides["neck_filters"] = [int(v) for v in args.neck_filters.split(",") if v]
+    if overrides.get("val_annotations") == "":
+        overrides["val_annotations"] = None
+    config_path = args.config
+    if args.resume and not config_path:
+        config_path = str(Path(overrides.get("save_dir", "logs")) / CONFIG_FILE)
+    try:
+        config = (
+            TrainConfig.from_json(config_path, **overrides)
+            if config_path
+            else TrainConfig(**overrides)
+        )
+        result = train(config, resume=args.resume, verbose=2 if args.quiet else "auto")
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    skipped = result.skipped_images
+    print(f"saved: {result.save_dir}/best.keras and last.keras ({skipped} images skipped)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
