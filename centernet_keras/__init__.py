@@ -16,6 +16,9 @@ from centernet_keras.decoding import decode_centernet
 from centernet_keras.losses import centernet_loss
 from centernet_keras.models import CenterNet, build_centernet
 
+# Registers the LR schedule, so checkpoints saved with their optimizer load after import.
+from centernet_keras.training import schedules as _schedules  # noqa: F401
+
 __version__ = "0.1.0"
 
 _LAZY = {"encode_targets", "gaussian_radius", "draw_gaussian"}

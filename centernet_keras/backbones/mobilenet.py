@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import keras
 
-from centernet_keras.backbones.weights import build_with_imagenet, load_local_weights
+from centernet_keras.backbones.weights import (
+    build_with_imagenet,
+    load_local_weights,
+    set_batchnorm_momentum,
+)
 
 _WEIGHT_FILES = {
     "small": "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
@@ -50,4 +54,4 @@ def mobilenetv3_backbone(
         model = build(None)
         if weights is not None:
             load_local_weights(model, weights)
-    return keras.Model(model.input, model.output, name=name)
+    return set_batchnorm_momentum(keras.Model(model.input, model.output, name=name))

@@ -12,7 +12,11 @@ import keras
 from keras import layers
 
 from centernet_keras.backbones.preprocessing import ImagePreprocessing
-from centernet_keras.backbones.weights import build_with_imagenet, load_local_weights
+from centernet_keras.backbones.weights import (
+    build_with_imagenet,
+    load_local_weights,
+    set_batchnorm_momentum,
+)
 
 BN_KWARGS = {"epsilon": 1e-5, "momentum": 0.9}
 
@@ -45,7 +49,7 @@ def resnet50_backbone(
         model = build(None)
         if weights is not None:
             load_local_weights(model, weights)
-    return keras.Model(inputs, model.output, name="resnet50")
+    return set_batchnorm_momentum(keras.Model(inputs, model.output, name="resnet50"))
 
 
 def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, relu: bool = True):

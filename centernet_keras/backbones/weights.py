@@ -70,3 +70,18 @@ def load_local_weights(model: keras.Model, path: str) -> None:
         raise ValueError(
             f"Weights file {path} does not match backbone {model.name!r}: {err}"
         ) from err
+
+
+def set_batchnorm_momentum(model: keras.Model, momentum: float = 0.9) -> keras.Model:
+    """Set every BatchNormalization layer's moving-average momentum (in place).
+
+    ``keras.applications`` builds BN with momentum 0.99 (ResNet50) or 0.999 (MobileNetV3):
+    fine for ImageNet-length training, but after a few hundred steps — fine-tuning a detector,
+    or training from scratch — the moving statistics are still near their initial values and
+    inference-mode outputs are garbage. The reference CenterNet uses torch's 0.1, i.e. Keras
+    0.9. The value is part of the layer config, so it is saved with the model.
+    """
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = momentum
+    return model

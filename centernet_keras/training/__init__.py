@@ -1,6 +1,22 @@
-"""Training: configuration, LR schedules, callbacks and the two-phase fit loop."""
+"""Training: configuration, LR schedules, callbacks and the two-phase fit loop.
 
-from centernet_keras.training.config import TrainConfig
-from centernet_keras.training.trainer import TrainResult, train
+``TrainConfig``, ``train`` and ``TrainResult`` are imported on first use, so importing
+``centernet_keras.training.schedules`` (done by ``import centernet_keras`` to register the LR
+schedule that saved checkpoints refer to) stays light.
+"""
+
+from typing import Any
 
 __all__ = ["TrainConfig", "TrainResult", "train"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TrainConfig":
+        from centernet_keras.training.config import TrainConfig
+
+        return TrainConfig
+    if name in ("train", "TrainResult"):
+        from centernet_keras.training import trainer
+
+        return getattr(trainer, name)
+    raise AttributeError(f"module 'centernet_keras.training' has no attribute {name!r}")

@@ -28,6 +28,7 @@ from centernet_keras.training.callbacks import (
     read_state,
 )
 from centernet_keras.training.config import TrainConfig
+from centernet_keras.training.map_callback import MapCallback
 from centernet_keras.training.schedules import EpochSchedule, scale_lr
 
 log = logging.getLogger("centernet_keras.training")
@@ -209,6 +210,11 @@ def train(
         csv_path = save_dir / "log.csv"
         callbacks = [
             *extra_callbacks,
+            *(
+                [MapCallback(val_records, config.eval_every, config.epochs, config.eval_confidence)]
+                if config.eval_every and val_records
+                else []
+            ),
             SkipReportCallback(skips),
             keras.callbacks.TerminateOnNaN(),
             keras.callbacks.CSVLogger(str(csv_path), append=True),

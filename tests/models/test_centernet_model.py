@@ -68,6 +68,19 @@ def test_class_names_and_resize_mode_are_checked():
         build_centernet(3, "resnet18", (64, 64, 3), image_resize="crop")
 
 
+@pytest.mark.parametrize("name", ["resnet18", "mobilenetv3_small", "resnet50"])
+def test_every_batchnorm_uses_momentum_0_9(name):
+    # keras.applications defaults (0.99 / 0.999) leave moving statistics untrained after a
+    # short training run, which breaks inference-mode outputs.
+    backbone = build_backbone(name, (64, 64, 3))
+    momenta = {
+        layer.momentum
+        for layer in backbone._flatten_layers()
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
+    assert momenta == {0.9}
+
+
 def test_heatmap_bias_is_minus_2_19(tiny_model):
     bias = tiny_model.get_layer("heatmap").bias.numpy()
     np.testing.assert_allclose(bias, np.full(3, HEATMAP_BIAS, np.float32))

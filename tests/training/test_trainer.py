@@ -30,7 +30,7 @@ def _state(save_dir: Path) -> dict | None:
 
 @pytest.mark.slow
 def test_train_writes_checkpoints_logs_and_learns(tiny_voc, tmp_path):
-    config = TrainConfig(**config_dict(tiny_voc, tmp_path, epochs=4))
+    config = TrainConfig(**config_dict(tiny_voc, tmp_path, epochs=4, eval_every=2))
     result = train(config, verbose=0)
     for name in (
         "last.keras",
@@ -47,7 +47,11 @@ def test_train_writes_checkpoints_logs_and_learns(tiny_voc, tmp_path):
     assert state["epoch"] == 4 and state["phase"] == "unfreeze"
     assert state["optimizer_iterations"] == 3 * steps  # phase 2: epochs 2..4
     with open(tmp_path / "log.csv") as f:
-        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2, 3]
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3]
+    val_map = [float(r["val_map"]) for r in rows]  # evaluated after epochs 2 and 4 only
+    assert np.isnan(val_map[0]) and np.isnan(val_map[2])
+    assert 0.0 <= val_map[1] <= 1.0 and 0.0 <= val_map[3] <= 1.0
     loss = result.history["loss"]
     assert loss[-1] < loss[0]
     model = keras.saving.load_model(tmp_path / "best.keras", safe_mode=True)
