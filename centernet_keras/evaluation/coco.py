@@ -1,0 +1,178 @@
+"""COCO detection metrics (AP@[.5:.95], AP50, AP75, by area, AR) through pycocotools.
+
+The plain records are converted at this edge: *difficult* ground truths are dropped (not turned
+into ``iscrowd``), boxes become ``[x1, y1, w, h]`` without ``+1``, ``area = w·h`` and
+``category_id = class + 1``. pycocotools' progress lines and summary are captured, not printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+STAT_NAMES = (
+    "AP@[.5:.95]",
+    "AP@.5",
+    "AP@.75",
+    "AP_small",
+    "AP_medium",
+    "AP_large",
+    "AR@1",
+    "AR@10",
+    "AR@100",
+    "AR_small",
+    "AR_medium",
+    "AR_large",
+)
+
+
+@dataclass
+class COCOResult:
+    """COCO metrics.
+
+    Attributes:
+        stats: ``[12]`` float64, pycocotools' ``COCOeval.stats`` (−1 where undefined), named by
+            ``STAT_NAMES``.
+        per_class: ``{class name: {"AP": AP@[.5:.95], "AP50": AP@.5}}`` (area all, 100 dets;
+            NaN for a class without ground truth).
+        summary_text: pycocotools' printed summary (12 lines).
+    """
+
+    stats: np.ndarray
+    per_class: dict[str, dict[str, float]]
+    summary_text: str
+    metric: str = "coco"
+
+    @property
+    def mean_ap(self) -> float:
+        """AP@[.5:.95] (``stats[0]``)."""
+        return float(self.stats[0])
+
+    @property
+    def per_class_ap(self) -> dict[str, float]:
+        """``{class name: AP@[.5:.95]}``."""
+        return {name: v["AP"] for name, v in self.per_class.items()}
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary."""
+        return {
+            "metric": self.metric,
+            "stats": dict(zip(STAT_NAMES, (float(s) for s in self.stats), strict=True)),
+            "per_class": {
+                name: {k: None if np.isnan(v) else float(v) for k, v in d.items()}
+                for name, d in self.per_class.items()
+            },
+            "summary_text": self.summary_text.splitlines(),
+        }
+
+
+def to_coco_dicts(
+    ground_truth: Mapping, detections: Sequence[Mapping], class_names: Sequence[str]
+) -> tuple[dict, list[dict]]:
+    """Plain records → a COCO ground-truth dataset dict and a COCO results list.
+
+    Image ids are kept when they are all integers, else numbered ``1..N`` in order.
+
+    Returns:
+        ``(dataset, results)``: ``dataset`` with ``images``, ``annotations`` (difficult ones
+        dropped) and ``categories``; ``results`` ``[{image_id, category_id, bbox, score}]``.
+    """
+    ids = [im["id"] for im in ground_truth["images"]]
+    if all(isinstance(i, int | np.integer) for i in ids):
+        id_map = {i: int(i) for i in ids}
+    else:
+        id_map = {i: n for n, i in enumerate(ids, 1)}
+    images = [
+        {"id": id_map[im["id"]], "width": int(im["width"]), "height": int(im["height"])}
+        for im in ground_truth["images"]
+    ]
+    annotations = []
+    for g in ground_truth["gt"]:
+        if g.get("difficult", 0):
+            continue
+        x1, y1, x2, y2 = (float(v) for v in g["bbox"])
+        annotations.append(
+            {
+                "id": len(annotations) + 1,
+                "image_id": id_map[g["image_id"]],
+                "category_id": int(g["class"]) + 1,
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "area": (x2 - x1) * (y2 - y1),
+                "iscrowd": 0,
+            }
+        )
+    categories = [{"id": c + 1, "name": str(name)} for c, name in enumerate(class_names)]
+    results = []
+    for d in detections:
+        if d["image_id"] not in id_map:
+            raise ValueError(f"detection on image {d['image_id']!r}, which is not listed")
+        x1, y1, x2, y2 = (float(v) for v in d["bbox"])
+        results.append(
+            {
+                "image_id": id_map[d["image_id"]],
+                "category_id": int(d["class"]) + 1,
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "score": float(d["score"]),
+            }
+        )
+    dataset = {"images": images, "annotations": annotations, "categories": categories}
+    return dataset, results
+
+
+def evaluate_coco(
+    ground_truth: Mapping, detections: Sequence[Mapping], class_names: Sequence[str]
+) -> COCOResult:
+    """COCO bbox metrics with pycocotools' default parameters.
+
+    Args:
+        ground_truth: ``{"images": [{id, width, height}], "gt": [{image_id, bbox, class,
+            difficult}]}`` (boxes ``[x1, y1, x2, y2]``).
+        detections: ``[{image_id, bbox, class, score}]``.
+        class_names: names of classes ``0..C-1``.
+
+    Returns:
+        ``COCOResult`` (the 12 stats, per-class AP and AP50, the summary text).
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    dataset, results = to_coco_dicts(ground_truth, detections, class_names)
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        coco_gt = COCO()
+        coco_gt.dataset = dataset
+        coco_gt.createIndex()
+        if results:
+            coco_dt = coco_gt.loadRes(results)
+        else:  # loadRes cannot take an empty list
+            coco_dt = COCO()
+            coco_dt.dataset = {**dataset, "annotations": []}
+            coco_dt.createIndex()
+        evaluator = COCOeval(coco_gt, coco_dt, iouType="bbox")
+        evaluator.evaluate()
+        evaluator.accumulate()
+    summary = io.StringIO()
+    with contextlib.redirect_stdout(summary):
+        evaluator.summarize()
+
+    precision = evaluator.eval["precision"]  # [T, R, K, A, M]
+    per_class = {}
+    for k, name in enumerate(class_names):
+        p_all = precision[:, :, k, 0, -1]  # area "all", maxDets 100
+        p_50 = precision[0, :, k, 0, -1]  # IoU 0.5
+        per_class[str(name)] = {"AP": _mean_valid(p_all), "AP50": _mean_valid(p_50)}
+    return COCOResult(
+        stats=np.asarray(evaluator.stats, np.float64),
+        per_class=per_class,
+        summary_text=summary.getvalue().rstrip("\n"),
+    )
+
+
+def _mean_valid(values: np.ndarray) -> float:
+    """Mean of the entries > −1 (pycocotools marks missing ones −1); NaN if there are none."""
+    valid = values[values > -1]
+    return float(np.mean(valid)) if valid.size else float("nan")

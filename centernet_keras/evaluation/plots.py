@@ -1,0 +1,122 @@
+"""Evaluation reports: per-class table (text), precision–recall curves (PNG), JSON summary.
+
+Figures are drawn with ``matplotlib.figure.Figure`` and the Agg canvas directly, so importing
+this module never changes the global pyplot backend and needs no display.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from centernet_keras.evaluation.coco import COCOResult
+from centernet_keras.evaluation.voc import VOCResult
+from centernet_keras.io import atomic_write_text
+
+_COLUMNS = {"voc07": "AP50 (07)", "voc": "AP50 (all)", "coco": "AP (COCO)"}
+
+
+def _fmt(v: float | None) -> str:
+    return "   -  " if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:6.4f}"
+
+
+def format_table(results: Mapping[str, VOCResult | COCOResult]) -> str:
+    """Per-class AP of each metric as an aligned text table, means in the last row.
+
+    Args:
+        results: ``{metric: result}`` for any of ``"voc07"``, ``"voc"``, ``"coco"``.
+
+    Returns:
+        The table (lines joined by newlines, no trailing newline).
+    """
+    metrics = [m for m in _COLUMNS if m in results]
+    first = results[metrics[0]]
+    names = list(first.per_class_ap)
+    voc = next((results[m] for m in ("voc07", "voc") if m in results), None)
+    coco = results.get("coco")
+    width = max([len("class"), len("mean"), *(len(n) for n in names)])
+    header = [f"{'class':<{width}}", "  #GT", " #det", *(f"{_COLUMNS[m]:>10}" for m in metrics)]
+    if coco is not None:
+        header.append(f"{'AP50 (COCO)':>11}")
+    lines = [" ".join(header)]
+    lines.append("-" * len(lines[0]))
+    for name in names:
+        gt = f"{voc.per_class[name].num_gt:5d}" if voc else "    -"
+        det = f"{voc.per_class[name].num_det:5d}" if voc else "    -"
+        row = [f"{name:<{width}}", gt, det]
+        row += [f"{_fmt(results[m].per_class_ap[name]):>10}" for m in metrics]
+        if coco is not None:
+            row.append(f"{_fmt(coco.per_class[name]['AP50']):>11}")
+        lines.append(" ".join(row))
+    lines.append("-" * len(lines[0]))
+    mean = [f"{'mean':<{width}}", "     ", "     "]
+    mean += [f"{_fmt(results[m].mean_ap):>10}" for m in metrics]
+    if coco is not None:
+        mean.append(f"{_fmt(float(coco.stats[1])):>11}")
+    lines.append(" ".join(mean))
+    return "\n".join(lines)
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "class"
+
+
+def plot_pr_curves(result: VOCResult, output_dir: str | os.PathLike) -> list[Path]:
+    """One precision–recall PNG per class (``pr_<class>.png``), AP in the title.
+
+    Args:
+        result: a VOC result (its per-class ranked recall/precision arrays).
+        output_dir: folder for the PNGs (created).
+
+    Returns:
+        The paths written, in class order.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, r in result.per_class.items():
+        fig = Figure(figsize=(5, 4), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        if len(r.recall):
+            ax.plot([0.0, *r.recall], [1.0, *r.precision], drawstyle="steps-post", lw=1.5)
+            ax.fill_between(r.recall, r.precision, step="post", alpha=0.2)
+        ax.set_xlim(0.0, 1.0)
+        ax.set_ylim(0.0, 1.05)
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+        ax.grid(alpha=0.3)
+        ap = "n/a" if math.isnan(r.ap) else f"{r.ap:.4f}"
+        ax.set_title(f"{name}: AP = {ap} ({result.metric}, {r.num_gt} GT, {r.num_det} det)")
+        fig.tight_layout()
+        path = out / f"pr_{_safe_name(name)}.png"
+        fig.savefig(path)
+        paths.append(path)
+    return paths
+
+
+def write_summary(
+    path: str | os.PathLike,
+    results: Mapping[str, VOCResult | COCOResult],
+    extra: Mapping | None = None,
+) -> dict:
+    """Write one JSON summary of every metric (atomically) and return it.
+
+    Args:
+        path: the ``.json`` file.
+        results: ``{metric: result}``.
+        extra: more top-level entries (model, split, settings…).
+
+    Returns:
+        The dict written: ``{**extra, "metrics": {metric: result.to_dict()}}``.
+    """
+    summary = {**(extra or {}), "metrics": {m: r.to_dict() for m, r in results.items()}}
+    atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
+    return summary

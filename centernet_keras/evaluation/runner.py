@@ -1,0 +1,189 @@
+"""Run a detector over a split, collect its detections, and write the mAP reports.
+
+A split is a list of ``ImageRecord`` (image path, boxes, classes, difficult flags) from an
+annotation-lines file (``2007_val.txt``; difficult = the ``,1`` field), from VOC
+``ImageSets/Main/<split>.txt`` + ``Annotations`` XML (difficult objects kept and flagged), or
+from a COCO ``instances_*.json`` (``iscrowd`` objects are skipped by the reader).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from centernet_keras.data.annotations import ImageRecord, read_annotation_file
+from centernet_keras.evaluation import METRICS, evaluate
+from centernet_keras.evaluation.plots import format_table, plot_pr_curves, write_summary
+from centernet_keras.inference import Detections, load_image
+from centernet_keras.io import atomic_write_text
+
+#: Default score threshold for mAP: low, so the precision–recall curve reaches high recall.
+MAP_CONFIDENCE = 0.01
+
+
+def load_split(
+    class_names: Sequence[str],
+    annotation_file: str | os.PathLike | None = None,
+    voc_root: str | os.PathLike | None = None,
+    year: str | int = 2007,
+    split: str = "test",
+    coco_json: str | os.PathLike | None = None,
+    image_dir: str | os.PathLike | None = None,
+    root: str | os.PathLike | None = None,
+) -> tuple[list[ImageRecord], list[str]]:
+    """Read the records of one split from exactly one source.
+
+    Args:
+        class_names: the model's classes (VOC names are mapped to ids with them; a COCO file
+            must use the same names).
+        annotation_file: an annotation-lines file; relative paths resolve against ``root``.
+        voc_root: folder holding ``VOC<year>``; with ``year`` and ``split``.
+        coco_json: a COCO detection file; with ``image_dir``.
+
+    Returns:
+        ``(records, problems)``: messages about skipped lines, images or objects (images
+        without objects and COCO crowd objects are not listed).
+
+    Raises:
+        ValueError: no source or more than one.
+    """
+    given = [s is not None for s in (annotation_file, voc_root, coco_json)]
+    if sum(given) != 1:
+        raise ValueError("give exactly one of annotation_file, voc_root, coco_json")
+    if annotation_file is not None:
+        return read_annotation_file(annotation_file, root)
+    from centernet_keras.data.voc import QUIET_KINDS, read_voc_split
+
+    if voc_root is not None:
+        records, problems = read_voc_split(voc_root, year, split, class_names, keep_difficult=True)
+    else:
+        from centernet_keras.data.coco import read_coco
+
+        if image_dir is None:
+            raise ValueError("a COCO json needs image_dir")
+        records, _, report = read_coco(coco_json, image_dir, class_names)
+        problems = report.problems
+    quiet = {*QUIET_KINDS, "no_objects"}  # counted by the readers, normal in a test split
+    return records, [str(p) for p in problems if p.kind not in quiet]
+
+
+def collect_detections(
+    detector: Callable[[np.ndarray], Detections],
+    records: Sequence[ImageRecord],
+    class_names: Sequence[str],
+    progress: bool = True,
+) -> tuple[dict, list[dict], list[str]]:
+    """Run ``detector`` on every image of a split.
+
+    Image ids are ``1..N`` in record order; image sizes are those of the decoded (EXIF-rotated)
+    image. An image that cannot be read is left out of ground truth and detections alike.
+
+    Returns:
+        ``(ground_truth, detections, failures)``: the plain records of ``evaluation``
+        (ground truth with ``classes``) and one message per unreadable image.
+
+    Raises:
+        ValueError: a ground-truth class id outside ``0..len(class_names) - 1``.
+    """
+    from tqdm import tqdm
+
+    for record in records:
+        if len(record.classes) and (
+            record.classes.min() < 0 or record.classes.max() >= len(class_names)
+        ):
+            raise ValueError(
+                f"{record.path}: class id {int(record.classes.max())} in the annotations, but "
+                f"the model has {len(class_names)} classes: wrong classes file or annotations?"
+            )
+    images, gt, detections, failures = [], [], [], []
+    for image_id, record in enumerate(tqdm(records, unit="img", disable=not progress), 1):
+        try:
+            rgb = load_image(record.path)
+        except (OSError, ValueError, SyntaxError) as err:
+            failures.append(f"{record.path}: {type(err).__name__}: {err}")
+            continue
+        height, width = rgb.shape[:2]
+        images.append({"id": image_id, "width": int(width), "height": int(height)})
+        for box, cls, diff in zip(record.boxes, record.classes, record.difficult, strict=True):
+            gt.append(
+                {
+                    "image_id": image_id,
+                    "bbox": [float(v) for v in box],
+                    "class": int(cls),
+                    "difficult": int(bool(diff)),
+                }
+            )
+        detections += detector(rgb).to_records(image_id)
+    ground_truth = {"classes": list(class_names), "images": images, "gt": gt}
+    return ground_truth, detections, failures
+
+
+def evaluate_detections(
+    ground_truth: Mapping,
+    detections: Sequence[Mapping],
+    output_dir: str | os.PathLike,
+    metrics: Sequence[str] = METRICS,
+    extra: Mapping | None = None,
+) -> tuple[dict, str]:
+    """Evaluate and write the reports into ``output_dir``.
+
+    Files: ``summary.json`` (every metric, ``extra`` on top), ``per_class.txt`` (the table),
+    ``coco_summary.txt`` (pycocotools' text), ``pr_curves/pr_<class>.png`` (VOC all-point
+    curves, or VOC07 if that is the only VOC metric) and ``detections.json`` (the records, to
+    re-evaluate without the model).
+
+    Returns:
+        ``(summary dict, table text)``.
+    """
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {m: evaluate(ground_truth, detections, m) for m in metrics}
+    table = format_table(results)
+    atomic_write_text(out / "per_class.txt", table + "\n")
+    if "coco" in results:
+        atomic_write_text(out / "coco_summary.txt", results["coco"].summary_text + "\n")
+    voc = results.get("voc") or results.get("voc07")
+    if voc is not None:
+        plot_pr_curves(voc, out / "pr_curves")
+    payload = {"ground_truth": dict(ground_truth), "detections": list(detections)}
+    atomic_write_text(out / "detections.json", json.dumps(payload) + "\n")
+    info = {
+        **(extra or {}),
+        "num_images": len(ground_truth["images"]),
+        "num_gt": len(ground_truth["gt"]),
+        "num_detections": len(detections),
+    }
+    summary = write_summary(out / "summary.json", results, info)
+    return summary, table
+
+
+def evaluate_split(
+    detector: Callable[[np.ndarray], Detections],
+    records: Sequence[ImageRecord],
+    class_names: Sequence[str],
+    output_dir: str | os.PathLike,
+    metrics: Sequence[str] = METRICS,
+    extra: Mapping | None = None,
+    progress: bool = True,
+) -> tuple[dict, str, list[str]]:
+    """``collect_detections`` then ``evaluate_detections``.
+
+    Returns:
+        ``(summary dict, per-class table text, failures)``; the summary also records the run
+        time and the images that could not be read.
+    """
+    start = time.perf_counter()
+    ground_truth, detections, failures = collect_detections(
+        detector, records, class_names, progress
+    )
+    if not ground_truth["images"]:
+        raise ValueError(f"none of the {len(records)} images could be read: {failures[:3]}")
+    extra = {**(extra or {}), "seconds": round(time.perf_counter() - start, 2)}
+    extra["unreadable_images"] = failures
+    summary, table = evaluate_detections(ground_truth, detections, output_dir, metrics, extra)
+    return summary, table, failures

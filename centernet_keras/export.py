@@ -1,0 +1,225 @@
+"""Export a CenterNet for deployment: ``.keras``, TF SavedModel, TFLite and ONNX.
+
+Every artefact takes raw uint8 RGB images ``[B, H, W, 3]`` (the backbone preprocessing is
+inside the model) and carries the decoder, so it returns detections in network-input pixels:
+
+- ``boxes [B, K, 4]`` float32, ``scores [B, K]`` float32, ``classes [B, K]`` int32,
+  ``num_detections [B]`` int32 (rows padded with −1), and next to them the raw maps
+- ``heatmap`` (logits) ``[B, H/4, W/4, C]``, ``size`` and ``offset`` ``[B, H/4, W/4, 2]``.
+
+With ``decode=False`` only the raw maps are exported (e.g. to time the network alone).
+
+Formats:
+
+- ``keras``: the model itself; ``model.predict(uint8 images)`` decodes with the settings saved
+  in it, ``model(images)`` gives the raw maps.
+- ``saved_model``: ``keras.export.ExportArchive`` with one ``serve``/``serving_default``
+  signature (input ``images``, uint8) that casts, runs the model and decodes.
+- ``tflite``: the SavedModel signature through ``tf.lite.TFLiteConverter`` (builtin ops only:
+  the decoder's max-pool, top-k, gathers and the NMS while-loop all convert).
+- ``onnx``: the same function through ``tf2onnx.convert.from_function`` (opset 17), run with
+  onnxruntime; the NMS loop becomes an ONNX ``Loop``.
+
+The batch size is dynamic; height and width are fixed to the model's input size (for a model
+with a dynamic size, to ``input_size``, default 512×512).
+
+Boxes are in network-input pixels: map them back with ``boxes_to_original`` and the
+letterbox/resize the images were prepared with (``inference.fit_to_input``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from centernet_keras.models.centernet import CenterNet
+
+FORMATS = ("keras", "saved_model", "tflite", "onnx")
+SUFFIXES = {"keras": ".keras", "saved_model": "", "tflite": ".tflite", "onnx": ".onnx"}
+DETECTION_KEYS = ("boxes", "scores", "classes", "num_detections")
+RAW_KEYS = ("heatmap", "size", "offset")
+ONNX_OPSET = 17
+
+
+def _input_hw(model: CenterNet, input_size: int | Sequence[int] | None) -> tuple[int, int]:
+    static = model.input_shape[1:3]
+    if all(d is not None for d in static):
+        if input_size is not None and tuple(_pair(input_size)) != tuple(static):
+            raise ValueError(f"the model's input size is fixed at {static}, got {input_size}")
+        return int(static[0]), int(static[1])
+    hw = _pair(input_size if input_size is not None else 512)
+    if any(v % 32 for v in hw):
+        raise ValueError(f"input height and width must be multiples of 32, got {hw}")
+    return hw
+
+
+def _pair(size: int | Sequence[int]) -> tuple[int, int]:
+    return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def serving_function(model: CenterNet, decode: bool = True) -> Callable:
+    """``uint8 [B, H, W, 3]`` → ``{detections…, heatmap, size, offset}`` (or raw maps only)."""
+    from keras import ops
+
+    def serve(images):
+        raw = model(ops.cast(images, "float32"), training=False)
+        return {**model.decode(raw), **raw} if decode else dict(raw)
+
+    return serve
+
+
+def export_model(
+    model: CenterNet,
+    path: str | os.PathLike,
+    format: str = "saved_model",
+    *,
+    score_threshold: float | None = None,
+    max_detections: int | None = None,
+    nms_iou: float | str | None = "keep",
+    input_size: int | Sequence[int] | None = None,
+    decode: bool = True,
+) -> Path:
+    """Export ``model`` in one format, with the decoder settings baked in.
+
+    Args:
+        model: a ``CenterNet``.
+        path: output file (``.keras``, ``.tflite``, ``.onnx``) or folder (SavedModel).
+        format: one of ``FORMATS``.
+        score_threshold, max_detections, nms_iou: decoder settings (``None``/``"keep"``: the
+            model's current ones); the model's own settings are restored afterwards.
+        input_size: ``(H, W)`` for a model with a dynamic input size (default 512).
+        decode: include the decoder (``False``: raw maps only; not for ``keras``).
+
+    Returns:
+        The path written.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    path = Path(path)
+    saved = (model.max_detections, model.score_threshold, model.nms_iou)
+    model.set_decoding(max_detections, score_threshold, nms_iou)
+    try:
+        if format == "keras":
+            if not decode:
+                raise ValueError("a .keras model always carries the decoder (model.predict)")
+            if path.suffix != ".keras":
+                raise ValueError(f"a Keras model file must end in .keras, got {path}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save(path)
+            return path
+        hw = _input_hw(model, input_size)
+        if format == "saved_model":
+            _export_saved_model(model, path, hw, decode)
+        elif format == "tflite":
+            _export_tflite(model, path, hw, decode)
+        else:
+            _export_onnx(model, path, hw, decode)
+        return path
+    finally:
+        model.set_decoding(saved[0], saved[1], saved[2])
+
+
+def _export_saved_model(model: CenterNet, path: Path, hw: tuple[int, int], decode: bool) -> None:
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serve",
+        fn=serving_function(model, decode),
+        input_signature=[tf.TensorSpec([None, *hw, 3], tf.uint8, name="images")],
+    )
+    archive.write_out(os.fspath(path), verbose=False)
+
+
+def _export_tflite(model: CenterNet, path: Path, hw: tuple[int, int], decode: bool) -> None:
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _export_saved_model(model, Path(tmp) / "saved_model", hw, decode)
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            os.fspath(Path(tmp) / "saved_model"), signature_keys=["serving_default"]
+        )
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        flatbuffer = converter.convert()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(flatbuffer)
+
+
+def _export_onnx(model: CenterNet, path: Path, hw: tuple[int, int], decode: bool) -> None:
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = [tf.TensorSpec([None, *hw, 3], tf.uint8, name="images")]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tf2onnx.convert.from_function(
+        tf.function(serving_function(model, decode)),
+        input_signature=spec,
+        opset=ONNX_OPSET,
+        output_path=os.fspath(path),
+    )
+
+
+def load_exported(path: str | os.PathLike) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+    """Load any exported artefact as ``fn(uint8 images [B, H, W, 3]) → dict of NumPy arrays``.
+
+    The format is told from the path: ``.keras``, ``.tflite``, ``.onnx``, else a SavedModel
+    folder. The dict holds the detections and the raw maps (see the module doc).
+    """
+    path = Path(path)
+    if path.suffix == ".keras":
+        return _load_keras(path)
+    if path.suffix == ".tflite":
+        return _load_tflite(path)
+    if path.suffix == ".onnx":
+        return _load_onnx(path)
+    return _load_saved_model(path)
+
+
+def _load_keras(path: Path) -> Callable:
+    import tensorflow as tf
+
+    import centernet_keras  # noqa: F401  (registers the custom objects)
+
+    model = keras.saving.load_model(os.fspath(path), safe_mode=True)
+    fn = tf.function(serving_function(model, decode=True))
+    return lambda images: {k: np.asarray(v) for k, v in fn(images).items()}
+
+
+def _load_saved_model(path: Path) -> Callable:
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(os.fspath(path))
+    return lambda images: {k: v.numpy() for k, v in loaded.serve(tf.constant(images)).items()}
+
+
+def _load_tflite(path: Path) -> Callable:
+    import tensorflow as tf
+
+    with warnings.catch_warnings():  # tf.lite.Interpreter's move to ai_edge_litert
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(model_path=os.fspath(path))
+    runner = interpreter.get_signature_runner("serving_default")
+    return lambda images: {
+        k: np.asarray(v) for k, v in runner(images=np.asarray(images, np.uint8)).items()
+    }
+
+
+def _load_onnx(path: Path) -> Callable:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    input_name = session.get_inputs()[0].name
+
+    def run(images: np.ndarray) -> dict[str, np.ndarray]:
+        outputs = session.run(None, {input_name: np.asarray(images, np.uint8)})
+        return dict(zip(names, outputs, strict=True))
+
+    return run

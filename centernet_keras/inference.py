@@ -1,0 +1,387 @@
+"""Single-image detection: ``Predictor`` (image of any size/mode → boxes in original pixels).
+
+``Predictor(image)`` loads the image (path, PIL image or array; grayscale, RGBA, EXIF-rotated),
+fits it to the network input by letterbox (gray 128 padding, the ``letterbox_params`` geometry)
+or plain resize, per the model's ``image_resize``; runs a traced ``tf.function`` of forward +
+decode (built once per input shape: ``model.predict`` has a per-call overhead, see DESIGN.md),
+and maps the boxes back to the original image.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import keras
+import numpy as np
+from keras import ops
+from PIL import Image, ImageOps
+
+from centernet_keras.boxes import boxes_to_original, letterbox_params
+from centernet_keras.decoding import decode_centernet
+from centernet_keras.models.centernet import OUTPUT_STRIDE, CenterNet
+
+ImageInput = str | os.PathLike | Image.Image | np.ndarray
+PAD_VALUE = 128  # gray letterbox padding
+DEFAULT_INPUT_SIDE = 512  # longest input side for models with a dynamic input size
+
+
+@dataclass
+class Detections:
+    """Detections of one image, in original-image pixels.
+
+    Attributes:
+        boxes: ``[N, 4]`` float32 ``[x1, y1, x2, y2]``, inside the image.
+        scores: ``[N]`` float32, descending.
+        class_ids: ``[N]`` int32, 0-based.
+        class_names: ``N`` names, one per detection.
+        image_size: ``(height, width)`` of the original image (after EXIF rotation).
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    class_ids: np.ndarray
+    class_names: list[str]
+    image_size: tuple[int, int]
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def to_records(self, image_id) -> list[dict]:
+        """Evaluation records ``[{image_id, bbox, class, score}]`` (see ``evaluation``)."""
+        return [
+            {
+                "image_id": image_id,
+                "bbox": [float(v) for v in b],
+                "class": int(c),
+                "score": float(s),
+            }
+            for b, c, s in zip(self.boxes, self.class_ids, self.scores, strict=True)
+        ]
+
+
+def load_image(image: ImageInput) -> np.ndarray:
+    """Any supported image → ``[H, W, 3]`` uint8 RGB, decoded as the training pipeline does.
+
+    Paths and PIL images are EXIF-transposed; grayscale becomes three channels, an alpha
+    channel is dropped (as OpenCV's reader in ``data.image_io`` does) and 16-bit images are
+    scaled to 8 bits. Arrays are taken as RGB (convert OpenCV's BGR first) with shape
+    ``[H, W]``, ``[H, W, 1]``, ``[H, W, 3]`` or ``[H, W, 4]``; float arrays as 0–255.
+
+    Raises:
+        ValueError: an array of another shape. PIL's errors for unreadable files.
+    """
+    if isinstance(image, str | os.PathLike):
+        with Image.open(image) as im:
+            im.load()
+            return _pil_to_rgb(im)
+    if isinstance(image, Image.Image):
+        return _pil_to_rgb(image)
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[-1] not in (3, 4) or min(arr.shape[:2]) < 1:
+        raise ValueError(f"expected an [H, W], [H, W, 1|3|4] image array, got {arr.shape}")
+    if arr.dtype == np.uint16:
+        arr = arr >> 8
+    elif arr.dtype != np.uint8:
+        arr = np.clip(np.rint(arr.astype(np.float64)), 0, 255)
+    return np.ascontiguousarray(arr[..., :3].astype(np.uint8))
+
+
+def _pil_to_rgb(im: Image.Image) -> np.ndarray:
+    im = ImageOps.exif_transpose(im)
+    if im.mode.startswith("I"):  # 16/32-bit integer grayscale
+        arr = np.asarray(im).astype(np.int64)
+        return load_image((arr >> 8 if arr.max() > 255 else arr).astype(np.uint8))
+    return np.asarray(im.convert("RGB"))
+
+
+def fit_to_input(image: np.ndarray, input_hw: Sequence[int], letterbox: bool) -> np.ndarray:
+    """Resize an RGB image to the network input, letterboxed or stretched.
+
+    Bilinear, pixel-centre aligned (``cv2.INTER_LINEAR``), as the validation transform of the
+    ``tf.data`` pipeline samples. Letterbox: resize to ``(new_w, new_h)`` of
+    ``letterbox_params`` and paste at ``(pad_x, pad_y)`` on a gray (128) canvas, so
+    ``boxes_to_original`` inverts it exactly.
+
+    Args:
+        image: ``[h, w, 3]`` uint8 RGB.
+        input_hw: network input ``(H, W)``.
+        letterbox: keep the aspect ratio and pad, or stretch.
+
+    Returns:
+        ``[H, W, 3]`` uint8.
+    """
+    in_h, in_w = (int(v) for v in input_hw)
+    if not letterbox:
+        return cv2.resize(image, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
+    _, pad_x, pad_y, new_w, new_h = letterbox_params(image.shape[:2], (in_h, in_w))
+    new_w, new_h = max(new_w, 1), max(new_h, 1)  # extreme aspect ratios
+    canvas = np.full((in_h, in_w, 3), PAD_VALUE, np.uint8)
+    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
+    return canvas
+
+
+def input_size_for(
+    image_hw: Sequence[int], model_hw: Sequence[int | None], side: int = DEFAULT_INPUT_SIDE
+) -> tuple[int, int]:
+    """Network input size for an image: the model's, or (dynamic models) the image scaled so its
+    longest side is ``side``, each side rounded up to a multiple of 32.
+    """
+    if all(d is not None for d in model_hw):
+        return int(model_hw[0]), int(model_hw[1])
+    h, w = (float(v) for v in image_hw)
+    scale = side / max(h, w)
+    return tuple(max(32, int(np.ceil(v * scale / 32.0)) * 32) for v in (h, w))  # type: ignore[return-value]
+
+
+def parse_nms_iou(value: str) -> float | str | None:
+    """A command-line NMS setting: ``"auto"``, ``"none"`` (→ ``None``) or an IoU in (0, 1]."""
+    if value.lower() in ("auto", "none"):
+        return None if value.lower() == "none" else "auto"
+    iou = float(value)
+    if not 0.0 < iou <= 1.0:
+        raise ValueError(f"NMS IoU must be in (0, 1], got {value}")
+    return iou
+
+
+def resolve_class_names(
+    num_classes: int,
+    model_names: Sequence[str] | None,
+    classes: str | os.PathLike | Sequence[str] | None,
+) -> list[str]:
+    """Class names from ``classes`` (a file, one name a line, or a list), else the model's.
+
+    Raises:
+        ValueError: the number of names differs from the model's class count.
+    """
+    if classes is None:
+        if model_names is None:
+            return [f"class_{i}" for i in range(num_classes)]
+        return list(model_names)
+    if isinstance(classes, str | os.PathLike):
+        from centernet_keras.data.classes import read_classes
+
+        names, source = read_classes(classes), f"classes file {os.fspath(classes)!r}"
+    else:
+        names, source = [str(c) for c in classes], "the classes given"
+    if len(names) != num_classes:
+        raise ValueError(
+            f"{source} has {len(names)} class names but the model has {num_classes} classes: "
+            f"pass the classes file the model was trained with"
+        )
+    return names
+
+
+class Predictor:
+    """Detect objects in single images with a CenterNet model.
+
+    Args:
+        model: a ``CenterNet``.
+        class_names: a classes file, a list of names, or ``None`` for the model's names.
+        confidence: score threshold of the returned detections.
+        nms_iou: class-wise NMS IoU, ``None`` for none, or ``"auto"``: 0.5 for ResNet
+            backbones, none otherwise.
+        max_detections: top-K of the decoder.
+        flip_test: also run the horizontal flip and average heatmaps and sizes.
+        input_size: network input side or ``(H, W)`` of a model with a dynamic input size
+            (rounded up to multiples of 32); default the image scaled to a longest side of
+            512. A model with a fixed input size always uses it.
+        letterbox: ``True``/``False``, or ``None`` for the model's ``image_resize``.
+
+    The settings are read when the traced functions are built (on the first image of each
+    input shape): to change them, make a new ``Predictor`` on the same model (cheap).
+    """
+
+    def __init__(
+        self,
+        model: CenterNet,
+        class_names: str | os.PathLike | Sequence[str] | None = None,
+        confidence: float = 0.3,
+        nms_iou: float | str | None = "auto",
+        max_detections: int = 100,
+        flip_test: bool = False,
+        input_size: int | Sequence[int] | None = None,
+        letterbox: bool | None = None,
+    ):
+        self.model = model
+        self.num_classes = int(model.num_classes)
+        self.class_names = resolve_class_names(
+            self.num_classes, getattr(model, "class_names", None), class_names
+        )
+        model_hw = tuple(model.input_shape[1:3])
+        if input_size is not None:
+            hw = (input_size, input_size) if isinstance(input_size, int) else input_size
+            hw = tuple(int(np.ceil(int(v) / 32.0)) * 32 for v in hw)
+            if None not in model_hw and hw != model_hw:
+                raise ValueError(f"the model's input size is fixed at {model_hw}, got {hw}")
+            model_hw = hw
+        self.model_hw = model_hw
+        self.letterbox = (
+            getattr(model, "image_resize", "letterbox") == "letterbox"
+            if letterbox is None
+            else bool(letterbox)
+        )
+        if nms_iou == "auto":
+            nms_iou = 0.5 if model.backbone.name.startswith("resnet") else None
+        self.confidence = float(confidence)
+        self.nms_iou = None if nms_iou is None else float(nms_iou)
+        self.max_detections = int(max_detections)
+        self.flip_test = bool(flip_test)
+        self._functions: dict[str, Callable] = {}
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | os.PathLike,
+        classes: str | os.PathLike | Sequence[str] | None = None,
+        **kwargs,
+    ) -> Predictor:
+        """Load a ``.keras`` CenterNet (``safe_mode=True``) and wrap it.
+
+        Args:
+            path: the ``.keras`` file.
+            classes: a classes file or list; must match the model's class count.
+            **kwargs: ``Predictor`` settings (confidence, nms_iou, flip_test…).
+        """
+        import centernet_keras  # noqa: F401  (registers the custom objects)
+
+        model = keras.saving.load_model(os.fspath(path), safe_mode=True)
+        if not isinstance(model, CenterNet):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a CenterNet")
+        return cls(model, class_names=classes, **kwargs)
+
+    # ---- the traced graph pieces -------------------------------------------------------------
+
+    def _maps(self, images):
+        """``[B, H, W, 3]`` uint8 → heatmap probabilities, sizes, offsets (flip-merged)."""
+        x = ops.cast(images, "float32")
+        b = ops.shape(x)[0]
+        if self.flip_test:
+            x = ops.concatenate([x, ops.flip(x, axis=2)], axis=0)
+        out = self.model(x, training=False)
+        heat, size, offset = ops.sigmoid(out["heatmap"]), out["size"], out["offset"]
+        if self.flip_test:  # the reference flip test: average probabilities and sizes
+            heat = (heat[:b] + ops.flip(heat[b:], axis=2)) / 2.0
+            size = (size[:b] + ops.flip(size[b:], axis=2)) / 2.0
+            offset = offset[:b]
+        return {"heatmap": heat, "size": size, "offset": offset}
+
+    def _decode(self, maps):
+        return decode_centernet(
+            maps["heatmap"],
+            maps["size"],
+            maps["offset"],
+            max_detections=self.max_detections,
+            score_threshold=self.confidence,
+            nms_iou=self.nms_iou,
+            stride=OUTPUT_STRIDE,
+        )
+
+    def _function(self, name: str) -> Callable:
+        """The traced function ``name`` (TF traces it once per input shape)."""
+        if name not in self._functions:
+            fn = {
+                "detect": lambda x: self._decode(self._maps(x)),
+                "maps": self._maps,
+                "decode": self._decode,
+            }[name]
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                fn = tf.function(fn)
+            self._functions[name] = fn
+        return self._functions[name]
+
+    # ---- public steps --------------------------------------------------------------------------
+
+    def preprocess(self, image: ImageInput) -> tuple[np.ndarray, tuple[int, int]]:
+        """Image → ``([1, H, W, 3]`` uint8 network input, original ``(h, w))``."""
+        rgb = load_image(image)
+        input_hw = input_size_for(rgb.shape[:2], self.model_hw)
+        return fit_to_input(rgb, input_hw, self.letterbox)[None], rgb.shape[:2]
+
+    def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Traced forward: ``{"heatmap" (probabilities), "size", "offset"}`` ``[B, h, w, ·]``."""
+        return {k: np.asarray(v) for k, v in self._function("maps")(batch).items()}
+
+    def decode(self, maps: dict) -> dict[str, np.ndarray]:
+        """Traced decode of ``forward``'s maps → padded detections in input pixels."""
+        return {k: np.asarray(v) for k, v in self._function("decode")(maps).items()}
+
+    def postprocess(
+        self, decoded: dict, image_hw: Sequence[int], input_hw: Sequence[int], index: int = 0
+    ) -> Detections:
+        """Padded detections of image ``index`` → ``Detections`` in original pixels.
+
+        Boxes are clipped to the image; boxes left with no area (found in the padding) are
+        dropped.
+        """
+        n = int(decoded["num_detections"][index])
+        boxes = boxes_to_original(
+            np.asarray(decoded["boxes"][index, :n], np.float32),
+            image_hw,
+            input_hw,
+            self.letterbox,
+        )
+        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        class_ids = np.asarray(decoded["classes"][index, :n], np.int32)[keep]
+        return Detections(
+            boxes=boxes[keep],
+            scores=np.asarray(decoded["scores"][index, :n], np.float32)[keep],
+            class_ids=class_ids,
+            class_names=[self.class_names[c] for c in class_ids],
+            image_size=(int(image_hw[0]), int(image_hw[1])),
+        )
+
+    def __call__(self, image: ImageInput) -> Detections:
+        """Detect objects in one image (path, PIL image or RGB array of any size)."""
+        batch, image_hw = self.preprocess(image)
+        decoded = self._function("detect")(batch)
+        decoded = {k: np.asarray(v) for k, v in decoded.items()}
+        return self.postprocess(decoded, image_hw, batch.shape[1:3])
+
+    def heatmap(self, image: ImageInput) -> np.ndarray:
+        """Class-max heatmap probability of an image in original pixels ``[h, w]`` float32."""
+        batch, (h, w) = self.preprocess(image)
+        heat = self.forward(batch)["heatmap"][0].max(axis=-1).astype(np.float32)  # [H/4, W/4]
+        in_h, in_w = batch.shape[1:3]
+        heat = cv2.resize(heat, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
+        if self.letterbox:
+            _, px, py, nw, nh = letterbox_params((h, w), (in_h, in_w))
+            heat = heat[py : py + max(nh, 1), px : px + max(nw, 1)]
+        return cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    def benchmark(self, image: ImageInput, runs: int = 20, warmup: int = 3) -> dict[str, float]:
+        """Median milliseconds of each step on one image, timed round-robin.
+
+        Steps: ``preprocess`` (load + resize), ``forward`` (traced network, maps to host),
+        ``decode`` (traced decoder on those maps), and ``total`` (the whole ``__call__``:
+        file → boxes, with forward and decode fused in one traced function).
+        """
+        batch, _ = self.preprocess(image)
+        maps = self.forward(batch)
+        steps = {
+            "preprocess": lambda: self.preprocess(image),
+            "forward": lambda: self.forward(batch),
+            "decode": lambda: self.decode(maps),
+            "total": lambda: self(image),
+        }
+        for fn in steps.values():
+            for _ in range(warmup):
+                fn()
+        times: dict[str, list[float]] = {name: [] for name in steps}
+        for _ in range(runs):
+            for name, fn in steps.items():
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+        return {f"{name}_ms": 1000.0 * statistics.median(t) for name, t in times.items()}

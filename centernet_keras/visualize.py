@@ -1,0 +1,370 @@
+"""Drawing detections, and annotated outputs for images, folders and videos.
+
+The drawing functions take an RGB image (``[H, W, 3]`` uint8 array or PIL image) and return a
+new PIL image; the input is never modified. Colours are fixed per class id (golden-ratio hue
+steps, so neighbouring ids differ), labels read ``"<class> <score>"`` and stay inside the image.
+
+``annotate_image`` / ``annotate_folder`` / ``annotate_video`` run a detector (any callable
+``image → Detections``, e.g. ``inference.Predictor``) and write the drawn results.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
+from centernet_keras.inference import Detections, load_image
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm")
+
+_GOLDEN = 0.618033988749895
+
+
+def class_color(class_id: int) -> tuple[int, int, int]:
+    """A distinct, saturated RGB colour for a class id (the same on every call)."""
+    hue = (0.1 + int(class_id) * _GOLDEN) % 1.0
+    sat, val = (0.85, 0.95) if class_id % 2 == 0 else (0.65, 0.85)
+    r, g, b = colorsys.hsv_to_rgb(hue, sat, val)
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+def text_color(background: Sequence[int]) -> tuple[int, int, int]:
+    """Black or white, whichever reads better on ``background`` (Rec. 601 luma)."""
+    r, g, b = background[:3]
+    return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 140 else (255, 255, 255)
+
+
+def _to_pil(image) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")  # a copy
+    return Image.fromarray(np.asarray(image, np.uint8)).convert("RGB")
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def label_position(
+    box: Sequence[float], text_wh: tuple[int, int], image_wh: tuple[int, int]
+) -> tuple[int, int]:
+    """Top-left corner of a label for ``box`` so that the label lies inside the image.
+
+    Above the box when there is room, else just inside its top edge; shifted left/up when it
+    would cross the right/bottom border.
+
+    Args:
+        box: ``[x1, y1, x2, y2]`` in image pixels.
+        text_wh: label ``(width, height)``.
+        image_wh: image ``(width, height)``.
+
+    Returns:
+        ``(x, y)`` integer pixel position.
+    """
+    tw, th = text_wh
+    iw, ih = image_wh
+    x1, y1 = round(float(box[0])), round(float(box[1]))
+    y = y1 - th if y1 - th >= 0 else y1
+    x = max(0, min(x1, iw - tw))
+    y = max(0, min(y, ih - th))
+    return x, y
+
+
+def draw_detections(
+    image,
+    detections,
+    line_width: int | None = None,
+    font_size: int | None = None,
+) -> Image.Image:
+    """Draw boxes and ``"<class> <score>"`` labels.
+
+    Args:
+        image: ``[H, W, 3]`` uint8 RGB array or PIL image.
+        detections: an ``inference.Detections`` (boxes in this image's pixels).
+        line_width: box outline width; default from the image size.
+        font_size: label font size; default from the image size.
+
+    Returns:
+        A new RGB PIL image.
+    """
+    canvas = _to_pil(image)
+    width, height = canvas.size
+    lw = line_width or max(1, round(min(width, height) / 300))
+    font = _font(font_size or int(np.clip(min(width, height) * 0.03, 10, 32)))
+    draw = ImageDraw.Draw(canvas)
+    for box, cls, name, score in zip(
+        detections.boxes,
+        detections.class_ids,
+        detections.class_names,
+        detections.scores,
+        strict=True,
+    ):
+        color = class_color(int(cls))
+        x1, y1 = max(0.0, float(box[0])), max(0.0, float(box[1]))
+        x2, y2 = min(width - 1.0, float(box[2])), min(height - 1.0, float(box[3]))
+        draw.rectangle([x1, y1, max(x1, x2), max(y1, y2)], outline=color, width=lw)
+        text = f"{name} {float(score):.2f}"
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        tw, th = right - left + 4, bottom - top + 4
+        x, y = label_position((x1, y1, x2, y2), (tw, th), (width, height))
+        draw.rectangle([x, y, x + tw - 1, y + th - 1], fill=color)
+        draw.text((x + 2 - left, y + 2 - top), text, fill=text_color(color), font=font)
+    return canvas
+
+
+def draw_fps(image, fps: float) -> Image.Image:
+    """Write ``"FPS <n>"`` in the top-left corner (video mode)."""
+    canvas = _to_pil(image)
+    font = _font(int(np.clip(min(canvas.size) * 0.04, 12, 36)))
+    draw = ImageDraw.Draw(canvas)
+    text = f"FPS {fps:.1f}"
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    draw.rectangle([0, 0, right - left + 8, bottom - top + 8], fill=(0, 0, 0))
+    draw.text((4 - left, 4 - top), text, fill=(255, 255, 0), font=font)
+    return canvas
+
+
+def heatmap_overlay(image, heatmap: np.ndarray, alpha: float = 0.5) -> Image.Image:
+    """Blend a ``[H, W]`` heatmap (0–1, the image's size) over the image with the jet colormap.
+
+    Args:
+        image: ``[H, W, 3]`` uint8 RGB array or PIL image.
+        heatmap: ``[H, W]`` probabilities (e.g. ``Predictor.heatmap``).
+        alpha: weight of the heatmap colours.
+
+    Returns:
+        A new RGB PIL image.
+    """
+    from matplotlib import colormaps
+
+    base = np.asarray(_to_pil(image), np.float32)
+    heat = np.clip(np.asarray(heatmap, np.float32), 0.0, 1.0)
+    if heat.shape != base.shape[:2]:
+        raise ValueError(f"heatmap {heat.shape} does not match the image {base.shape[:2]}")
+    colors = colormaps["jet"](heat)[..., :3] * 255.0
+    out = (1.0 - alpha) * base + alpha * colors
+    return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
+
+
+def save_heatmap(
+    predictor, image, output_path: str | os.PathLike, alpha: float = 0.5
+) -> np.ndarray:
+    """Overlay ``predictor.heatmap(image)`` (class-max probability) on the image and save it.
+
+    Returns:
+        The ``[H, W]`` heatmap in original-image pixels.
+    """
+    rgb = load_image(image)
+    heat = predictor.heatmap(rgb)
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    heatmap_overlay(rgb, heat, alpha).save(output_path)
+    return heat
+
+
+def crop_detections(image, detections) -> list[Image.Image]:
+    """One crop per detection (the box rounded outwards to whole pixels, inside the image)."""
+    canvas = _to_pil(image)
+    width, height = canvas.size
+    crops = []
+    for box in detections.boxes:
+        x1, y1 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+        x2, y2 = min(width, int(np.ceil(box[2]))), min(height, int(np.ceil(box[3])))
+        crops.append(canvas.crop((x1, y1, max(x2, x1 + 1), max(y2, y1 + 1))))
+    return crops
+
+
+# ---- annotated outputs ------------------------------------------------------------------------
+
+Detector = Callable[[np.ndarray], Detections]
+
+
+def annotate_image(
+    detector: Detector,
+    image,
+    output_path: str | os.PathLike,
+    crop_dir: str | os.PathLike | None = None,
+) -> Detections:
+    """Detect, draw and save one image; optionally save each detection as its own image.
+
+    Args:
+        detector: ``image → Detections`` (e.g. a ``Predictor``).
+        image: path, PIL image or RGB array.
+        output_path: the annotated image file (format from its suffix).
+        crop_dir: if set, crops are saved there as ``<stem>_<i>_<class>.png``.
+
+    Returns:
+        The detections.
+    """
+    rgb = load_image(image)
+    detections = detector(rgb)
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    draw_detections(rgb, detections).save(output_path)
+    if crop_dir is not None:
+        crop_dir = Path(crop_dir)
+        crop_dir.mkdir(parents=True, exist_ok=True)
+        crops = crop_detections(rgb, detections)
+        for i, (crop, name) in enumerate(zip(crops, detections.class_names, strict=True)):
+            crop.save(crop_dir / f"{output_path.stem}_{i}_{_slug(name)}.png")
+    return detections
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "object"
+
+
+@dataclass
+class FolderReport:
+    """Outcome of ``annotate_folder``.
+
+    Attributes:
+        processed: images annotated.
+        failed: ``(path, reason)`` of files that could not be read.
+        counts: detections per class name over the folder.
+        seconds: wall time.
+    """
+
+    processed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line for the end of a run."""
+        line = f"{self.processed} image(s) annotated, {len(self.failed)} skipped"
+        return f"{line} in {self.seconds:.1f} s"
+
+
+def annotate_folder(
+    detector: Detector,
+    input_dir: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    crop: bool = False,
+    progress: bool = True,
+) -> FolderReport:
+    """Annotate every image file of a folder (not recursive) into ``output_dir``.
+
+    Files with an image suffix that cannot be decoded are reported and skipped; other files are
+    ignored. Outputs keep the input file names; crops go to ``output_dir/crops``.
+
+    Returns:
+        A ``FolderReport``.
+    """
+    from tqdm import tqdm
+
+    files = sorted(p for p in Path(input_dir).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    report, start = FolderReport(), time.perf_counter()
+    for path in tqdm(files, unit="img", disable=not progress, desc="predict"):
+        try:
+            rgb = load_image(path)
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+            report.failed.append((str(path), f"{type(err).__name__}: {err}"))
+            continue
+        detections = annotate_image(
+            detector, rgb, output_dir / path.name, output_dir / "crops" if crop else None
+        )
+        report.processed += 1
+        report.counts.update(detections.class_names)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+@dataclass
+class VideoReport:
+    """Outcome of ``annotate_video``: frames written, their mean FPS, per-class counts."""
+
+    frames: int = 0
+    fps: float = 0.0
+    counts: Counter = field(default_factory=Counter)
+
+
+def annotate_video(
+    detector: Detector,
+    source: str | int,
+    output_path: str | os.PathLike,
+    max_frames: int | None = None,
+    progress: bool = True,
+) -> VideoReport:
+    """Annotate a video file or camera (an int index) into a video file, FPS drawn on frames.
+
+    Args:
+        detector: ``RGB image → Detections``.
+        source: a video path, or a camera index (``0`` or ``"0"``).
+        output_path: the output video (``.mp4`` → mp4v, ``.avi`` → XVID).
+        max_frames: stop after this many frames (a camera otherwise runs until Ctrl-C).
+        progress: show a tqdm bar.
+
+    Raises:
+        FileNotFoundError: a video file that does not exist.
+        ValueError: a source that OpenCV cannot open, or an output it cannot write.
+    """
+    import cv2
+    from tqdm import tqdm
+
+    if isinstance(source, str) and source.isdigit():
+        source = int(source)
+    if isinstance(source, str) and not Path(source).exists():
+        raise FileNotFoundError(f"video not found: {source}")
+    capture = cv2.VideoCapture(source)
+    if not capture.isOpened():
+        raise ValueError(f"cannot open video source {source!r} (not a video, or no camera)")
+    writer = None
+    report, smoothed = VideoReport(), 0.0
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    bar = tqdm(total=max_frames or total, unit="frame", disable=not progress, desc="video")
+    start = time.perf_counter()
+    try:
+        while max_frames is None or report.frames < max_frames:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            tick = time.perf_counter()
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            detections = detector(rgb)
+            drawn = draw_detections(rgb, detections)
+            rate = 1.0 / max(time.perf_counter() - tick, 1e-6)
+            smoothed = rate if report.frames == 0 else 0.9 * smoothed + 0.1 * rate
+            drawn = np.asarray(draw_fps(drawn, smoothed))
+            if writer is None:
+                writer = _video_writer(output_path, capture, drawn.shape[1], drawn.shape[0])
+            writer.write(cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+            report.frames += 1
+            report.counts.update(detections.class_names)
+            bar.update()
+    except KeyboardInterrupt:  # stop a camera cleanly
+        pass
+    finally:
+        bar.close()
+        capture.release()
+        if writer is not None:
+            writer.release()
+    report.fps = report.frames / max(time.perf_counter() - start, 1e-9)
+    return report
+
+
+def _video_writer(path: str | os.PathLike, capture, width: int, height: int):
+    import cv2
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fourcc = cv2.VideoWriter_fourcc(*("XVID" if path.suffix.lower() == ".avi" else "mp4v"))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    writer = cv2.VideoWriter(
+        os.fspath(path), fourcc, fps if fps and fps > 0 else 25.0, (width, height)
+    )
+    if not writer.isOpened():
+        raise ValueError(f"cannot write video {path} (use a .mp4 or .avi name)")
+    return writer

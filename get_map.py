@@ -1,0 +1,173 @@
+"""Measure a CenterNet's mAP on a split: VOC07 11-point AP@0.5, all-point AP@0.5, COCO AP.
+
+    python get_map.py --model logs/best.keras --annotation-file 2007_val.txt
+    python get_map.py --model m.keras --classes model_data/voc_classes.txt \\
+        --voc-root VOCdevkit --year 2007 --split test
+    python get_map.py --model m.keras --coco-json instances_val2017.json --image-dir val2017
+
+Writes into --output-dir: summary.json, per_class.txt, coco_summary.txt, pr_curves/*.png and
+detections.json, and prints the per-class table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+#: Above this, a score threshold cuts the precision–recall curve short and lowers mAP.
+CONFIDENCE_WARNING = 0.05
+
+
+def nms_iou(value: str) -> float | str | None:
+    """``--nms-iou``: ``auto``, ``none`` or an IoU in (0, 1] (TF is imported only when used)."""
+    from centernet_keras.inference import parse_nms_iou
+
+    return parse_nms_iou(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", required=True, help="trained model (.keras file)")
+    parser.add_argument(
+        "--classes",
+        help="class names file, one per line (default: the names saved in the model); "
+        "must have as many names as the model has classes",
+    )
+    source = parser.add_argument_group("split (give exactly one source)")
+    source.add_argument(
+        "--annotation-file",
+        help="annotation lines ('path x1,y1,x2,y2,cls[,1] ...', e.g. 2007_val.txt); "
+        "a trailing ',1' marks a difficult object (ignored by the VOC metrics)",
+    )
+    source.add_argument(
+        "--root", help="folder that relative image paths of --annotation-file start from"
+    )
+    source.add_argument("--voc-root", help="folder containing VOC<year>/ (e.g. VOCdevkit)")
+    source.add_argument("--year", default="2007", help="VOC year with --voc-root (default 2007)")
+    source.add_argument(
+        "--split", default="test", help="ImageSets/Main/<split>.txt with --voc-root (default test)"
+    )
+    source.add_argument("--coco-json", help="COCO detection file (instances_*.json)")
+    source.add_argument("--image-dir", help="image folder of --coco-json")
+    parser.add_argument("--output-dir", default="map_out", help="report folder (default map_out)")
+    parser.add_argument(
+        "--confidence",
+        type=float,
+        default=0.01,
+        help="score threshold of the detections that are scored (default 0.01: keep it low, "
+        f"above {CONFIDENCE_WARNING} the precision-recall curve is cut short and mAP drops)",
+    )
+    parser.add_argument(
+        "--nms-iou",
+        type=nms_iou,
+        default="auto",
+        help="class-wise NMS IoU, 'none', or 'auto' (0.5 for ResNet backbones, else none)",
+    )
+    parser.add_argument(
+        "--max-detections", type=int, default=100, help="detections per image (default 100)"
+    )
+    parser.add_argument(
+        "--letterbox",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="letterbox (keep aspect, gray padding) or stretch images to the input "
+        "(default: how the model was trained, saved in it)",
+    )
+    parser.add_argument(
+        "--flip-test", action="store_true", help="average with the horizontally flipped image"
+    )
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        help="input side for models with a dynamic input size (default 512 on the longer side)",
+    )
+    parser.add_argument(
+        "--metrics",
+        nargs="+",
+        choices=("voc07", "voc", "coco"),
+        default=["voc07", "voc", "coco"],
+        help="metrics to compute (default all three)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if sum(x is not None for x in (args.annotation_file, args.voc_root, args.coco_json)) != 1:
+        print(
+            "error: give exactly one of --annotation-file, --voc-root, --coco-json", file=sys.stderr
+        )
+        return 2
+    if args.confidence > CONFIDENCE_WARNING:
+        print(
+            f"warning: --confidence {args.confidence} drops every detection scored below it; "
+            f"the precision-recall curve stops early and mAP is underestimated "
+            f"(use <= {CONFIDENCE_WARNING}, default 0.01)",
+            file=sys.stderr,
+        )
+
+    from centernet_keras.evaluation.runner import evaluate_split, load_split
+    from centernet_keras.inference import Predictor
+
+    predictor = Predictor.from_checkpoint(
+        args.model,
+        args.classes,
+        confidence=args.confidence,
+        nms_iou=args.nms_iou,
+        max_detections=args.max_detections,
+        flip_test=args.flip_test,
+        input_size=args.input_size,
+        letterbox=args.letterbox,
+    )
+    records, problems = load_split(
+        predictor.class_names,
+        annotation_file=args.annotation_file,
+        voc_root=args.voc_root,
+        year=args.year,
+        split=args.split,
+        coco_json=args.coco_json,
+        image_dir=args.image_dir,
+        root=args.root,
+    )
+    for message in problems[:20]:
+        print(f"skipped: {message}", file=sys.stderr)
+    if len(problems) > 20:
+        print(f"... and {len(problems) - 20} more problems", file=sys.stderr)
+    settings = {
+        "model": os.path.abspath(args.model),
+        "confidence": predictor.confidence,
+        "nms_iou": predictor.nms_iou,
+        "max_detections": predictor.max_detections,
+        "letterbox": predictor.letterbox,
+        "flip_test": predictor.flip_test,
+        "split_problems": problems,
+    }
+    summary, table, failures = evaluate_split(
+        predictor,
+        records,
+        predictor.class_names,
+        args.output_dir,
+        args.metrics,
+        settings,
+        progress=not args.no_progress,
+    )
+    for message in failures:
+        print(f"unreadable image skipped: {message}", file=sys.stderr)
+    print(table)
+    if "coco" in summary["metrics"]:
+        print("\n".join(summary["metrics"]["coco"]["summary_text"]))
+    print(f"reports written to {args.output_dir}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

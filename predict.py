@@ -1,0 +1,220 @@
+"""Detect objects with a trained CenterNet: images, folders, video, timing, heatmaps, export.
+
+    python predict.py --model m.keras --mode image --input street.jpg
+    python predict.py --model m.keras --mode dir --input imgs/ --output imgs_out/ --count
+    python predict.py --model m.keras --mode video --input clip.mp4 --output clip_out.mp4
+    python predict.py --model m.keras --mode video --input 0            # camera 0, Ctrl-C stops
+    python predict.py --model m.keras --mode fps --input street.jpg --runs 50
+    python predict.py --model m.keras --mode heatmap --input street.jpg
+    python predict.py --model m.keras --mode export --format onnx --output m.onnx
+
+Outputs go to --output (default: predict_out/ with the input's name). Boxes are drawn with
+"<class> <score>" labels, one colour per class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+MODES = ("image", "dir", "video", "fps", "heatmap", "export")
+EXPORT_FORMATS = ("keras", "saved_model", "tflite", "onnx")
+EXPORT_SUFFIXES = {"keras": ".keras", "saved_model": "_saved_model", "tflite": ".tflite"}
+DEFAULT_DIR = Path("predict_out")
+
+
+def nms_iou(value: str) -> float | str | None:
+    """``--nms-iou``: ``auto``, ``none`` or an IoU in (0, 1] (TF is imported only when used)."""
+    from centernet_keras.inference import parse_nms_iou
+
+    return parse_nms_iou(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", required=True, help="trained model (.keras file)")
+    parser.add_argument(
+        "--classes",
+        help="class names file, one per line (default: the names saved in the model); "
+        "must have as many names as the model has classes",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="image",
+        help="image: one image; dir: every image of a folder; video: a video file or camera "
+        "index; fps: time preprocess/forward/decode on one image; heatmap: overlay the class "
+        "heatmap on an image; export: write the model for deployment (default image)",
+    )
+    parser.add_argument(
+        "--input", help="image, folder, video file or camera index (0, 1, ...), per --mode"
+    )
+    parser.add_argument(
+        "--output",
+        help="output image / folder / video file / export path (default: under predict_out/)",
+    )
+    parser.add_argument(
+        "--confidence",
+        type=float,
+        default=0.3,
+        help="score threshold of the drawn (or exported) detections (default 0.3)",
+    )
+    parser.add_argument(
+        "--nms-iou",
+        type=nms_iou,
+        default="auto",
+        help="class-wise NMS IoU, 'none', or 'auto' (0.5 for ResNet backbones, else none)",
+    )
+    parser.add_argument(
+        "--letterbox",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="letterbox (keep aspect, gray padding) or stretch images to the input "
+        "(default: how the model was trained, saved in it)",
+    )
+    parser.add_argument(
+        "--max-detections", type=int, default=100, help="detections per image (default 100)"
+    )
+    parser.add_argument(
+        "--flip-test",
+        action="store_true",
+        help="also run the mirrored image and average heatmaps and sizes (slower, often better)",
+    )
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        help="input side for models with a dynamic input size (default 512 on the longer side)",
+    )
+    parser.add_argument(
+        "--crop",
+        action="store_true",
+        help="image/dir: also save each detection as its own image (in <output>/crops)",
+    )
+    parser.add_argument(
+        "--count", action="store_true", help="image/dir/video: print the detections per class"
+    )
+    parser.add_argument("--runs", type=int, default=20, help="fps: timed runs (default 20)")
+    parser.add_argument(
+        "--max-frames", type=int, default=None, help="video: stop after this many frames"
+    )
+    parser.add_argument(
+        "--format",
+        choices=EXPORT_FORMATS,
+        default="saved_model",
+        help="export: keras (.keras), saved_model (TF SavedModel folder), tflite, onnx "
+        "(all take uint8 RGB [B, H, W, 3] and return decoded detections; default saved_model)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def _output(args: argparse.Namespace, default: Path) -> Path:
+    return Path(args.output) if args.output else default
+
+
+def _print_counts(counts, class_names) -> None:
+    for name in class_names:
+        if counts.get(name):
+            print(f"{name}: {counts[name]}")
+    print(f"total: {sum(counts.values())}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch one mode (each a single library call)."""
+    from collections import Counter
+
+    from centernet_keras import visualize
+    from centernet_keras.inference import Predictor
+
+    if args.mode != "export" and not args.input:
+        raise SystemExit(f"error: --mode {args.mode} needs --input")
+    predictor = Predictor.from_checkpoint(
+        args.model,
+        args.classes,
+        confidence=args.confidence,
+        nms_iou=args.nms_iou,
+        max_detections=args.max_detections,
+        flip_test=args.flip_test,
+        input_size=args.input_size,
+        letterbox=args.letterbox,
+    )
+    names = predictor.class_names
+    if args.mode == "image":
+        out = _output(args, DEFAULT_DIR / Path(args.input).name)
+        crop_dir = out.parent / "crops" if args.crop else None
+        detections = visualize.annotate_image(predictor, args.input, out, crop_dir)
+        for box, name, score in zip(
+            detections.boxes, detections.class_names, detections.scores, strict=True
+        ):
+            print(f"{name} {score:.3f} [{', '.join(f'{v:.1f}' for v in box)}]")
+        if args.count:
+            _print_counts(Counter(detections.class_names), names)
+        print(f"saved {out}")
+    elif args.mode == "dir":
+        out = _output(args, DEFAULT_DIR)
+        report = visualize.annotate_folder(
+            predictor, args.input, out, crop=args.crop, progress=not args.no_progress
+        )
+        for path, reason in report.failed:
+            print(f"skipped unreadable file {path}: {reason}", file=sys.stderr)
+        if args.count:
+            _print_counts(report.counts, names)
+        print(f"{report.summary()}; results in {out}")
+    elif args.mode == "video":
+        stem = f"camera{args.input}" if args.input.isdigit() else Path(args.input).stem
+        out = _output(args, DEFAULT_DIR / f"{stem}.mp4")
+        report = visualize.annotate_video(
+            predictor, args.input, out, args.max_frames, progress=not args.no_progress
+        )
+        if args.count:
+            _print_counts(report.counts, names)
+        print(f"{report.frames} frames at {report.fps:.1f} FPS saved to {out}")
+    elif args.mode == "fps":
+        ms = predictor.benchmark(args.input, runs=args.runs)
+        print(json.dumps({k: round(v, 2) for k, v in ms.items()}))
+        print(f"{1000.0 / ms['total_ms']:.1f} FPS (file to boxes)")
+    elif args.mode == "heatmap":
+        out = _output(args, DEFAULT_DIR / f"{Path(args.input).stem}_heatmap.png")
+        visualize.save_heatmap(predictor, args.input, out)
+        print(f"saved {out}")
+    else:
+        from centernet_keras.export import export_model
+
+        suffix = EXPORT_SUFFIXES.get(args.format, f".{args.format}")
+        out = _output(args, DEFAULT_DIR / f"{Path(args.model).stem}{suffix}")
+        model = predictor.model
+        model.class_names = tuple(names)
+        export_model(
+            model,
+            out,
+            args.format,
+            score_threshold=predictor.confidence,
+            max_detections=predictor.max_detections,
+            nms_iou=predictor.nms_iou,
+            input_size=args.input_size,
+        )
+        print(f"exported {args.format} to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (OSError, ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""predict.py: --help, and each mode end to end on a tiny saved model."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from centernet_keras.models import build_centernet
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), ROOT / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+predict = _load_script("predict.py")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    model = build_centernet(
+        2,
+        backbone="resnet18",
+        input_shape=(64, 64, 3),
+        neck_filters=(32, 32, 32),
+        head_channels=16,
+        class_names=["cat", "dog"],
+    )
+    size = model.get_layer("size")
+    size.kernel.assign(size.kernel * 0.01)
+    size.bias.assign(np.array([3.0, 5.0], np.float32))
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture
+def image(tmp_path, rng):
+    path = tmp_path / "street.jpg"
+    Image.fromarray(rng.integers(0, 256, (48, 72, 3)).astype(np.uint8)).save(path)
+    return path
+
+
+def test_help_explains_every_flag() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "predict.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    for flag in (
+        "--model", "--classes", "--mode", "--input", "--output", "--confidence", "--nms-iou",
+        "--letterbox", "--no-letterbox", "--max-detections", "--flip-test", "--crop", "--count",
+        "--format", "--runs",
+    ):  # fmt: skip
+        assert flag in out, flag
+    assert "{image,dir,video,fps,heatmap,export}" in out
+    assert "{keras,saved_model,tflite,onnx}" in out
+    for action in build_actions():
+        assert action.help, action.option_strings  # every flag has a help text
+
+
+def build_actions():
+    return [a for a in predict.build_parser()._actions if a.option_strings != ["-h", "--help"]]
+
+
+def test_image_mode_with_crop_and_count(checkpoint, image, tmp_path, capsys) -> None:
+    out = tmp_path / "out" / "street.png"
+    argv = ["--model", str(checkpoint), "--input", str(image), "--output", str(out)]
+    assert predict.main([*argv, "--confidence", "0", "--crop", "--count"]) == 0
+    printed = capsys.readouterr().out
+    assert Image.open(out).size == (72, 48)
+    crops = list((out.parent / "crops").iterdir())
+    assert crops and all(p.name.startswith("street_") for p in crops)
+    total = int(printed.split("total: ")[1].split()[0])
+    assert total == len(crops)
+
+
+def test_dir_mode_reports_a_corrupt_file(checkpoint, tmp_path, rng, capsys) -> None:
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for name in ("a.jpg", "b.png", "c.jpg"):
+        Image.fromarray(rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)).save(src / name)
+    (src / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "annotated"
+    argv = ["--model", str(checkpoint), "--mode", "dir", "--input", str(src), "--output", str(out)]
+    assert predict.main([*argv, "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "c.jpg"]
+    assert "b.png" in captured.err
+    assert "2 image(s) annotated, 1 skipped" in captured.out
+
+
+def test_video_mode(checkpoint, tmp_path, capsys) -> None:
+    src = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    for i in range(3):
+        writer.write(np.full((48, 64, 3), 60 * i, np.uint8))
+    writer.release()
+    out = tmp_path / "clip_out.mp4"
+    argv = ["--model", str(checkpoint), "--mode", "video", "--input", str(src)]
+    assert predict.main([*argv, "--output", str(out), "--no-progress"]) == 0
+    assert "3 frames" in capsys.readouterr().out
+    assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    # A video that cannot be opened: a clear message and exit status 1.
+    (tmp_path / "bad.mp4").write_bytes(b"garbage")
+    argv = ["--model", str(checkpoint), "--mode", "video", "--input", str(tmp_path / "bad.mp4")]
+    assert predict.main(argv) == 1
+    assert "cannot open video source" in capsys.readouterr().err
+
+
+def test_fps_and_heatmap_modes(checkpoint, image, tmp_path, capsys) -> None:
+    argv = ["--model", str(checkpoint), "--input", str(image)]
+    assert predict.main([*argv, "--mode", "fps", "--runs", "2"]) == 0
+    timings = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert set(timings) == {"preprocess_ms", "forward_ms", "decode_ms", "total_ms"}
+    out = tmp_path / "heat.png"
+    assert predict.main([*argv, "--mode", "heatmap", "--output", str(out)]) == 0
+    assert Image.open(out).size == (72, 48)
+
+
+def test_export_mode_keras(checkpoint, tmp_path) -> None:
+    from centernet_keras.export import load_exported
+
+    out = tmp_path / "exported.keras"
+    argv = ["--model", str(checkpoint), "--mode", "export", "--format", "keras"]
+    assert predict.main([*argv, "--output", str(out), "--confidence", "0.2"]) == 0
+    result = load_exported(out)(np.zeros((1, 64, 64, 3), np.uint8))
+    assert result["boxes"].shape == (1, 100, 4)
+
+
+def test_classes_mismatch_exits_with_message(checkpoint, image, tmp_path, capsys) -> None:
+    classes = tmp_path / "classes.txt"
+    classes.write_text("cat\ndog\nbird\n")
+    argv = ["--model", str(checkpoint), "--classes", str(classes), "--input", str(image)]
+    assert predict.main(argv) == 1
+    assert "3 class names but the model has 2 classes" in capsys.readouterr().err

@@ -1,0 +1,133 @@
+"""Drawing (colours, labels inside the image, overlays, crops) and annotated folder/video output."""
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from centernet_keras.inference import Detections
+from centernet_keras.visualize import (
+    annotate_folder,
+    annotate_image,
+    annotate_video,
+    class_color,
+    crop_detections,
+    draw_detections,
+    heatmap_overlay,
+    label_position,
+    text_color,
+)
+
+
+def _detections(boxes, classes, scores=None, names=("cat", "dog", "car"), hw=(60, 80)):
+    classes = np.asarray(classes, np.int32)
+    scores = np.linspace(0.9, 0.5, len(classes)) if scores is None else scores
+    return Detections(
+        np.asarray(boxes, np.float32).reshape(-1, 4),
+        np.asarray(scores, np.float32),
+        classes,
+        [names[c] for c in classes],
+        hw,
+    )
+
+
+def stub_detector(image):
+    """Detects one 'cat' covering the middle of any image."""
+    h, w = image.shape[:2]
+    return _detections([[w / 4, h / 4, 3 * w / 4, 3 * h / 4]], [0], [0.8], hw=(h, w))
+
+
+def test_class_colors_distinct_and_stable() -> None:
+    colors = [class_color(i) for i in range(20)]
+    assert colors == [class_color(i) for i in range(20)]
+    rgb = np.asarray(colors, float)
+    dist = np.linalg.norm(rgb[:, None] - rgb[None], axis=-1)
+    assert dist[~np.eye(20, dtype=bool)].min() > 20  # no two classes look alike
+    assert text_color((255, 255, 0)) == (0, 0, 0) and text_color((0, 0, 128)) == (255, 255, 255)
+
+
+@pytest.mark.parametrize(
+    "box", [[5, 30, 40, 50], [0, 0, 10, 10], [70, 2, 80, 60], [60, 55, 80, 60], [-5, -5, 90, 90]]
+)
+def test_label_stays_inside(box) -> None:
+    tw, th = 30, 12
+    x, y = label_position(box, (tw, th), (80, 60))
+    assert x >= 0 and x + tw <= 80 and y >= 0 and y + th <= 60
+    if box[1] - th >= 0 and box[0] + tw <= 80:
+        assert (x, y) == (box[0], box[1] - th)  # above the box when it fits
+
+
+def test_draw_detections(rng) -> None:
+    image = rng.integers(0, 256, (60, 80, 3)).astype(np.uint8)
+    before = image.copy()
+    det = _detections([[10, 20, 50, 55], [0, 0, 80, 60]], [0, 2])
+    drawn = np.asarray(draw_detections(image, det, line_width=1))
+    np.testing.assert_array_equal(image, before)  # input untouched
+    assert drawn.shape == image.shape
+    np.testing.assert_array_equal(drawn[40, 10], class_color(0))  # left edge of box 1
+    np.testing.assert_array_equal(drawn[59, 40], class_color(2))  # bottom edge clipped inside
+    # The label of the box at the top edge is drawn inside the image, in the class colour.
+    assert np.sum(np.all(drawn[:15, :] == class_color(2), axis=-1)) > 30
+
+
+def test_heatmap_overlay_and_crops(rng) -> None:
+    image = rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)
+    heat = np.zeros((30, 40), np.float32)
+    heat[10:20, 10:20] = 1.0
+    out = np.asarray(heatmap_overlay(image, heat, alpha=1.0))
+    assert out.shape == image.shape
+    assert out[15, 15, 0] > out[15, 15, 2] and out[0, 0, 2] > out[0, 0, 0]  # hot red, cold blue
+    with pytest.raises(ValueError, match="does not match"):
+        heatmap_overlay(image, heat[:10])
+    crops = crop_detections(image, _detections([[2.5, 3.2, 10.1, 12.0], [30, 20, 45, 35]], [0, 1]))
+    assert [c.size for c in crops] == [(9, 9), (10, 10)]
+
+
+def test_annotate_image_with_crops(rng, tmp_path) -> None:
+    image = rng.integers(0, 256, (40, 60, 3)).astype(np.uint8)
+    det = annotate_image(stub_detector, image, tmp_path / "out.png", tmp_path / "crops")
+    assert len(det) == 1
+    assert Image.open(tmp_path / "out.png").size == (60, 40)
+    assert [p.name for p in (tmp_path / "crops").iterdir()] == ["out_0_cat.png"]
+
+
+def test_folder_with_a_corrupt_file(rng, tmp_path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.jpg", "b.png"):
+        Image.fromarray(rng.integers(0, 256, (20, 30, 3)).astype(np.uint8)).save(src / name)
+    (src / "broken.jpg").write_bytes(b"not a jpeg at all")
+    (src / "notes.txt").write_text("ignored")
+    report = annotate_folder(stub_detector, src, tmp_path / "out", progress=False)
+    assert report.processed == 2
+    assert [p for p, _ in report.failed] == [str(src / "broken.jpg")]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg", "b.png"]
+    assert report.counts == {"cat": 2}
+    assert "2 image(s) annotated, 1 skipped" in report.summary()
+
+
+def _write_video(path, frames=4, size=(48, 32)):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, size)
+    assert writer.isOpened()
+    for i in range(frames):
+        writer.write(np.full((size[1], size[0], 3), 40 * i, np.uint8))
+    writer.release()
+
+
+def test_annotate_video(tmp_path) -> None:
+    _write_video(tmp_path / "in.mp4")
+    report = annotate_video(stub_detector, str(tmp_path / "in.mp4"), tmp_path / "out.mp4")
+    assert report.frames == 4 and report.counts == {"cat": 4} and report.fps > 0
+    capture = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+    ok, frame = capture.read()
+    capture.release()
+    assert ok and frame.shape == (32, 48, 3)
+
+
+def test_unopenable_video_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="video not found"):
+        annotate_video(stub_detector, str(tmp_path / "missing.mp4"), tmp_path / "o.mp4")
+    (tmp_path / "junk.mp4").write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match="cannot open video source"):
+        annotate_video(stub_detector, str(tmp_path / "junk.mp4"), tmp_path / "o.mp4")
