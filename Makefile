@@ -4,14 +4,14 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint venv bench clean
+.PHONY: test lint venv demo bench clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev,export]"
 	touch $(STAMP)
 
 lint: venv
@@ -21,8 +21,12 @@ lint: venv
 test: lint
 	$(PY) -m pytest -q
 
+# The offline demo: synthetic VOC data -> convert -> train -> get_map -> predict (about 10 min on 2 cores).
+demo: venv
+	PY=$(PY) bash scripts/demo.sh
+
 bench: venv
 	$(PY) bench/forward.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache demo

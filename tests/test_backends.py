@@ -47,6 +47,8 @@ TORCH_SIDE = textwrap.dedent(
 CONFIGS = {
     "resnet18": {"backbone": "resnet18", "neck_filters": (32, 32, 32), "head_channels": 16},
     "mobilenetv3_small": {"backbone": "mobilenetv3_small", "nms_iou": 0.5},
+    "dla34": {"backbone": "dla34", "head_channels": 32},
+    "dla34_plain": {"backbone": "dla34_plain", "head_channels": 32},
 }
 
 

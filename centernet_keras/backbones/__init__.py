@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import keras
 
+from centernet_keras.backbones.dla import dla34_backbone, dla34_base
 from centernet_keras.backbones.mobilenet import mobilenetv3_backbone
 from centernet_keras.backbones.preprocessing import ImagePreprocessing
 from centernet_keras.backbones.resnet import resnet18_backbone, resnet50_backbone
@@ -26,6 +27,11 @@ BACKBONES: dict[str, Callable[..., keras.Model]] = {
     ),
 }
 BACKBONES["mobilenetv3"] = BACKBONES["mobilenetv3_large"]
+# DLA-34 DLASeg: stride-4 output (64 channels), aggregation neck included.
+BACKBONES["dla34"] = lambda input_shape, weights: dla34_backbone(input_shape, weights, "dcn")
+BACKBONES["dla34_plain"] = lambda input_shape, weights: dla34_backbone(
+    input_shape, weights, "plain"
+)
 
 
 def build_backbone(
@@ -48,6 +54,8 @@ __all__ = [
     "ImagePreprocessing",
     "WeightsUnavailableError",
     "build_backbone",
+    "dla34_backbone",
+    "dla34_base",
     "mobilenetv3_backbone",
     "resnet18_backbone",
     "resnet50_backbone",

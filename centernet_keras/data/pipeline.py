@@ -174,36 +174,3 @@ def make_dataset(
     data = data.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
     drop = training if drop_remainder is None else drop_remainder
     return data.batch(config.batch_size, drop_remainder=drop).prefetch(tf.data.AUTOTUNE)
-
-
-def make_inference_dataset(
-    records: Sequence[ImageRecord],
-    input_size: tuple[int, int],
-    image_resize: str = "letterbox",
-    batch_size: int = 8,
-    skips: SkipLog | None = None,
-) -> tf.data.Dataset:
-    """Letterboxed / resized images for prediction, with their record index and original size.
-
-    Unreadable images are skipped (and added to ``skips``); the indices say which records the
-    batch holds.
-
-    Returns:
-        Batches ``(images [B, H, W, 3] float32, index [B] int64, image_hw [B, 2] int32)``.
-    """
-    skips = skips if skips is not None else SkipLog()
-    paths = tf.constant([str(r.path) for r in records], tf.string)
-    data = tf.data.Dataset.from_tensor_slices((paths, tf.range(len(records), dtype=tf.int64)))
-
-    def read(path, index):
-        image, ok = _read(path, skips)
-        return image, index, ok
-
-    def fit(image, index, ok):
-        image_hw = tf.shape(image)[:2]
-        geometry = letterbox_geometry(image_hw, input_size, image_resize)
-        return warp_image(image, image_hw, geometry, input_size), index, image_hw
-
-    data = data.map(read, num_parallel_calls=tf.data.AUTOTUNE).filter(lambda i, x, ok: ok)
-    data = data.map(fit, num_parallel_calls=tf.data.AUTOTUNE)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,19 @@
+"""Custom Keras layers (registered for ``safe_mode`` loading): DCNv2, depthwise upsampling."""
+
+from centernet_keras.layers.deform_conv import DCNv2, DeformConv2D, deform_conv2d
+from centernet_keras.layers.depthwise_conv_transpose import (
+    BilinearUpsampling,
+    DepthwiseConv2DTranspose,
+    depthwise_conv_transpose,
+)
+from centernet_keras.layers.passthrough import PassThrough
+
+__all__ = [
+    "BilinearUpsampling",
+    "DCNv2",
+    "DeformConv2D",
+    "DepthwiseConv2DTranspose",
+    "PassThrough",
+    "deform_conv2d",
+    "depthwise_conv_transpose",
+]
