@@ -15,31 +15,19 @@ import argparse
 import os
 import sys
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+
+from centernet_keras.cli import add_inference_arguments, add_model_arguments, new_parser
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 #: Above this, a score threshold cuts the precision–recall curve short and lowers mAP.
 CONFIDENCE_WARNING = 0.05
 
 
-def nms_iou(value: str) -> float | str | None:
-    """``--nms-iou``: ``auto``, ``none`` or an IoU in (0, 1] (TF is imported only when used)."""
-    from centernet_keras.inference import parse_nms_iou
-
-    return parse_nms_iou(value)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--model", required=True, help="trained model (.keras file)")
-    parser.add_argument(
-        "--classes",
-        help="class names file, one per line (default: the names saved in the model); "
-        "must have as many names as the model has classes",
-    )
+    parser = new_parser(__doc__)
+    add_model_arguments(parser)
     source = parser.add_argument_group("split (give exactly one source)")
     source.add_argument(
         "--annotation-file",
@@ -64,31 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="score threshold of the detections that are scored (default 0.01: keep it low, "
         f"above {CONFIDENCE_WARNING} the precision-recall curve is cut short and mAP drops)",
     )
-    parser.add_argument(
-        "--nms-iou",
-        type=nms_iou,
-        default="auto",
-        help="class-wise NMS IoU, 'none', or 'auto' (0.5 for ResNet backbones, else none)",
-    )
-    parser.add_argument(
-        "--max-detections", type=int, default=100, help="detections per image (default 100)"
-    )
-    parser.add_argument(
-        "--letterbox",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="letterbox (keep aspect, gray padding) or stretch images to the input "
-        "(default: how the model was trained, saved in it)",
-    )
-    parser.add_argument(
-        "--flip-test", action="store_true", help="average with the horizontally flipped image"
-    )
-    parser.add_argument(
-        "--input-size",
-        type=int,
-        default=None,
-        help="input side for models with a dynamic input size (default 512 on the longer side)",
-    )
+    add_inference_arguments(parser)
     parser.add_argument(
         "--metrics",
         nargs="+",

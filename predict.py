@@ -20,6 +20,10 @@ import os
 import sys
 from pathlib import Path
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+
+from centernet_keras.cli import add_inference_arguments, add_model_arguments, new_parser
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MODES = ("image", "dir", "video", "fps", "heatmap", "export")
@@ -28,25 +32,9 @@ EXPORT_SUFFIXES = {"keras": ".keras", "saved_model": "_saved_model", "tflite": "
 DEFAULT_DIR = Path("predict_out")
 
 
-def nms_iou(value: str) -> float | str | None:
-    """``--nms-iou``: ``auto``, ``none`` or an IoU in (0, 1] (TF is imported only when used)."""
-    from centernet_keras.inference import parse_nms_iou
-
-    return parse_nms_iou(value)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--model", required=True, help="trained model (.keras file)")
-    parser.add_argument(
-        "--classes",
-        help="class names file, one per line (default: the names saved in the model); "
-        "must have as many names as the model has classes",
-    )
+    parser = new_parser(__doc__)
+    add_model_arguments(parser)
     parser.add_argument(
         "--mode",
         choices=MODES,
@@ -68,33 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.3,
         help="score threshold of the drawn (or exported) detections (default 0.3)",
     )
-    parser.add_argument(
-        "--nms-iou",
-        type=nms_iou,
-        default="auto",
-        help="class-wise NMS IoU, 'none', or 'auto' (0.5 for ResNet backbones, else none)",
-    )
-    parser.add_argument(
-        "--letterbox",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="letterbox (keep aspect, gray padding) or stretch images to the input "
-        "(default: how the model was trained, saved in it)",
-    )
-    parser.add_argument(
-        "--max-detections", type=int, default=100, help="detections per image (default 100)"
-    )
-    parser.add_argument(
-        "--flip-test",
-        action="store_true",
-        help="also run the mirrored image and average heatmaps and sizes (slower, often better)",
-    )
-    parser.add_argument(
-        "--input-size",
-        type=int,
-        default=None,
-        help="input side for models with a dynamic input size (default 512 on the longer side)",
-    )
+    add_inference_arguments(parser)
     parser.add_argument(
         "--crop",
         action="store_true",

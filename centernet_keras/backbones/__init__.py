@@ -11,14 +11,19 @@ from collections.abc import Callable
 import keras
 
 from centernet_keras.backbones.dla import dla34_backbone, dla34_base
-from centernet_keras.backbones.mobilenet import mobilenetv3_backbone
+from centernet_keras.backbones.mobilenet import mobilenetv3_backbone, mobilenetv3_fpn_backbone
 from centernet_keras.backbones.preprocessing import ImagePreprocessing
-from centernet_keras.backbones.resnet import resnet18_backbone, resnet50_backbone
+from centernet_keras.backbones.resnet import (
+    resnet18_backbone,
+    resnet18_fpn_backbone,
+    resnet50_backbone,
+)
 from centernet_keras.backbones.weights import WeightsUnavailableError
 
 BACKBONES: dict[str, Callable[..., keras.Model]] = {
     "resnet50": resnet50_backbone,
     "resnet18": resnet18_backbone,
+    "resnet18_fpn": resnet18_fpn_backbone,
     "mobilenetv3_large": lambda input_shape, weights: mobilenetv3_backbone(
         input_shape, weights, "large"
     ),
@@ -27,6 +32,13 @@ BACKBONES: dict[str, Callable[..., keras.Model]] = {
     ),
 }
 BACKBONES["mobilenetv3"] = BACKBONES["mobilenetv3_large"]
+# MobileNetV3 + light skip neck: stride-4 output (64 channels), the light model for CPU / demo.
+BACKBONES["mobilenetv3_small_fpn"] = lambda input_shape, weights: mobilenetv3_fpn_backbone(
+    input_shape, weights, "small"
+)
+BACKBONES["mobilenetv3_large_fpn"] = lambda input_shape, weights: mobilenetv3_fpn_backbone(
+    input_shape, weights, "large"
+)
 # DLA-34 DLASeg: stride-4 output (64 channels), aggregation neck included.
 BACKBONES["dla34"] = lambda input_shape, weights: dla34_backbone(input_shape, weights, "dcn")
 BACKBONES["dla34_plain"] = lambda input_shape, weights: dla34_backbone(
@@ -57,6 +69,8 @@ __all__ = [
     "dla34_backbone",
     "dla34_base",
     "mobilenetv3_backbone",
+    "mobilenetv3_fpn_backbone",
     "resnet18_backbone",
+    "resnet18_fpn_backbone",
     "resnet50_backbone",
 ]

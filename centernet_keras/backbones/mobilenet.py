@@ -16,6 +16,16 @@ _WEIGHT_FILES = {
 }
 
 
+def _applications(variant: str, input_shape, weights) -> keras.Model:
+    ctor = {
+        "small": keras.applications.MobileNetV3Small,
+        "large": keras.applications.MobileNetV3Large,
+    }
+    return ctor[variant](
+        input_shape=input_shape, include_top=False, weights=weights, include_preprocessing=True
+    )
+
+
 def mobilenetv3_backbone(
     input_shape: tuple[int | None, int | None, int] = (512, 512, 3),
     weights: str | None = None,
@@ -33,19 +43,9 @@ def mobilenetv3_backbone(
     """
     if variant not in _WEIGHT_FILES:
         raise ValueError(f"variant must be 'small' or 'large', got {variant!r}")
-    ctor = (
-        keras.applications.MobileNetV3Small
-        if variant == "small"
-        else keras.applications.MobileNetV3Large
-    )
 
     def build(weights):
-        return ctor(
-            input_shape=input_shape,
-            include_top=False,
-            weights=weights,
-            include_preprocessing=True,
-        )
+        return _applications(variant, input_shape, weights)
 
     name = f"mobilenetv3_{variant}"
     if weights == "imagenet":
@@ -55,3 +55,42 @@ def mobilenetv3_backbone(
         if weights is not None:
             load_local_weights(model, weights)
     return set_batchnorm_momentum(keras.Model(model.input, model.output, name=name))
+
+
+def _stage_indices(variant: str, strides: tuple[int, ...]) -> list[int]:
+    """Layer indices of the last layer at each stride (the features before each downsampling).
+
+    Found on a 128×128 probe of the same architecture (so they hold for ``None`` input
+    sizes); indices, not names, because Keras numbers auto-named layers per session.
+    """
+    probe = _applications(variant, (128, 128, 3), None)
+    last: dict[int, int] = {}
+    for index, layer in enumerate(probe.layers):
+        shape = layer.output.shape
+        if len(shape) == 4 and shape[1]:
+            last[128 // shape[1]] = index
+    return [last[s] for s in strides]
+
+
+def mobilenetv3_fpn_backbone(
+    input_shape: tuple[int | None, int | None, int] = (512, 512, 3),
+    weights: str | None = None,
+    variant: str = "small",
+    filters: tuple[int, int, int] = (96, 64, 64),
+) -> keras.Model:
+    """MobileNetV3 with a light skip neck (``necks.skip``): raw RGB → stride-4 features.
+
+    The light model of this toolkit: from scratch it learns a small dataset in minutes on a
+    CPU (``make demo``). ``build_centernet`` uses it with ``neck_filters=()`` (the ``*_fpn``
+    backbone names).
+
+    Returns:
+        A model mapping raw RGB ``[B, H, W, 3]`` to ``[B, H/4, W/4, filters[-1]]``.
+    """
+    from centernet_keras.necks.skip import skip_neck
+
+    base = mobilenetv3_backbone(input_shape, weights, variant)
+    inner = base.layers  # same order as the applications model's layers
+    features = [inner[i].output for i in _stage_indices(variant, (4, 8, 16))] + [base.output]
+    neck = skip_neck(features, filters)
+    return set_batchnorm_momentum(keras.Model(base.input, neck, name=f"mobilenetv3_{variant}_fpn"))

@@ -103,3 +103,20 @@ def resnet18_backbone(
     if weights is not None:
         load_local_weights(model, weights)
     return model
+
+
+def resnet18_fpn_backbone(
+    input_shape: tuple[int | None, int | None, int] = (512, 512, 3),
+    weights: str | None = None,
+    filters: tuple[int, int, int] = (128, 64, 64),
+) -> keras.Model:
+    """ResNet-18 with the light skip neck (``necks.skip``): raw RGB → stride-4 features.
+
+    Returns:
+        A model mapping raw RGB ``[B, H, W, 3]`` to ``[B, H/4, W/4, filters[-1]]``.
+    """
+    from centernet_keras.necks.skip import skip_neck
+
+    base = resnet18_backbone(input_shape, weights)
+    features = [base.get_layer(f"layer{i}_1_out").output for i in (1, 2, 3)] + [base.output]
+    return keras.Model(base.input, skip_neck(features, filters), name="resnet18_fpn")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from centernet_keras.data.annotations import ImageRecord
-from centernet_keras.data.voc import (
+from centernet_keras.data.problems import (
     DatasetReport,
     Problem,
     check_box,

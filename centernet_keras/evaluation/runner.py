@@ -57,7 +57,8 @@ def load_split(
         raise ValueError("give exactly one of annotation_file, voc_root, coco_json")
     if annotation_file is not None:
         return read_annotation_file(annotation_file, root)
-    from centernet_keras.data.voc import QUIET_KINDS, read_voc_split
+    from centernet_keras.data.problems import QUIET_KINDS
+    from centernet_keras.data.voc import read_voc_split
 
     if voc_root is not None:
         records, problems = read_voc_split(voc_root, year, split, class_names, keep_difficult=True)

@@ -241,6 +241,8 @@ def build_centernet(
                 f"got {input_shape[:2]}; letterbox/resize images to e.g. 512x512"
             )
     if isinstance(backbone, str):
+        if backbone.endswith("_fpn"):  # stride-4 backbones with their own light skip neck
+            kwargs.setdefault("neck_filters", ())
         if backbone.startswith("dla"):  # stride-4 DLASeg backbones carry their own neck
             kwargs.setdefault("neck_filters", ())
             kwargs.setdefault("head_channels", 256)

@@ -6,9 +6,8 @@ from PIL import Image
 
 from centernet_keras.data.annotations import read_annotation_file
 from centernet_keras.data.classes import read_classes
+from centernet_keras.data.problems import PROBLEM_KINDS, check_box
 from centernet_keras.data.voc import (
-    PROBLEM_KINDS,
-    check_box,
     convert_voc,
     parse_voc_xml,
     read_voc_split,

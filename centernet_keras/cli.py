@@ -1,0 +1,62 @@
+"""Command-line arguments shared by ``predict.py`` and ``get_map.py`` (model and inference)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def nms_iou(value: str) -> float | str | None:
+    """``--nms-iou``: ``auto``, ``none`` or an IoU in (0, 1] (TF is imported only when used)."""
+    from centernet_keras.inference import parse_nms_iou
+
+    return parse_nms_iou(value)
+
+
+def new_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser whose description is the first paragraph of ``doc``, the rest its epilog."""
+    return argparse.ArgumentParser(
+        description=doc.split("\n\n")[0],
+        epilog=doc.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model`` and ``--classes``."""
+    parser.add_argument("--model", required=True, help="trained model (.keras file)")
+    parser.add_argument(
+        "--classes",
+        help="class names file, one per line (default: the names saved in the model); "
+        "must have as many names as the model has classes",
+    )
+
+
+def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--nms-iou``, ``--letterbox``, ``--max-detections``, ``--flip-test``, ``--input-size``."""
+    parser.add_argument(
+        "--nms-iou",
+        type=nms_iou,
+        default="auto",
+        help="class-wise NMS IoU, 'none', or 'auto' (0.5 for ResNet backbones, else none)",
+    )
+    parser.add_argument(
+        "--letterbox",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="letterbox (keep aspect, gray padding) or stretch images to the input "
+        "(default: how the model was trained, saved in it)",
+    )
+    parser.add_argument(
+        "--max-detections", type=int, default=100, help="detections per image (default 100)"
+    )
+    parser.add_argument(
+        "--flip-test",
+        action="store_true",
+        help="also run the mirrored image and average heatmaps and sizes (slower, often better)",
+    )
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        help="input side for models with a dynamic input size (default 512 on the longer side)",
+    )
