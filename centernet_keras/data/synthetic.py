@@ -86,10 +86,16 @@ def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def _colour(rng: np.random.Generator, used_hues: list[float]) -> tuple[int, int, int]:
-    """A saturated colour (channel spread ≥ 143) whose hue differs from those used."""
+def _colour(rng: np.random.Generator, used_hues: list[float], cls: int) -> tuple[int, int, int]:
+    """A saturated colour (channel spread ≥ 143) whose hue differs from those used.
+
+    Each class draws its hue from its own band (a fifth of the colour wheel), so colour is a
+    cue as well as shape: a small model learns the classes in minutes on a CPU (``make
+    demo``); near the band edges the shape still has to decide.
+    """
+    band = 1.0 / len(SHAPE_CLASSES)
     for _ in range(50):
-        hue = float(rng.uniform(0, 1))
+        hue = float((cls + rng.uniform(0, 1)) * band)
         if all(min(abs(hue - h), 1 - abs(hue - h)) >= 0.07 for h in used_hues):
             break
     used_hues.append(hue)
@@ -186,7 +192,7 @@ def render_image(
         else:
             continue
         visible = left
-        colour = _colour(rng, used_hues)
+        colour = _colour(rng, used_hues, cls)
         instance_map[region][mask] = len(placed) + 1
         image[region][mask] = colour
         placed.append((cls, region, colour))
