@@ -79,7 +79,7 @@ def ports_generator(records, size: int, num_classes: int = 20, rng=None):
                 else (int(scale * size / ar), int(scale * size))
             )
             image = image.resize((max(nw, 1), max(nh, 1)), Image.BICUBIC)
-            dx, dy = int(rng.uniform(0, size - nw)), int(rng.uniform(0, size - nh))
+            dx, dy = int(rng.random() * (size - nw)), int(rng.random() * (size - nh))
             canvas = Image.new("RGB", (size, size), (128, 128, 128))
             canvas.paste(image, (dx, dy))
             data = np.asarray(canvas)
