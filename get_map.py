@@ -15,11 +15,14 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 
-from centernet_keras.cli import add_inference_arguments, add_model_arguments, new_parser
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from centernet_keras.cli import (
+    add_inference_arguments,
+    add_model_arguments,
+    new_parser,
+    predictor_from_args,
+)
 
 #: Above this, a score threshold cuts the precision–recall curve short and lowers mAP.
 CONFIDENCE_WARNING = 0.05
@@ -80,18 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     from centernet_keras.evaluation.runner import evaluate_split, load_split
-    from centernet_keras.inference import Predictor
 
-    predictor = Predictor.from_checkpoint(
-        args.model,
-        args.classes,
-        confidence=args.confidence,
-        nms_iou=args.nms_iou,
-        max_detections=args.max_detections,
-        flip_test=args.flip_test,
-        input_size=args.input_size,
-        letterbox=args.letterbox,
-    )
+    predictor = predictor_from_args(args)
     records, problems = load_split(
         predictor.class_names,
         annotation_file=args.annotation_file,

@@ -20,11 +20,14 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 
-from centernet_keras.cli import add_inference_arguments, add_model_arguments, new_parser
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from centernet_keras.cli import (
+    add_inference_arguments,
+    add_model_arguments,
+    new_parser,
+    predictor_from_args,
+)
 
 MODES = ("image", "dir", "video", "fps", "heatmap", "export")
 EXPORT_FORMATS = ("keras", "saved_model", "tflite", "onnx")
@@ -96,20 +99,10 @@ def run(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from centernet_keras import visualize
-    from centernet_keras.inference import Predictor
 
     if args.mode != "export" and not args.input:
         raise SystemExit(f"error: --mode {args.mode} needs --input")
-    predictor = Predictor.from_checkpoint(
-        args.model,
-        args.classes,
-        confidence=args.confidence,
-        nms_iou=args.nms_iou,
-        max_detections=args.max_detections,
-        flip_test=args.flip_test,
-        input_size=args.input_size,
-        letterbox=args.letterbox,
-    )
+    predictor = predictor_from_args(args)
     names = predictor.class_names
     if args.mode == "image":
         out = _output(args, DEFAULT_DIR / Path(args.input).name)

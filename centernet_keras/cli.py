@@ -60,3 +60,19 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="input side for models with a dynamic input size (default 512 on the longer side)",
     )
+
+
+def predictor_from_args(args: argparse.Namespace):
+    """The ``Predictor`` that ``--model``, ``--classes`` and the inference arguments describe."""
+    from centernet_keras.inference import Predictor
+
+    return Predictor.from_checkpoint(
+        args.model,
+        args.classes,
+        confidence=args.confidence,
+        nms_iou=args.nms_iou,
+        max_detections=args.max_detections,
+        flip_test=args.flip_test,
+        input_size=args.input_size,
+        letterbox=args.letterbox,
+    )
