@@ -41,6 +41,8 @@ class PipelineConfig:
         batch_size: images per batch.
         max_objects: target slots per image (boxes beyond it are not trained on; reported).
         image_resize: ``"letterbox"`` or ``"resize"`` (validation / inference geometry).
+        augment: random augmentation when training; ``False`` trains on the deterministic
+            letterbox / resize of validation (the fields below are then unused).
         jitter, scale_range: random aspect jitter and scale range (training).
         flip_prob: horizontal flip probability (training).
         hue, sat, val: HSV jitter (training).
@@ -54,6 +56,7 @@ class PipelineConfig:
     batch_size: int = 8
     max_objects: int = 100
     image_resize: str = "letterbox"
+    augment: bool = True
     jitter: float = 0.3
     scale_range: tuple[float, float] = (0.25, 2.0)
     flip_prob: float = 0.5
@@ -63,6 +66,10 @@ class PipelineConfig:
     min_box_size: float = 1.0
     shuffle_buffer: int = 0
     seed: int = 0
+
+
+#: The augmentation settings, shared by name with ``TrainConfig``.
+AUGMENT_FIELDS = ("jitter", "scale_range", "flip_prob", "hue", "sat", "val")
 
 
 def records_to_tensors(records: Sequence[ImageRecord]) -> tuple[tf.Tensor, ...]:
@@ -167,7 +174,8 @@ def make_dataset(
         return image, boxes, classes, ok, noise
 
     def transform(image, boxes, classes, ok, noise):
-        return transform_example(image, boxes, classes, config, noise if training else None)
+        random = training and config.augment
+        return transform_example(image, boxes, classes, config, noise if random else None)
 
     data = data.map(read, num_parallel_calls=tf.data.AUTOTUNE)
     data = data.filter(lambda image, boxes, classes, ok, noise: ok)

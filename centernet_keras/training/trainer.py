@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from centernet_keras.data.annotations import ImageRecord, read_annotation_file
 from centernet_keras.data.image_io import SkipLog
-from centernet_keras.data.pipeline import PipelineConfig, make_dataset
+from centernet_keras.data.pipeline import AUGMENT_FIELDS, PipelineConfig, make_dataset
 from centernet_keras.models import CenterNet, build_centernet
 from centernet_keras.training.callbacks import (
     LAST,
@@ -188,12 +187,15 @@ def train(
         if last <= max(first, start):
             continue  # empty phase, or finished before the resume point
         pipe = PipelineConfig(
-            config.input_size, len(class_names), batch, config.max_objects, config.image_resize,
-            config.jitter, config.scale_range, config.flip_prob if config.augment else 0.0,
-            config.hue, config.sat, config.val, seed=config.seed + first,
-        )  # fmt: skip
-        if not config.augment:
-            pipe.jitter, pipe.scale_range, pipe.hue, pipe.sat, pipe.val = 0.0, (1.0, 1.0), 0, 1, 1
+            input_size=config.input_size,
+            num_classes=len(class_names),
+            batch_size=batch,
+            max_objects=config.max_objects,
+            image_resize=config.image_resize,
+            augment=config.augment,
+            seed=config.seed + first,
+            **{name: getattr(config, name) for name in AUGMENT_FIELDS},
+        )
         # Fixed epoch length (the data repeats): a skipped image shifts the batches instead of
         # shortening the epoch, so optimizer steps — and the LR schedule — stay exact.
         train_data = make_dataset(train_records, pipe, training=True, skips=skips).repeat()
@@ -242,8 +244,3 @@ def train(
     if skips.paths:
         log.warning("%d unreadable image(s) were skipped during training", len(skips.paths))
     return TrainResult(model, save_dir, history, len(skips.paths), dropped)
-
-
-def steps_done(model: keras.Model) -> int:
-    """Optimizer steps taken in the current phase (for tests and reports)."""
-    return int(np.asarray(model.optimizer.iterations))

@@ -132,3 +132,16 @@ def test_overfull_images_are_reported(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="centernet_keras.data"):
         make_dataset(records, PipelineConfig((64, 96), 1, max_objects=5), True)
     assert "more than max_objects=5" in caplog.text
+
+
+def test_training_without_augment_uses_the_validation_geometry(tmp_path):
+    records = _write_dataset(tmp_path)  # 6 images
+    config = PipelineConfig((64, 96), 1, batch_size=3, augment=False)
+    train = [x.numpy() for x, _ in make_dataset(records, config, True)]
+    val = [x.numpy() for x, _ in make_dataset(records, config, False)]
+    # shuffled, but the same letterboxed images (no random geometry or colour)
+    np.testing.assert_allclose(
+        np.sort(np.concatenate(train).reshape(6, -1).sum(1)),
+        np.sort(np.concatenate(val).reshape(6, -1).sum(1)),
+        rtol=1e-6,
+    )
