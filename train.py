@@ -11,6 +11,7 @@ train_state.json (for --resume), log.csv, loss.png, tensorboard/.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -19,29 +20,35 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 
 FLAGS = [
-    # (flag, config field, type, help)
+    # (flag, config field, type, help); the default shown is TrainConfig's
     ("--classes", "classes_path", str, "class names file, one per line"),
     ("--train", "train_annotations", str, "training annotation lines (path x1,y1,x2,y2,cls ...)"),
     ("--val", "val_annotations", str, "validation annotation lines ('' for none)"),
     ("--save-dir", "save_dir", str, "output folder for checkpoints and logs"),
-    (
-        "--backbone",
-        "backbone",
-        str,
-        "resnet50 | resnet18 | mobilenetv3[_large|_small] | dla34 | dla34_plain",
-    ),
+    ("--backbone", "backbone", str, "one of: {backbones}"),
     ("--weights", "weights", str, "backbone weights: imagenet | none | path to a weights file"),
-    ("--model-path", "model_path", str, "start from a full .keras model (fine-tuning)"),
-    ("--head-channels", "head_channels", int, "width of each head's 3x3 conv"),
+    ("--model-path", "model_path", str, "start from a full .keras model (default: none)"),
+    (
+        "--head-channels",
+        "head_channels",
+        int,
+        "width of each head's 3x3 conv (default: 64; 256 for dla34*)",
+    ),
     ("--resize", "image_resize", str, "letterbox (keep aspect, gray pad) | resize (stretch)"),
     ("--max-objects", "max_objects", int, "target slots per image (extra boxes are reported)"),
-    ("--freeze-epochs", "freeze_epochs", int, "epochs with the backbone frozen (phase 1)"),
+    (
+        "--freeze-epochs",
+        "freeze_epochs",
+        int,
+        "epochs of phase 1, with the pretrained backbone layers frozen (with --weights none "
+        "nothing is pretrained, so phase 1 trains all layers, with a warning)",
+    ),
     ("--freeze-batch-size", "freeze_batch_size", int, "batch size of phase 1"),
     ("--epochs", "epochs", int, "total epochs (phase 1 + phase 2)"),
     ("--batch-size", "batch_size", int, "batch size of phase 2 (backbone unfrozen)"),
     ("--optimizer", "optimizer", str, "adam | sgd"),
-    ("--lr", "lr", float, "initial learning rate (for batch 64 when --scale-lr)"),
-    ("--min-lr", "min_lr", float, "final learning rate (default lr/100)"),
+    ("--lr", "lr", float, "initial learning rate (the rate for batch 64 with --scale-lr)"),
+    ("--min-lr", "min_lr", float, "final learning rate (default: lr/100)"),
     ("--momentum", "momentum", float, "SGD momentum"),
     ("--weight-decay", "weight_decay", float, "decoupled weight decay (0 = off)"),
     ("--lr-schedule", "lr_schedule", str, "cos (warmup + cosine) | step"),
@@ -53,21 +60,58 @@ FLAGS = [
 ]
 
 
+def _defaults() -> dict:
+    """TrainConfig's defaults, read without importing TensorFlow."""
+    from centernet_keras.training.config import TrainConfig
+
+    return {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+
+
+def _backbone_names() -> str:
+    from centernet_keras.backbones import BACKBONES
+
+    return " | ".join(sorted(BACKBONES))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = _defaults()
+    backbones = _backbone_names() if {"-h", "--help"} & set(argv or sys.argv[1:]) else "see -h"
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     parser.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --save-dir")
-    parser.add_argument("--input-size", help="network input 'H,W' or 'S', multiples of 32")
-    parser.add_argument("--neck-filters", help="transposed-conv filters, e.g. '256,128,64'")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --save-dir after its last completed epoch (same epochs)",
+    )
+    size = defaults["input_size"]
+    parser.add_argument(
+        "--input-size",
+        help=f"network input 'H,W', or 'S' for SxS; multiples of 32 (default: {size[0]},{size[1]})",
+    )
+    parser.add_argument(
+        "--neck-filters", help="transposed-conv filters, e.g. '256,128,64' (default: per backbone)"
+    )
     parser.add_argument("--mixed-precision", action="store_true", default=None,
                         help="float16 (GPU) / bfloat16 (CPU) compute, float32 weights")  # fmt: skip
     parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                         help="train without random augmentation")  # fmt: skip
+    parser.add_argument(
+        "--scale-lr",
+        dest="scale_lr",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="scale --lr (and --min-lr) by batch/64, clamped to Adam [2.5e-4, 5e-4] or SGD "
+        "[5e-4, 5e-2] (min_lr: 1/100 of those), the Keras ports' rule; --no-scale-lr trains at "
+        f"--lr as given (default: {'--scale-lr' if defaults['scale_lr'] else '--no-scale-lr'})",
+    )
     parser.add_argument("--quiet", action="store_true", help="one line per epoch")
     for flag, field, kind, text in FLAGS:
+        text = text.format(backbones=backbones)
+        if "(default:" not in text:
+            text = f"{text} (default: {defaults[field]})"
         parser.add_argument(flag, dest=field, type=kind, default=None, help=text)
     return parser.parse_args(argv)
 

@@ -27,7 +27,7 @@ import keras
 from keras import layers
 
 from centernet_keras.backbones.preprocessing import ImagePreprocessing
-from centernet_keras.backbones.weights import load_local_weights
+from centernet_keras.backbones.weights import load_local_weights, mark_pretrained
 from centernet_keras.layers.passthrough import PassThrough
 from centernet_keras.necks.dla_up import VARIANTS, dla_up_neck
 
@@ -185,6 +185,6 @@ def dla34_backbone(
     levels = dla34_base(input_shape)(inputs)
     x = dla_up_neck(levels[2:], variant=variant)
     model = keras.Model(inputs, x, name="dla34" if variant == "dcn" else "dla34_plain")
-    if weights is not None:
+    if weights is not None:  # a file saved from this backbone: base and aggregation neck
         load_local_weights(model, weights)
-    return model
+    return mark_pretrained(model, model if weights is not None else None)

@@ -7,6 +7,7 @@ import keras
 from centernet_keras.backbones.weights import (
     build_with_imagenet,
     load_local_weights,
+    mark_pretrained,
     set_batchnorm_momentum,
 )
 
@@ -54,7 +55,8 @@ def mobilenetv3_backbone(
         model = build(None)
         if weights is not None:
             load_local_weights(model, weights)
-    return set_batchnorm_momentum(keras.Model(model.input, model.output, name=name))
+    backbone = set_batchnorm_momentum(keras.Model(model.input, model.output, name=name))
+    return mark_pretrained(backbone, model if weights is not None else None)
 
 
 def _stage_indices(variant: str, strides: tuple[int, ...]) -> list[int]:
@@ -93,4 +95,6 @@ def mobilenetv3_fpn_backbone(
     inner = base.layers  # same order as the applications model's layers
     features = [inner[i].output for i in _stage_indices(variant, (4, 8, 16))] + [base.output]
     neck = skip_neck(features, filters)
-    return set_batchnorm_momentum(keras.Model(base.input, neck, name=f"mobilenetv3_{variant}_fpn"))
+    model = set_batchnorm_momentum(keras.Model(base.input, neck, name=f"mobilenetv3_{variant}_fpn"))
+    model.pretrained_layers = base.pretrained_layers  # the neck is new
+    return model

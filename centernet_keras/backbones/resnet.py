@@ -15,6 +15,7 @@ from centernet_keras.backbones.preprocessing import ImagePreprocessing
 from centernet_keras.backbones.weights import (
     build_with_imagenet,
     load_local_weights,
+    mark_pretrained,
     set_batchnorm_momentum,
 )
 
@@ -49,7 +50,8 @@ def resnet50_backbone(
         model = build(None)
         if weights is not None:
             load_local_weights(model, weights)
-    return set_batchnorm_momentum(keras.Model(inputs, model.output, name="resnet50"))
+    backbone = set_batchnorm_momentum(keras.Model(inputs, model.output, name="resnet50"))
+    return mark_pretrained(backbone, model if weights is not None else None)
 
 
 def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, relu: bool = True):
@@ -102,7 +104,7 @@ def resnet18_backbone(
     model = keras.Model(inputs, x, name="resnet18")
     if weights is not None:
         load_local_weights(model, weights)
-    return model
+    return mark_pretrained(model, model if weights is not None else None)
 
 
 def resnet18_fpn_backbone(
@@ -119,4 +121,6 @@ def resnet18_fpn_backbone(
 
     base = resnet18_backbone(input_shape, weights)
     features = [base.get_layer(f"layer{i}_1_out").output for i in (1, 2, 3)] + [base.output]
-    return keras.Model(base.input, skip_neck(features, filters), name="resnet18_fpn")
+    model = keras.Model(base.input, skip_neck(features, filters), name="resnet18_fpn")
+    model.pretrained_layers = base.pretrained_layers  # the neck is new
+    return model

@@ -85,3 +85,26 @@ def set_batchnorm_momentum(model: keras.Model, momentum: float = 0.9) -> keras.M
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = momentum
     return model
+
+
+def mark_pretrained(model: keras.Model, source: keras.Model | None) -> keras.Model:
+    """Record on ``model`` which of its top-level layers hold pretrained weights.
+
+    ``model.pretrained_layers`` becomes the names of ``model``'s layers that are ``source``'s
+    weighted layers (or ``source`` itself, when it is nested), or ``()`` when ``source`` is
+    ``None`` (random initialisation). ``build_centernet`` saves the names with the detector,
+    so the training's freeze phase freezes exactly these layers, also after ``--resume``.
+
+    Args:
+        model: the backbone as returned to the detector.
+        source: the part whose weights were loaded (ImageNet or a local file), or ``None``.
+
+    Returns:
+        ``model``.
+    """
+    names: tuple[str, ...] = ()
+    if source is not None:
+        inner = {id(layer) for layer in source._flatten_layers(include_self=True)}
+        names = tuple(layer.name for layer in model.layers if id(layer) in inner and layer.weights)
+    model.pretrained_layers = names
+    return model

@@ -3,8 +3,9 @@
 Every step after reading is TF ops in one graph (``num_parallel_calls=AUTOTUNE``, prefetch).
 Reading goes through ``tf.numpy_function`` + OpenCV so that a corrupt or unreadable image is
 *skipped and counted* (its path logged, see ``SkipLog``) instead of killing the epoch.
-Augmentation randomness is stateless and derived from ``seed``: the same seed gives the same
-batches, and every epoch draws new augmentations.
+The order and the augmentation are stateless functions of ``seed`` and the position in the
+stream (``training_stream``): the same seed gives the same batches, every pass draws a new order
+and new augmentations, and a stream can start at any position (exact ``--resume``).
 """
 
 from __future__ import annotations
@@ -47,8 +48,7 @@ class PipelineConfig:
         flip_prob: horizontal flip probability (training).
         hue, sat, val: HSV jitter (training).
         min_box_size: boxes at most this many pixels wide or tall after augmentation are dropped.
-        shuffle_buffer: shuffle buffer (training); ``0`` = the whole dataset.
-        seed: seed of the shuffling and the augmentation.
+        seed: seed of the shuffling (a full permutation per pass) and the augmentation.
     """
 
     input_size: tuple[int, int]
@@ -64,7 +64,6 @@ class PipelineConfig:
     sat: float = 1.5
     val: float = 1.5
     min_box_size: float = 1.0
-    shuffle_buffer: int = 0
     seed: int = 0
 
 
@@ -129,12 +128,42 @@ def _report_overfull(records: Sequence[ImageRecord], max_objects: int) -> None:
         )  # fmt: skip
 
 
+def training_stream(num_records: int, seed: int, start: int = 0) -> tf.data.Dataset:
+    """The order and augmentation seeds of training, as a pure function of the position.
+
+    Example ``i`` of the endless stream belongs to pass ``p = i // n``: it is record
+    ``perm_p[i mod n]`` (``perm_p`` a permutation drawn from ``(seed, p)``) with the
+    augmentation seed ``fold_in((seed, 1), i)``. So a stream started at ``start`` yields
+    exactly what an unbroken stream yields from its ``start``-th example on, without reading
+    the examples before it: a resumed run sees the batches the unbroken run would have seen.
+
+    Returns:
+        A dataset of ``(record index int32 [], seed int64 [2])``.
+    """
+    n = int(num_records)
+    first_pass = start // n
+
+    def one_pass(p):
+        perm_seed = tf.random.experimental.stateless_fold_in(tf.constant([seed, 0], tf.int64), p)
+        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=perm_seed)
+        return tf.data.Dataset.from_tensor_slices((order, p * n + tf.range(n, dtype=tf.int64)))
+
+    def with_seed(index, i):
+        base = tf.constant([seed, 1], tf.int64)
+        return index, tf.random.experimental.stateless_fold_in(base, i)
+
+    stream = tf.data.Dataset.counter(first_pass).flat_map(one_pass)
+    return stream.skip(start - first_pass * n).map(with_seed)
+
+
 def make_dataset(
     records: Sequence[ImageRecord],
     config: PipelineConfig,
     training: bool,
     skips: SkipLog | None = None,
     drop_remainder: bool | None = None,
+    repeat: bool = False,
+    start: int = 0,
 ) -> tf.data.Dataset:
     """Build the batched dataset ``(images [B, H, W, 3] float32 0–255, targets)``.
 
@@ -146,6 +175,10 @@ def make_dataset(
             report them after an epoch.
         drop_remainder: drop the last partial batch (default: ``training``), which keeps the
             number of steps per epoch fixed.
+        repeat: training: an endless stream of passes (every batch full, also with fewer
+            images than a batch) instead of one pass.
+        start: training: begin the stream after this many examples (``--resume``: the
+            examples that earlier epochs consumed); see ``training_stream``.
 
     Returns:
         A ``tf.data.Dataset``; targets are ``heatmap [B, H/4, W/4, C]``, ``size``/``offset``
@@ -158,14 +191,15 @@ def make_dataset(
             raise ValueError(f"input_size must be multiples of 32, got {config.input_size}")
     skips = skips if skips is not None else SkipLog()
     _report_overfull(records, config.max_objects)
-    data = tf.data.Dataset.from_tensor_slices(records_to_tensors(records))
+    tensors = records_to_tensors(records)
     if training:
-        buffer = config.shuffle_buffer or len(records)
-        data = data.shuffle(buffer, seed=config.seed, reshuffle_each_iteration=True)
-        noise = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True)
-        data = tf.data.Dataset.zip(data, noise.batch(2))
-
-    if not training:  # same element structure as the training branch; the seed is unused
+        data = training_stream(len(records), config.seed, start).map(
+            lambda index, seed: (tuple(t[index] for t in tensors), seed)
+        )
+        if not repeat:
+            data = data.take(len(records))
+    else:  # file order; same element structure as training (the seed is unused)
+        data = tf.data.Dataset.from_tensor_slices(tensors)
         data = data.map(lambda *example: (example, tf.zeros([2], tf.int64)))
 
     def read(example, noise):

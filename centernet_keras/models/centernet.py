@@ -46,6 +46,9 @@ class CenterNet(keras.Model):
         class_names: optional names of the classes, saved with the model.
         image_resize: how images are fitted to the input during training and so at inference:
             ``"letterbox"`` (keep aspect, pad gray) or ``"resize"`` (stretch); saved with the model.
+        pretrained_layers: names of the backbone's layers that hold pretrained weights (what
+            the training's freeze phase freezes); default: the backbone's own record
+            (``backbone.pretrained_layers``, set by the backbone builders), else none.
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class CenterNet(keras.Model):
         nms_iou: float | None = None,
         class_names: Sequence[str] | None = None,
         image_resize: str = "letterbox",
+        pretrained_layers: Sequence[str] | None = None,
         **kwargs,
     ):
         if class_names is not None and len(class_names) != num_classes:
@@ -90,6 +94,9 @@ class CenterNet(keras.Model):
         self.nms_iou = None if nms_iou is None else float(nms_iou)
         self.class_names = None if class_names is None else tuple(str(c) for c in class_names)
         self.image_resize = image_resize
+        if pretrained_layers is None:
+            pretrained_layers = getattr(backbone, "pretrained_layers", ())
+        self.pretrained_layers = tuple(str(name) for name in pretrained_layers)
         self.heatmap_loss_tracker = keras.metrics.Mean(name="heatmap_loss")
         self.size_loss_tracker = keras.metrics.Mean(name="size_loss")
         self.offset_loss_tracker = keras.metrics.Mean(name="offset_loss")
@@ -162,6 +169,7 @@ class CenterNet(keras.Model):
             "nms_iou": self.nms_iou,
             "class_names": None if self.class_names is None else list(self.class_names),
             "image_resize": self.image_resize,
+            "pretrained_layers": list(self.pretrained_layers),
         }
 
     @classmethod

@@ -1,12 +1,31 @@
-"""Training callbacks: atomic checkpoints with resumable state, loss curve, skip report."""
+"""Training callbacks: one commit point per epoch (checkpoints, state, log row), loss curve,
+skip report.
+
+After every epoch ``EpochCommit`` writes, in this order:
+
+1. the model (with its optimizer state) to ``.last.e<E>.keras`` and, when the monitored value
+   improved, a copy to ``.best.e<E>.keras`` (``E`` = epochs done);
+2. **the commit**: ``train_state.json`` (atomic rename) naming epoch ``E`` and holding the
+   epoch's ``log.csv`` row;
+3. the roll forward: the pending files renamed over ``last.keras`` / ``best.keras``, the row
+   appended to ``log.csv``.
+
+A kill before step 2 leaves the previous epoch committed (its files untouched; the pending
+files are removed on resume); a kill after it is completed by ``recover`` on resume. So
+``--resume`` always continues exactly one epoch after the last committed one, and ``log.csv``
+has each epoch once.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
 import os
+import shutil
+import signal
 from pathlib import Path
 
 import keras
@@ -16,7 +35,15 @@ from centernet_keras.io import atomic_write_text
 
 log = logging.getLogger("centernet_keras.training")
 
-LAST, BEST, STATE = "last.keras", "best.keras", "train_state.json"
+LAST, BEST, STATE, LOG = "last.keras", "best.keras", "train_state.json", "log.csv"
+#: Environment variable of the crash tests: ``"<point>:<epoch>"`` SIGKILLs the process there.
+CRASH_ENV = "CENTERNET_KERAS_CRASH_AT"
+
+
+def crash_point(point: str, epoch: int) -> None:
+    """Fault injection for the kill tests: die (SIGKILL, no cleanup) if ``CRASH_ENV`` says so."""
+    if os.environ.get(CRASH_ENV) == f"{point}:{epoch}":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def atomic_save_model(model: keras.Model, path: str | Path) -> None:
@@ -28,43 +55,174 @@ def atomic_save_model(model: keras.Model, path: str | Path) -> None:
 
 
 def read_state(save_dir: str | Path) -> dict | None:
-    """The resumable training state written after each epoch, or ``None``."""
+    """The committed training state (written after each epoch), or ``None``."""
     path = Path(save_dir) / STATE
     return json.loads(path.read_text()) if path.exists() else None
 
 
-class CheckpointCallback(keras.callbacks.Callback):
-    """After every epoch: ``last.keras`` (with optimizer state), ``best.keras`` when the
-    monitored value improves, then ``train_state.json`` — each written atomically, in that
-    order, so a kill at any moment leaves a loadable checkpoint and a state that points to it.
+def _pending(save_dir: Path, kind: str, epoch: int) -> Path:
+    return save_dir / f".{kind}.e{epoch}.keras"
+
+
+def _read_log(path: Path) -> tuple[list[str], list[dict]]:
+    if not path.exists():
+        return [], []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _write_log(path: Path, columns: list[str], rows: list[dict]) -> None:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, extrasaction="ignore", restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, out.getvalue())
+
+
+def append_log_row(save_dir: str | Path, row: dict) -> None:
+    """Append one epoch's row to ``log.csv`` (new columns widen the file; missing = empty)."""
+    path = Path(save_dir) / LOG
+    columns, rows = _read_log(path)
+    if not columns or any(key not in columns for key in row):
+        columns = columns + [key for key in row if key not in columns]
+        _write_log(path, columns, [*rows, row])
+        return
+    with path.open("a", newline="") as f:
+        csv.DictWriter(f, columns, extrasaction="ignore", restval="").writerow(row)
+
+
+def recover(save_dir: str | Path) -> dict | None:
+    """Bring ``save_dir`` to its last committed epoch after a kill at any moment.
+
+    Completes a committed epoch's roll forward (pending checkpoints renamed, its log row
+    present exactly once), removes what an uncommitted epoch left (pending checkpoints, log
+    rows past the commit, temporary files).
+
+    Returns:
+        The committed state, or ``None`` when no epoch was committed.
+    """
+    save_dir = Path(save_dir)
+    state = read_state(save_dir)
+    epoch = state["epoch"] if state else 0
+    for kind in ("last", "best"):
+        pending = _pending(save_dir, kind, epoch)
+        if state and pending.exists():
+            os.replace(pending, save_dir / f"{kind}.keras")
+    for leftover in [*save_dir.glob(".*.e*.keras"), *save_dir.glob(".*.tmp*")]:
+        leftover.unlink(missing_ok=True)
+    columns, rows = _read_log(save_dir / LOG)
+    kept = [row for row in rows if row.get("epoch", "").isdigit() and int(row["epoch"]) < epoch]
+    row = (state or {}).get("log_row")
+    if row is not None:
+        kept = [r for r in kept if int(r["epoch"]) != int(row["epoch"])] + [row]
+        columns = columns + [key for key in row if key not in columns]
+    if kept != rows:
+        if kept:
+            _write_log(save_dir / LOG, columns, kept)
+        else:
+            (save_dir / LOG).unlink(missing_ok=True)
+    return state
+
+
+def start_fresh(save_dir: str | Path) -> None:
+    """Remove a previous run's state, log and pending files before a new (not resumed) run."""
+    save_dir = Path(save_dir)
+    if (save_dir / STATE).exists():
+        log.warning(
+            "%s holds an earlier run: starting a new one over it (use --resume to continue "
+            "that run instead)",
+            save_dir,
+        )
+    for name in (STATE, LOG):
+        (save_dir / name).unlink(missing_ok=True)
+    for leftover in [*save_dir.glob(".*.e*.keras"), *save_dir.glob(".*.tmp*")]:
+        leftover.unlink(missing_ok=True)
+
+
+def current_lr(model: keras.Model) -> float:
+    """The optimizer's learning rate at its current step (schedules evaluated)."""
+    return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+
+
+class EpochCommit(keras.callbacks.Callback):
+    """After every epoch: checkpoints, state and ``log.csv`` row, committed together.
+
+    See the module docstring for the order. The log row holds ``epoch`` (0-based), every
+    measured value of the epoch's logs, ``lr`` (the learning rate at the end of the epoch) and
+    ``skipped_images`` (unreadable images met so far).
 
     Args:
         save_dir: output folder.
         phase: ``"freeze"`` or ``"unfreeze"`` (saved in the state for ``--resume``).
         monitor: logged value to minimise (``val_loss`` when validating, else ``loss``).
         best: best value so far (restored on resume).
+        skips: the pipeline's skip log (for ``skipped_images``).
+        run: settings that a resume must not change (saved in the state), e.g. epochs.
     """
 
-    def __init__(self, save_dir: str | Path, phase: str, monitor: str, best: float = math.inf):
+    def __init__(
+        self,
+        save_dir: str | Path,
+        phase: str,
+        monitor: str,
+        best: float = math.inf,
+        skips: SkipLog | None = None,
+        run: dict | None = None,
+    ):
         super().__init__()
         self.save_dir, self.phase, self.monitor, self.best = Path(save_dir), phase, monitor, best
+        self.skips, self.run = skips, dict(run or {})
+        self._epoch = 0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        crash_point("train_begin", 0)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        crash_point(f"batch{batch}", self._epoch)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch + 1
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
-        atomic_save_model(self.model, self.save_dir / LAST)
+        done = epoch + 1
+        row = {"epoch": epoch}
+        for key, value in sorted(logs.items()):
+            if isinstance(value, int | float) and math.isfinite(value):
+                row[key] = float(value)
+        row["lr"] = current_lr(self.model)
+        row["skipped_images"] = len(self.skips.paths) if self.skips is not None else 0
+        last = _pending(self.save_dir, "last", done)
+        self.model.save(last)
+        crash_point("last_written", done)
         value = logs.get(self.monitor)
         improved = value is not None and math.isfinite(value) and value < self.best
         if improved:
             self.best = float(value)
-            atomic_save_model(self.model, self.save_dir / BEST)
+            best = _pending(self.save_dir, "best", done)
+            shutil.copyfile(last, best)
+            crash_point("best_written", done)
         state = {
-            "epoch": epoch + 1,
+            "epoch": done,
             "phase": self.phase,
             "optimizer_iterations": int(self.model.optimizer.iterations.numpy()),
             "monitor": self.monitor,
             "best": self.best if math.isfinite(self.best) else None,
+            **self.run,
+            "log_row": row,
         }
-        atomic_write_text(self.save_dir / STATE, json.dumps(state, indent=2) + "\n")
+        atomic_write_text(self.save_dir / STATE, json.dumps(state, indent=2) + "\n")  # commit
+        crash_point("committed", done)
+        os.replace(last, self.save_dir / LAST)
+        if improved:
+            os.replace(_pending(self.save_dir, "best", done), self.save_dir / BEST)
+        crash_point("renamed", done)
+        append_log_row(self.save_dir, row)
+
+
+#: The former name (one callback wrote the checkpoints and the state).
+CheckpointCallback = EpochCommit
 
 
 class LossPlotCallback(keras.callbacks.Callback):
@@ -82,8 +240,7 @@ class LossPlotCallback(keras.callbacks.Callback):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        with self.csv_path.open() as f:
-            rows = list(csv.DictReader(f))
+        _, rows = _read_log(self.csv_path)
         if not rows:
             return
         epochs = [int(r["epoch"]) + 1 for r in rows]
@@ -104,16 +261,14 @@ class LossPlotCallback(keras.callbacks.Callback):
 
 
 class SkipReportCallback(keras.callbacks.Callback):
-    """Log, at the end of each epoch, images the pipeline could not read (and add the count
-    to the logs as ``skipped_images``)."""
+    """Log, at the end of each epoch, images the pipeline could not read (when there are new
+    ones; the count goes to ``log.csv`` as ``skipped_images``)."""
 
     def __init__(self, skips: SkipLog):
         super().__init__()
         self.skips, self._reported = skips, 0
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if logs is not None:
-            logs["skipped_images"] = float(len(self.skips.paths))
         if len(self.skips.paths) > self._reported:
             self._reported = len(self.skips.paths)
             log.warning(

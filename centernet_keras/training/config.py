@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from centernet_keras.io import atomic_write_text
@@ -60,7 +61,6 @@ class TrainConfig:
     mixed_precision: bool = False
     strategy: str = "none"
     steps_per_epoch: int | None = None
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.input_size = tuple(int(v) for v in self.input_size)
@@ -69,8 +69,6 @@ class TrainConfig:
             self.neck_filters = tuple(int(v) for v in self.neck_filters)
         if self.weights in ("none", "None", ""):
             self.weights = None
-        if self.min_lr is None:
-            self.min_lr = self.lr * 0.01
         problems = []
         if self.optimizer not in ("adam", "sgd"):
             problems.append(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
@@ -85,14 +83,27 @@ class TrainConfig:
         if problems:
             raise ValueError("; ".join(problems))
 
+    @property
+    def resolved_min_lr(self) -> float:
+        """``min_lr``, or ``lr / 100`` when it is not set."""
+        return self.lr * 0.01 if self.min_lr is None else self.min_lr
+
     @classmethod
     def from_json(cls, path: str | Path, **overrides) -> TrainConfig:
         """Load a JSON config; ``overrides`` (e.g. from CLI flags) win. Unknown keys raise."""
         data = json.loads(Path(path).read_text())
+        if data.get("extra") == {}:  # an unused field of earlier versions
+            del data["extra"]
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"{path}: unknown config keys {unknown}")
+        saved_min = data.get("min_lr")
+        if "lr" in overrides and "min_lr" not in overrides and saved_min is not None:
+            # configs saved before min_lr stayed unresolved hold lr/100: follow the new --lr
+            data["min_lr"] = (
+                None if math.isclose(saved_min, data.get("lr", cls.lr) * 0.01) else saved_min
+            )
         data.update(overrides)
         return cls(**data)
 

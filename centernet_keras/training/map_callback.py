@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 
 import keras
@@ -42,7 +41,7 @@ def evaluate_model(
 class MapCallback(keras.callbacks.Callback):
     """Every ``every`` epochs (and at the last one), log ``val_map`` = VOC07 AP@0.5.
 
-    Epochs without an evaluation log NaN, so the CSV columns stay aligned.
+    Epochs without an evaluation log nothing (``log.csv`` leaves the cell empty).
     """
 
     def __init__(
@@ -55,7 +54,6 @@ class MapCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
         if (epoch + 1) % self.every and epoch + 1 != self.last_epoch:
-            logs["val_map"] = math.nan
             return
         result = evaluate_model(self.model, self.records, "voc07", self.confidence)
         logs["val_map"] = float(result.mean_ap)

@@ -9,16 +9,19 @@ from keras import ops
 
 NOMINAL_BATCH = 64
 # LR limits of the Keras CenterNet ports, per optimizer: (max, min) for the initial LR.
-_LR_LIMITS = {"adam": (5e-4, 2.5e-4), "sgd": (5e-2, 5e-4)}
+LR_LIMITS = {"adam": (5e-4, 2.5e-4), "sgd": (5e-2, 5e-4)}
 
 
 def scale_lr(lr: float, min_lr: float, batch_size: int, optimizer: str) -> tuple[float, float]:
     """Scale the LR linearly with the batch size (nominal 64), within the ports' limits.
 
+    ``lr · batch / 64`` clamped to ``LR_LIMITS[optimizer]`` (Adam [2.5e-4, 5e-4], SGD
+    [5e-4, 5e-2]); ``min_lr`` likewise, clamped to 1/100 of those limits.
+
     Returns:
         ``(lr, min_lr)`` for this batch size.
     """
-    high, low = _LR_LIMITS[optimizer]
+    high, low = LR_LIMITS[optimizer]
     fit = min(max(batch_size / NOMINAL_BATCH * lr, low), high)
     fit_min = min(max(batch_size / NOMINAL_BATCH * min_lr, low * 1e-2), high * 1e-2)
     return fit, fit_min

@@ -21,14 +21,22 @@ from centernet_keras.data.pipeline import AUGMENT_FIELDS, PipelineConfig, make_d
 from centernet_keras.models import CenterNet, build_centernet
 from centernet_keras.training.callbacks import (
     LAST,
-    CheckpointCallback,
+    LOG,
+    EpochCommit,
     LossPlotCallback,
     SkipReportCallback,
-    read_state,
+    current_lr,
+    recover,
+    start_fresh,
 )
 from centernet_keras.training.config import TrainConfig
 from centernet_keras.training.map_callback import MapCallback
-from centernet_keras.training.schedules import EpochSchedule, scale_lr
+from centernet_keras.training.schedules import (
+    LR_LIMITS,
+    NOMINAL_BATCH,
+    EpochSchedule,
+    scale_lr,
+)
 
 log = logging.getLogger("centernet_keras.training")
 CONFIG_FILE = "config.json"
@@ -106,14 +114,52 @@ def build_model(config: TrainConfig, class_names: list[str]) -> CenterNet:
     if config.model_path:
         source = keras.saving.load_model(config.model_path, compile=False)
         model.set_weights(source.get_weights())
+        # the whole backbone now holds trained weights: the freeze phase freezes all of it
+        model.pretrained_layers = tuple(x.name for x in model.backbone.layers if x.weights)
     return model
+
+
+def set_frozen(model: CenterNet, frozen: bool) -> int:
+    """Freeze (or unfreeze) exactly the backbone layers that hold pretrained weights.
+
+    Everything built new — necks, heads, a backbone without pretrained weights — stays
+    trainable. Frozen BatchNorm layers run in inference mode (Keras 3).
+
+    Returns:
+        The number of layers frozen.
+    """
+    model.backbone.trainable = True
+    names = set(model.pretrained_layers) if frozen else set()
+    for layer in model.backbone.layers:
+        layer.trainable = layer.name not in names
+    return len(names)
+
+
+def effective_lr(config: TrainConfig, batch_size: int, warn: bool = True) -> tuple[float, float]:
+    """``(lr, min_lr)`` the optimizer uses at this batch size (scaled if ``scale_lr``).
+
+    With ``warn``, a warning when the scaling's limits changed the requested rate.
+    """
+    lr, min_lr = config.lr, config.resolved_min_lr
+    if not config.scale_lr:
+        return lr, min_lr
+    fit_lr, fit_min = scale_lr(lr, min_lr, batch_size, config.optimizer)
+    linear = batch_size / NOMINAL_BATCH
+    clamped = not math.isclose(fit_lr, lr * linear) or not math.isclose(fit_min, min_lr * linear)
+    if warn and clamped:
+        high, low = LR_LIMITS[config.optimizer]
+        log.warning(
+            "--scale-lr: lr %.3g x batch %d/%d = %.3g is outside the %s limits [%.3g, %.3g] "
+            "and was clamped to %.3g (min_lr %.3g); use --no-scale-lr to train at --lr as given",
+            lr, batch_size, NOMINAL_BATCH, lr * linear, config.optimizer, low, high,
+            fit_lr, fit_min,
+        )  # fmt: skip
+    return fit_lr, fit_min
 
 
 def make_optimizer(config: TrainConfig, batch_size: int, steps: int, epoch_offset: int):
     """Adam or SGD with the configured LR schedule, continuing at ``epoch_offset``."""
-    lr, min_lr = (config.lr, config.min_lr)
-    if config.scale_lr:
-        lr, min_lr = scale_lr(lr, min_lr, batch_size, config.optimizer)
+    lr, min_lr = effective_lr(config, batch_size, warn=False)
     schedule = EpochSchedule(
         lr, min_lr, config.epochs, steps, config.lr_schedule, config.warmup_epochs, epoch_offset
     )
@@ -133,6 +179,61 @@ def _set_precision(enabled: bool) -> None:
     keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "mixed_bfloat16")
 
 
+def _resume_state(config: TrainConfig, save_dir: Path, resume: bool) -> dict | None:
+    """Recover ``save_dir`` to its last committed epoch (``--resume``) or clear it (new run).
+
+    Raises:
+        FileNotFoundError: ``--resume`` with no run in ``save_dir``.
+        ValueError: the run is finished, or ``epochs`` / ``freeze_epochs`` differ from the
+            run's (its LR schedule and phases were set up for them).
+    """
+    if not resume:
+        start_fresh(save_dir)
+        return None
+    state = recover(save_dir)
+    if state is None or not (save_dir / LAST).exists():
+        raise FileNotFoundError(
+            f"nothing to resume in {save_dir}: no completed epoch (no {LAST} / train_state.json);"
+            " start the run without --resume"
+        )
+    for key in ("epochs", "freeze_epochs"):
+        if key in state and state[key] != getattr(config, key):
+            raise ValueError(
+                f"--resume continues the run in {save_dir} as it was set up ({key}={state[key]}; "
+                f"the LR schedule and phases depend on it), but {key}={getattr(config, key)} was "
+                f"given. To train longer, start a new run from its weights: --model-path "
+                f"{save_dir / LAST} --save-dir <new folder>"
+            )
+    if state["epoch"] >= config.epochs:
+        raise ValueError(
+            f"the run in {save_dir} already finished its {config.epochs} epochs; nothing to "
+            f"resume. To train longer, start a new run from its weights: --model-path "
+            f"{save_dir / LAST} --epochs N --save-dir <new folder>"
+        )
+    return state
+
+
+def _prepare_phase(model: CenterNet, phase: str, first: int, last: int, batch: int, n: int):
+    """Freeze per phase; log the phase's settings. Warn where defaults change the outcome."""
+    if phase == "freeze":
+        frozen = set_frozen(model, True)
+        if not frozen:
+            log.warning(
+                "the backbone has no pretrained weights (--weights none): freezing random "
+                "weights would train the heads on random features, so the freeze phase "
+                "(epochs %d-%d) trains all layers",
+                first + 1, last,
+            )  # fmt: skip
+    else:
+        set_frozen(model, False)
+    if n < batch:
+        log.warning(
+            "the training set has %d image(s), fewer than the batch size %d: every batch "
+            "repeats images (an epoch is one batch)",
+            n, batch,
+        )  # fmt: skip
+
+
 def train(
     config: TrainConfig, resume: bool = False, verbose: int | str = 2, extra_callbacks=()
 ) -> TrainResult:
@@ -140,7 +241,7 @@ def train(
 
     Args:
         config: the settings (saved as ``<save_dir>/config.json``).
-        resume: continue the run in ``config.save_dir`` from its last completed epoch.
+        resume: continue the run in ``config.save_dir`` from its last committed epoch.
         verbose: ``model.fit`` verbosity.
         extra_callbacks: more Keras callbacks (e.g. validation mAP).
 
@@ -149,9 +250,7 @@ def train(
     """
     save_dir = Path(config.save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)
-    state = read_state(save_dir) if resume else None
-    if resume and (state is None or not (save_dir / LAST).exists()):
-        raise FileNotFoundError(f"nothing to resume in {save_dir} (no {LAST} / state file)")
+    state = _resume_state(config, save_dir, resume)
     keras.utils.set_random_seed(config.seed)
     _set_precision(config.mixed_precision)
     config.save(save_dir / CONFIG_FILE)
@@ -178,6 +277,7 @@ def train(
     skips = SkipLog()
     start = state["epoch"] if state else 0
     best = state["best"] if state and state.get("best") is not None else math.inf
+    run = {"epochs": config.epochs, "freeze_epochs": config.freeze_epochs}
     history: dict[str, list] = {}
     phases = [
         ("freeze", 0, config.freeze_epochs, config.freeze_batch_size),
@@ -196,10 +296,14 @@ def train(
             seed=config.seed + first,
             **{name: getattr(config, name) for name in AUGMENT_FIELDS},
         )
-        # Fixed epoch length (the data repeats): a skipped image shifts the batches instead of
-        # shortening the epoch, so optimizer steps — and the LR schedule — stay exact.
-        train_data = make_dataset(train_records, pipe, training=True, skips=skips).repeat()
+        # Fixed epoch length on an endless stream: a skipped image shifts the batches instead
+        # of shortening the epoch, so optimizer steps (and the LR schedule) stay exact. A
+        # resumed phase starts the stream where the epochs before it stopped.
         steps = config.steps_per_epoch or max(len(train_records) // batch, 1)
+        consumed = (max(first, start) - first) * steps * batch
+        train_data = make_dataset(
+            train_records, pipe, training=True, skips=skips, repeat=True, start=consumed
+        )
         val_data, val_steps = None, None
         if val_records:
             val_data = make_dataset(val_records, pipe, training=False, skips=skips).repeat()
@@ -207,9 +311,20 @@ def train(
         continuing = bool(state) and state["phase"] == phase and start > first
         with strategy.scope():
             if not continuing:
-                model.backbone.trainable = phase == "unfreeze"
+                _prepare_phase(model, phase, first, last, batch, len(train_records))
                 model.compile(optimizer=make_optimizer(config, batch, steps, first))
-        csv_path = save_dir / "log.csv"
+        lr, min_lr = effective_lr(config, batch)
+        log.info(
+            "%s phase, epochs %d-%d: batch %d, %d steps/epoch, %d of %d weights trainable; "
+            "%s, %s schedule from lr %.3g to %.3g (%s); lr now %.3g",
+            phase, max(first, start) + 1, last, batch, steps, len(model.trainable_weights),
+            len(model.weights), config.optimizer, config.lr_schedule, lr, min_lr,
+            f"--lr {config.lr:.3g} scaled to batch {batch}" if config.scale_lr else "as given",
+            current_lr(model),
+        )  # fmt: skip
+        commit = EpochCommit(
+            save_dir, phase, "val_loss" if val_data else "loss", best, skips=skips, run=run
+        )
         callbacks = [
             *extra_callbacks,
             *(
@@ -219,10 +334,9 @@ def train(
             ),
             SkipReportCallback(skips),
             keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.CSVLogger(str(csv_path), append=True),
             keras.callbacks.TensorBoard(str(save_dir / "tensorboard"), write_graph=False),
-            CheckpointCallback(save_dir, phase, "val_loss" if val_data else "loss", best),
-            LossPlotCallback(csv_path, save_dir / "loss.png"),
+            commit,
+            LossPlotCallback(save_dir / LOG, save_dir / "loss.png"),
         ]
         fit = model.fit(
             train_data,
@@ -235,7 +349,7 @@ def train(
             shuffle=False,  # the tf.data pipeline shuffles
             verbose=verbose,
         )
-        best = callbacks[-2].best
+        best = commit.best
         for key, values in fit.history.items():
             history.setdefault(key, []).extend(values)
         if model.stop_training:  # TerminateOnNaN

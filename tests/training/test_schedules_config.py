@@ -43,7 +43,7 @@ def test_lr_scales_with_batch_within_limits():
 
 def test_config_json_round_trip_and_errors(tmp_path):
     config = TrainConfig(input_size=[256, 320], weights="none", epochs=5, freeze_epochs=2)
-    assert config.weights is None and config.min_lr == pytest.approx(config.lr / 100)
+    assert config.weights is None and config.resolved_min_lr == pytest.approx(config.lr / 100)
     path = tmp_path / "c.json"
     config.save(path)
     again = TrainConfig.from_json(path, epochs=7)
