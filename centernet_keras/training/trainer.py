@@ -191,10 +191,18 @@ def _resume_state(config: TrainConfig, save_dir: Path, resume: bool) -> dict | N
         start_fresh(save_dir)
         return None
     state = recover(save_dir)
+    if state is None and (save_dir / CONFIG_FILE).exists():
+        log.warning(
+            "no completed epoch in %s to resume (killed during its first epoch): starting the "
+            "run from the beginning",
+            save_dir,
+        )
+        start_fresh(save_dir)
+        return None
     if state is None or not (save_dir / LAST).exists():
         raise FileNotFoundError(
-            f"nothing to resume in {save_dir}: no completed epoch (no {LAST} / train_state.json);"
-            " start the run without --resume"
+            f"nothing to resume in {save_dir}: no run there (no {CONFIG_FILE}, {LAST} or "
+            "train_state.json); start the run without --resume"
         )
     for key in ("epochs", "freeze_epochs"):
         if key in state and state[key] != getattr(config, key):

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import keras
@@ -16,6 +15,7 @@ import pytest
 from conftest import config_dict
 
 from centernet_keras.training import TrainConfig, train
+from centernet_keras.training.callbacks import CRASH_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,7 +67,9 @@ def test_train_writes_checkpoints_logs_and_learns(tiny_voc, tmp_path, capsys):
     assert json.loads((tmp_path / "config.json").read_text())["epochs"] == 4
 
 
-def _run_train(config: dict, save_dir: Path, resume: bool = False) -> subprocess.Popen:
+def _run_train(
+    config: dict, save_dir: Path, resume: bool = False, crash: str | None = None
+) -> subprocess.Popen:
     save_dir.mkdir(parents=True, exist_ok=True)
     path = save_dir.parent / f"{save_dir.name}.json"
     path.write_text(json.dumps(config))
@@ -75,41 +77,69 @@ def _run_train(config: dict, save_dir: Path, resume: bool = False) -> subprocess
     if resume:
         args.append("--resume")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if crash:
+        env[CRASH_ENV] = crash
     return subprocess.Popen(
         args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
 
 
+def _log_rows(save_dir: Path) -> list[dict]:
+    with open(save_dir / "log.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def _weights(path: Path) -> np.ndarray:
+    model = keras.saving.load_model(path, safe_mode=True)
+    return np.concatenate([np.ravel(keras.ops.convert_to_numpy(w)) for w in model.weights])
+
+
+# (moment, what is committed afterwards): a kill at each moment of an epoch, one per run
+KILLS = [
+    ("train_begin:0", None),  # start of fit, before tracing: nothing committed
+    ("best_written:1", None),  # epoch 1's checkpoints written, state not yet: not committed
+    ("batch1:2", 1),  # mid-epoch
+    ("last_written:3", 2),  # first epoch of phase 2, before its commit
+    ("committed:4", 4),  # after the commit, before the renames and the log row
+    ("renamed:5", 5),  # after the renames, before the log row
+]
+
+
 @pytest.mark.slow
-def test_kill_9_mid_epoch_then_resume_matches_unbroken_run(tiny_voc, tmp_path):
-    settings = {"epochs": 5, "freeze_epochs": 2, "steps_per_epoch": 25, "val_annotations": None}
+def test_kill_9_at_every_moment_then_resume_equals_the_unbroken_run(tiny_voc, tmp_path):
+    settings = {"epochs": 6, "freeze_epochs": 2, "steps_per_epoch": 4, "val_annotations": None}
     unbroken_dir, broken_dir = tmp_path / "unbroken", tmp_path / "broken"
     unbroken = _run_train(config_dict(tiny_voc, unbroken_dir, **settings), unbroken_dir)
-    assert unbroken.wait(timeout=600) == 0, unbroken.stdout.read().decode()[-3000:]
-
-    run = _run_train(config_dict(tiny_voc, broken_dir, **settings), broken_dir)
-    deadline = time.time() + 600
-    while (_state(broken_dir) or {}).get("epoch", 0) < 3:  # into phase 2, epoch 4 running
-        assert run.poll() is None, run.stdout.read().decode()[-3000:]
-        assert time.time() < deadline
-        time.sleep(0.05)
-    time.sleep(0.4)
-    run.send_signal(signal.SIGKILL)
-    run.wait()
-    killed_at = _state(broken_dir)["epoch"]
-    assert killed_at < 5, "the run finished before it could be killed"
-
-    resumed = _run_train(config_dict(tiny_voc, broken_dir, **settings), broken_dir, resume=True)
+    for number, (crash, committed) in enumerate(KILLS):  # while the unbroken run trains
+        run = _run_train(
+            config_dict(tiny_voc, broken_dir, **settings), broken_dir, number > 0, crash
+        )
+        out = run.communicate(timeout=600)[0].decode()
+        assert run.returncode == -signal.SIGKILL, f"{crash}: {out[-3000:]}"
+        assert (_state(broken_dir) or {}).get("epoch") == committed, crash
+    resumed = _run_train(config_dict(tiny_voc, broken_dir, **settings), broken_dir, True)
     out = resumed.communicate(timeout=600)[0].decode()
     assert resumed.returncode == 0, out[-3000:]
+    assert unbroken.wait(timeout=600) == 0, unbroken.stdout.read().decode()[-3000:]
+
     final, reference = _state(broken_dir), _state(unbroken_dir)
-    assert final["epoch"] == reference["epoch"] == 5
-    assert final["optimizer_iterations"] == reference["optimizer_iterations"] == 3 * 25
-    with open(broken_dir / "log.csv") as f:
-        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2, 3, 4]
-    for name in ("last.keras", "best.keras"):  # loadable, not corrupt
-        keras.saving.load_model(broken_dir / name, safe_mode=True)
-    assert not list(broken_dir.glob(".*.tmp*"))  # no stray temporary files
+    assert final["epoch"] == reference["epoch"] == 6
+    assert final["optimizer_iterations"] == reference["optimizer_iterations"] == 4 * 4
+    rows, reference_rows = _log_rows(broken_dir), _log_rows(unbroken_dir)
+    assert [int(r["epoch"]) for r in rows] == list(range(6))  # each epoch once
+    for row, ref in zip(rows, reference_rows, strict=True):
+        for key in ("loss", "lr"):
+            assert float(row[key]) == pytest.approx(float(ref[key]), rel=1e-4), (key, row)
+    for name in ("last.keras", "best.keras"):  # the same model as the unbroken run's
+        ours, theirs = _weights(broken_dir / name), _weights(unbroken_dir / name)
+        assert np.linalg.norm(ours - theirs) <= 1e-4 * np.linalg.norm(theirs), name
+    assert sorted(p.name for p in broken_dir.iterdir() if p.name.startswith(".")) == []
+
+    # a finished run cannot silently be "resumed" with more epochs: it says what to do
+    again = _run_train({**config_dict(tiny_voc, unbroken_dir, **settings), "epochs": 9},
+                       unbroken_dir, resume=True)  # fmt: skip
+    out = again.communicate(timeout=600)[0].decode()
+    assert again.returncode == 2 and "--model-path" in out, out[-2000:]
 
 
 MIRRORED = textwrap.dedent(
@@ -121,6 +151,7 @@ MIRRORED = textwrap.dedent(
         cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
     )
     from centernet_keras.training import TrainConfig, train
+from centernet_keras.training.callbacks import CRASH_ENV
     from centernet_keras.training.trainer import make_strategy
     assert make_strategy("mirrored").num_replicas_in_sync == 2
     result = train(TrainConfig(**json.loads(sys.argv[1])), verbose=0)
