@@ -21,13 +21,13 @@ import numpy as np
 from keras import ops
 from PIL import Image
 
-from centernet_keras.boxes import boxes_to_original, letterbox_params
+from centernet_keras.boxes import LETTERBOX_FILL, boxes_to_original, letterbox_params
 from centernet_keras.data.image_io import pil_to_rgb, read_image_rgb, to_rgb8
 from centernet_keras.decoding import decode_centernet
 from centernet_keras.models.centernet import OUTPUT_STRIDE, CenterNet
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray
-PAD_VALUE = 128  # gray letterbox padding
+PAD_VALUE = LETTERBOX_FILL  # gray letterbox padding, as in the tf.data pipeline
 DEFAULT_INPUT_SIDE = 512  # longest input side for models with a dynamic input size
 
 
@@ -89,10 +89,12 @@ def load_image(image: ImageInput) -> np.ndarray:
 def fit_to_input(image: np.ndarray, input_hw: Sequence[int], letterbox: bool) -> np.ndarray:
     """Resize an RGB image to the network input, letterboxed or stretched.
 
-    Bilinear, pixel-centre aligned (``cv2.INTER_LINEAR``), as the validation transform of the
-    ``tf.data`` pipeline samples. Letterbox: resize to ``(new_w, new_h)`` of
-    ``letterbox_params`` and paste at ``(pad_x, pad_y)`` on a gray (128) canvas, so
-    ``boxes_to_original`` inverts it exactly.
+    The validation transform of the ``tf.data`` pipeline (``data.augment.warp_image``), up
+    to the rounding of this uint8 canvas: bilinear, pixel-centre aligned
+    (``cv2.INTER_LINEAR``; edge pixels repeated when upscaling). Letterbox: resize to
+    ``(new_w, new_h)`` of ``letterbox_params`` (the placement the pipeline and
+    ``boxes_to_original`` use) and paste at ``(pad_x, pad_y)`` on a gray (``PAD_VALUE``)
+    canvas.
 
     Args:
         image: ``[h, w, 3]`` uint8 RGB.
@@ -106,7 +108,6 @@ def fit_to_input(image: np.ndarray, input_hw: Sequence[int], letterbox: bool) ->
     if not letterbox:
         return cv2.resize(image, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
     _, pad_x, pad_y, new_w, new_h = letterbox_params(image.shape[:2], (in_h, in_w))
-    new_w, new_h = max(new_w, 1), max(new_h, 1)  # extreme aspect ratios
     canvas = np.full((in_h, in_w, 3), PAD_VALUE, np.uint8)
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
