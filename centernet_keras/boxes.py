@@ -3,10 +3,13 @@
 Boxes are ``[x1, y1, x2, y2]`` in absolute pixels, without the legacy ``+1`` on widths.
 Detections padded with ``-1`` (all four coordinates) are passed through the conversions unchanged.
 
-Letterbox convention (as in the Keras CenterNet ports): the image ``(h, w)`` is resized by
-``scale = min(in_w / w, in_h / h)`` to ``(int(w·scale), int(h·scale))`` and pasted at
+Letterbox convention (as in the Keras CenterNet ports, computed exactly in integers): the image
+``(h, w)`` is resized to ``new_w = min(in_w, ⌊w·in_h / h⌋)``, ``new_h = min(in_h, ⌊h·in_w / w⌋)``
+(so the limiting side fills the input exactly; at least 1 pixel) and pasted at
 ``((in_w − new_w) // 2, (in_h − new_h) // 2)``; boxes map as ``x_in = x·new_w/w + pad_x``
-(and ``y_in = y·new_h/h + pad_y``), exactly as the resized pixels do.
+(and ``y_in = y·new_h/h + pad_y``), exactly as the resized pixels do. ``letterbox_placement``
+is the one implementation: the ``tf.data`` pipeline (``data.augment.letterbox_geometry``),
+these conversions and ``Predictor`` all call it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import numpy as np
 from keras import ops
 
 _PAD_VALUE = -1.0
+#: Gray level of the letterbox padding, in the ``tf.data`` pipeline and in ``Predictor``.
+LETTERBOX_FILL = 128
 
 
 def box_iou(boxes1: keras.KerasTensor, boxes2: keras.KerasTensor) -> keras.KerasTensor:
@@ -43,24 +48,46 @@ def box_iou(boxes1: keras.KerasTensor, boxes2: keras.KerasTensor) -> keras.Keras
     return ops.where(union > 0.0, inter / ops.maximum(union, 1e-12), 0.0)
 
 
+def letterbox_placement(h, w, in_h, in_w, minimum=min, maximum=max):
+    """The letterbox placement ``(new_w, new_h, pad_x, pad_y)`` in exact integer arithmetic.
+
+    ``new_w = max(min(in_w, (w·in_h) // h), 1)``, ``new_h = max(min(in_h, (h·in_w) // w), 1)``,
+    ``pad = (in − new) // 2``: the limiting side fills the input exactly and the other is the
+    exact floor of the scaled side (float ``floor(size · scale)`` loses a pixel for some sizes).
+    The one geometry of the package, for Python / NumPy integers and, with ``tf.minimum`` and
+    ``tf.maximum``, for integer tensors of any shape (elementwise) in the ``tf.data`` pipeline.
+
+    Args:
+        h, w: image height and width (integers or integer tensors, ≥ 1).
+        in_h, in_w: network input height and width (integers).
+        minimum, maximum: elementwise min / max for the argument types.
+
+    Returns:
+        ``(new_w, new_h, pad_x, pad_y)``, of the arguments' integer type.
+    """
+    new_w = maximum(minimum(in_w, (w * in_h) // h), 1)
+    new_h = maximum(minimum(in_h, (h * in_w) // w), 1)
+    return new_w, new_h, (in_w - new_w) // 2, (in_h - new_h) // 2
+
+
 def letterbox_params(
     image_hw: Sequence[int], input_hw: Sequence[int]
 ) -> tuple[float, int, int, int, int]:
     """Resize-and-pad parameters that fit an image into the network input, keeping aspect.
 
     Args:
-        image_hw: Original image ``(height, width)``.
+        image_hw: Original image ``(height, width)`` (integers).
         input_hw: Network input ``(height, width)``.
 
     Returns:
-        ``(scale, pad_x, pad_y, new_w, new_h)`` with ``scale = min(in_w / w, in_h / h)``,
-        ``new_w = int(w·scale)``, ``new_h = int(h·scale)``, ``pad = (in − new) // 2``.
+        ``(scale, pad_x, pad_y, new_w, new_h)`` with ``scale = min(in_w / w, in_h / h)`` and
+        the integer placement of ``letterbox_placement`` (``new_w = ⌊w·scale⌋`` and
+        ``new_h = ⌊h·scale⌋`` computed exactly, at least 1; ``pad = (in − new) // 2``).
     """
-    h, w = (float(v) for v in image_hw)
+    h, w = (round(float(v)) for v in image_hw)
     in_h, in_w = (int(v) for v in input_hw)
-    scale = min(in_w / w, in_h / h)
-    new_w, new_h = int(w * scale), int(h * scale)
-    return scale, (in_w - new_w) // 2, (in_h - new_h) // 2, new_w, new_h
+    new_w, new_h, pad_x, pad_y = letterbox_placement(h, w, in_h, in_w)
+    return min(in_w / w, in_h / h), pad_x, pad_y, new_w, new_h
 
 
 def _affine(

@@ -19,14 +19,15 @@ import cv2
 import keras
 import numpy as np
 from keras import ops
-from PIL import Image, ImageOps
+from PIL import Image
 
-from centernet_keras.boxes import boxes_to_original, letterbox_params
+from centernet_keras.boxes import LETTERBOX_FILL, boxes_to_original, letterbox_params
+from centernet_keras.data.image_io import pil_to_rgb, read_image_rgb, to_rgb8
 from centernet_keras.decoding import decode_centernet
 from centernet_keras.models.centernet import OUTPUT_STRIDE, CenterNet
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray
-PAD_VALUE = 128  # gray letterbox padding
+PAD_VALUE = LETTERBOX_FILL  # gray letterbox padding, as in the tf.data pipeline
 DEFAULT_INPUT_SIDE = 512  # longest input side for models with a dynamic input size
 
 
@@ -65,51 +66,35 @@ class Detections:
 
 
 def load_image(image: ImageInput) -> np.ndarray:
-    """Any supported image → ``[H, W, 3]`` uint8 RGB, decoded as the training pipeline does.
+    """Any supported image → ``[H, W, 3]`` uint8 RGB, by the training pipeline's reader.
 
-    Paths and PIL images are EXIF-transposed; grayscale becomes three channels, an alpha
-    channel is dropped (as OpenCV's reader in ``data.image_io`` does) and 16-bit images are
-    scaled to 8 bits. Arrays are taken as RGB (convert OpenCV's BGR first) with shape
-    ``[H, W]``, ``[H, W, 1]``, ``[H, W, 3]`` or ``[H, W, 4]``; float arrays as 0–255.
+    A path is read by ``data.image_io.read_image_rgb`` (the pipeline's reader: same pixels);
+    a PIL image or an array is converted by the same rule (``image_io.to_rgb8``): grayscale
+    becomes three channels, an alpha channel is dropped, 16-bit values keep their high byte
+    (``>> 8``); paths and PIL images are EXIF-transposed. Arrays are taken as RGB (convert
+    OpenCV's BGR first) with shape ``[H, W]``, ``[H, W, 1]``, ``[H, W, 3]`` or ``[H, W, 4]``;
+    float arrays as 0–255.
 
     Raises:
-        ValueError: an array of another shape. PIL's errors for unreadable files.
+        ValueError: an array of another shape.
+        OSError: a file that is missing or not a decodable image (``ImageReadError``).
     """
     if isinstance(image, str | os.PathLike):
-        with Image.open(image) as im:
-            im.load()
-            return _pil_to_rgb(im)
+        return read_image_rgb(image)
     if isinstance(image, Image.Image):
-        return _pil_to_rgb(image)
-    arr = np.asarray(image)
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if arr.ndim == 2:
-        arr = np.stack([arr] * 3, axis=-1)
-    if arr.ndim != 3 or arr.shape[-1] not in (3, 4) or min(arr.shape[:2]) < 1:
-        raise ValueError(f"expected an [H, W], [H, W, 1|3|4] image array, got {arr.shape}")
-    if arr.dtype == np.uint16:
-        arr = arr >> 8
-    elif arr.dtype != np.uint8:
-        arr = np.clip(np.rint(arr.astype(np.float64)), 0, 255)
-    return np.ascontiguousarray(arr[..., :3].astype(np.uint8))
-
-
-def _pil_to_rgb(im: Image.Image) -> np.ndarray:
-    im = ImageOps.exif_transpose(im)
-    if im.mode.startswith("I"):  # 16/32-bit integer grayscale
-        arr = np.asarray(im).astype(np.int64)
-        return load_image((arr >> 8 if arr.max() > 255 else arr).astype(np.uint8))
-    return np.asarray(im.convert("RGB"))
+        return pil_to_rgb(image)
+    return to_rgb8(image)
 
 
 def fit_to_input(image: np.ndarray, input_hw: Sequence[int], letterbox: bool) -> np.ndarray:
     """Resize an RGB image to the network input, letterboxed or stretched.
 
-    Bilinear, pixel-centre aligned (``cv2.INTER_LINEAR``), as the validation transform of the
-    ``tf.data`` pipeline samples. Letterbox: resize to ``(new_w, new_h)`` of
-    ``letterbox_params`` and paste at ``(pad_x, pad_y)`` on a gray (128) canvas, so
-    ``boxes_to_original`` inverts it exactly.
+    The validation transform of the ``tf.data`` pipeline (``data.augment.warp_image``), up
+    to the rounding of this uint8 canvas: bilinear, pixel-centre aligned
+    (``cv2.INTER_LINEAR``; edge pixels repeated when upscaling). Letterbox: resize to
+    ``(new_w, new_h)`` of ``letterbox_params`` (the placement the pipeline and
+    ``boxes_to_original`` use) and paste at ``(pad_x, pad_y)`` on a gray (``PAD_VALUE``)
+    canvas.
 
     Args:
         image: ``[h, w, 3]`` uint8 RGB.
@@ -123,7 +108,6 @@ def fit_to_input(image: np.ndarray, input_hw: Sequence[int], letterbox: bool) ->
     if not letterbox:
         return cv2.resize(image, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
     _, pad_x, pad_y, new_w, new_h = letterbox_params(image.shape[:2], (in_h, in_w))
-    new_w, new_h = max(new_w, 1), max(new_h, 1)  # extreme aspect ratios
     canvas = np.full((in_h, in_w, 3), PAD_VALUE, np.uint8)
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized

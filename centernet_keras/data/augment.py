@@ -2,29 +2,34 @@
 
 The training geometry is that of the Keras CenterNet ports: a random scale 0.25–2 of the
 input size with aspect jitter, placed at a random offset on a gray (128) canvas, optionally
-flipped; validation uses a centred letterbox (or a plain resize). Both are one affine map
-``x_out = x_in · s_x + d_x`` (and ``y``), applied to the image by a single
-``tf.image.crop_and_resize`` (pixel-centre aligned, out-of-image samples read as the fill).
+flipped; validation uses a centred letterbox (``boxes.letterbox_placement``, the geometry of
+``Predictor``) or a plain resize. Both are one affine map ``x_out = x_in · s_x + d_x`` (and
+``y``), applied to the image by a single ``tf.image.crop_and_resize``: bilinear, pixel-centre
+aligned; inside the placed image, samples up to half a pixel beyond the source repeat its edge
+pixels (as ``cv2.resize`` in ``Predictor``), outside it is the fill.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
+from centernet_keras.boxes import LETTERBOX_FILL, letterbox_placement
+
 
 def letterbox_geometry(image_hw: tf.Tensor, input_hw: tuple[int, int], mode: str = "letterbox"):
-    """Deterministic placement ``(new_w, new_h, dx, dy)`` (float32 scalars) of an image.
+    """Deterministic placement ``(new_w, new_h, dx, dy)`` (float32) of an image.
 
-    ``"letterbox"`` matches ``centernet_keras.boxes.letterbox_params`` (scale = min ratio,
-    ``new = int(size · scale)``, centred with ``(in − new) // 2``); ``"resize"`` stretches.
+    ``"letterbox"``: ``centernet_keras.boxes.letterbox_placement`` (exact integer arithmetic;
+    the same placement as ``boxes.letterbox_params`` and ``Predictor``); ``"resize"``
+    stretches. Elementwise: ``image_hw`` may be ``[2]`` or ``[2, N]``.
     """
-    ih, iw = tf.cast(image_hw[0], tf.float32), tf.cast(image_hw[1], tf.float32)
-    h, w = float(input_hw[0]), float(input_hw[1])
+    h, w = int(input_hw[0]), int(input_hw[1])
     if mode == "resize":
-        return tf.constant(w), tf.constant(h), tf.constant(0.0), tf.constant(0.0)
-    scale = tf.minimum(w / iw, h / ih)
-    nw, nh = tf.floor(iw * scale), tf.floor(ih * scale)
-    return nw, nh, tf.floor((w - nw) / 2), tf.floor((h - nh) / 2)
+        return tf.constant(float(w)), tf.constant(float(h)), tf.constant(0.0), tf.constant(0.0)
+    ih, iw = tf.cast(image_hw[0], tf.int64), tf.cast(image_hw[1], tf.int64)
+    in_h, in_w = tf.constant(h, tf.int64), tf.constant(w, tf.int64)
+    placement = letterbox_placement(ih, iw, in_h, in_w, minimum=tf.minimum, maximum=tf.maximum)
+    return tuple(tf.cast(v, tf.float32) for v in placement)
 
 
 def random_geometry(
@@ -58,28 +63,41 @@ def random_geometry(
     return nw, nh, dx, dy
 
 
-def warp_image(image, image_hw, geometry, input_hw, flip=False, fill: float = 128.0):
+def warp_image(
+    image, image_hw, geometry, input_hw, flip=False, fill: float = float(LETTERBOX_FILL)
+):
     """Place ``image`` ``[ih, iw, 3]`` on an ``input_hw`` canvas per ``geometry``.
 
+    Bilinear and pixel-centre aligned, like ``cv2.resize(..., INTER_LINEAR)``: output pixel
+    centre ``u + 0.5`` samples the source at ``(u + 0.5 − dx)·iw/nw − 0.5``. Inside the placed
+    image ``[dx, dx + nw) × [dy, dy + nh)`` a sample beyond the source's outer pixel centres
+    repeats the edge pixel (upscaling); every pixel outside it is ``fill``.
+
     Returns:
-        ``[h, w, 3]`` float32 (bilinear; outside the image = ``fill``), flipped left-right if
-        ``flip``.
+        ``[h, w, 3]`` float32, flipped left-right if ``flip``.
     """
     nw, nh, dx, dy = geometry
     ih, iw = tf.cast(image_hw[0], tf.float32), tf.cast(image_hw[1], tf.float32)
     h, w = input_hw
-    # Output pixel centre u + 0.5 ↦ source pixel coordinate (u + 0.5 − dx)·iw/nw − 0.5.
+    # One repeated edge pixel on each side: source coordinate s is s + 1 in ``padded``.
+    # crop_and_resize reads any integer / float dtype (output float32): no float copy here.
+    padded = tf.pad(image, [[1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
     sx, sy = iw / nw, ih / nh
-    x1 = ((0.5 - dx) * sx - 0.5) / tf.maximum(iw - 1, 1.0)
-    x2 = ((w - 0.5 - dx) * sx - 0.5) / tf.maximum(iw - 1, 1.0)
-    y1 = ((0.5 - dy) * sy - 0.5) / tf.maximum(ih - 1, 1.0)
-    y2 = ((h - 0.5 - dy) * sy - 0.5) / tf.maximum(ih - 1, 1.0)
-    x1, x2 = tf.cond(tf.cast(flip, tf.bool), lambda: (x2, x1), lambda: (x1, x2))
+    x1 = ((0.5 - dx) * sx + 0.5) / (iw + 1)
+    x2 = ((w - 0.5 - dx) * sx + 0.5) / (iw + 1)
+    y1 = ((0.5 - dy) * sy + 0.5) / (ih + 1)
+    y2 = ((h - 0.5 - dy) * sy + 0.5) / (ih + 1)
+    flip = tf.cast(flip, tf.bool)
+    x1, x2 = tf.cond(flip, lambda: (x2, x1), lambda: (x1, x2))
     box = tf.stack([y1, x1, y2, x2])[None]
-    out = tf.image.crop_and_resize(
-        tf.cast(image, tf.float32)[None], box, [0], [h, w], extrapolation_value=fill
-    )
-    return out[0]
+    out = tf.image.crop_and_resize(padded[None], box, [0], [h, w], extrapolation_value=fill)[0]
+    cols = tf.range(w, dtype=tf.float32)
+    cols = tf.where(flip, w - 1 - cols, cols)  # output column → column before the flip
+    rows = tf.range(h, dtype=tf.float32)
+    inside_x = (cols >= dx) & (cols < dx + nw)
+    inside_y = (rows >= dy) & (rows < dy + nh)
+    inside = inside_y[:, None, None] & inside_x[None, :, None]
+    return tf.where(inside, out, fill)
 
 
 def warp_boxes(boxes, geometry, image_hw, input_hw, flip=False):

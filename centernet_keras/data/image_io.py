@@ -1,40 +1,133 @@
-"""Robust image reading for the input pipeline: unreadable files are logged and counted."""
+"""The one image reader of training and inference, and its conversion rule.
+
+Files are decoded by OpenCV (``read_image_rgb``: the training pipeline and ``Predictor`` for a
+path); arrays and PIL images given to ``Predictor`` go through the same ``to_rgb8``. One rule:
+
+* grayscale becomes three equal channels; an alpha channel is dropped (not composited);
+* 8-bit values are kept; **16-bit values keep their high byte** (``v >> 8``, whatever the
+  image's range: a dark 16-bit image stays dark); other dtypes are taken as 0–255 and clipped;
+* the EXIF orientation is applied (the *displayed* image, as browsers and labelImg / CVAT show
+  it); ``read_image_size`` gives the size in that displayed frame without decoding the pixels.
+
+Unreadable files raise ``ImageReadError``; ``safe_read_image`` logs and counts them instead.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from PIL import Image, ImageOps
 
 log = logging.getLogger("centernet_keras.data")
+
+EXIF_ORIENTATION = 0x0112
+#: EXIF orientations whose displayed image is the stored one transposed (width ↔ height).
+TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 
 
 class ImageReadError(OSError):
     """An image file that is missing, unreadable or not a decodable image."""
 
 
-def read_image_rgb(path: str) -> np.ndarray:
-    """Read an image file as RGB uint8 ``[H, W, 3]``.
+def to_rgb8(image: np.ndarray) -> np.ndarray:
+    """The conversion rule (module docstring) for an RGB-ordered array.
 
-    Grayscale, RGBA and 16-bit files become 8-bit RGB; the EXIF orientation is applied.
+    Args:
+        image: ``[H, W]``, ``[H, W, 1]``, ``[H, W, 3]`` (RGB) or ``[H, W, 4]`` (RGBA); uint8,
+            uint16 (high byte kept), or any other dtype taken as 0–255.
+
+    Returns:
+        ``[H, W, 3]`` uint8 RGB, C-contiguous.
+
+    Raises:
+        ValueError: an array of another shape.
+    """
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[-1] not in (3, 4) or min(arr.shape[:2]) < 1:
+        raise ValueError(f"expected an [H, W], [H, W, 1|3|4] image array, got {arr.shape}")
+    arr = arr[..., :3]
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 2:  # uint16, either byte order
+        arr = arr >> 8
+    elif arr.dtype != np.uint8:
+        arr = np.clip(np.rint(arr.astype(np.float64)), 0, 255)
+    return np.ascontiguousarray(arr.astype(np.uint8))
+
+
+def exif_orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1–8) of an opened PIL image; 1 when absent or invalid.
+
+    Reads the header only: the pixels are not decoded (a PNG's ``eXIf`` chunk placed after
+    the pixel data, which the PNG specification does not allow, is not looked for).
+    """
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1  # PIL would decode the whole PNG to look for a late eXIf chunk
+    try:
+        value = int(image.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # a malformed EXIF block is no orientation
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(width, height)`` of an image file as displayed, from its header (no decoding).
+
+    EXIF orientations 5–8 swap the stored width and height, as ``read_image_rgb`` (and so
+    the pipeline and ``Predictor``) rotate the pixels.
+
+    Raises:
+        OSError: the file is missing or is not an image PIL can identify.
+    """
+    with Image.open(path) as image:
+        width, height = image.size
+        if exif_orientation(image) in TRANSPOSING_ORIENTATIONS:
+            return height, width
+        return width, height
+
+
+def read_image_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as RGB uint8 ``[H, W, 3]`` by the rule of the module docstring.
+
+    OpenCV decodes (and applies the EXIF orientation); ``to_rgb8`` converts the depth.
 
     Raises:
         ImageReadError: the file is missing, unreadable, or not a (complete) image.
     """
+    path = os.fspath(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as err:
         raise ImageReadError(f"{path}: cannot read ({err.strerror or err})") from err
     if data.size == 0:
         raise ImageReadError(f"{path}: empty file")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)  # BGR, 8 or 16 bit
+    if image is not None and image.dtype not in (np.uint8, np.uint16):
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)  # float (HDR, EXR): OpenCV's own scaling
     if image is None or image.size == 0:
         raise ImageReadError(f"{path}: not a decodable image (corrupt or unknown format)")
-    return np.ascontiguousarray(image[..., ::-1])
+    return to_rgb8(image[..., ::-1])
+
+
+def pil_to_rgb(image: Image.Image) -> np.ndarray:
+    """A PIL image → ``[H, W, 3]`` uint8 RGB by the same rule (EXIF orientation applied).
+
+    PIL's integer modes (``I;16``, ``I;16B``, ``I``…) hold 16-bit data (PIL opens 16-bit
+    PNG / TIFF / PGM files so): values are clipped to 0–65535 and keep their high byte.
+    """
+    image = ImageOps.exif_transpose(image)
+    if image.mode.startswith("I"):
+        arr = np.clip(np.asarray(image).astype(np.int64), 0, 65535).astype(np.uint16)
+        return to_rgb8(arr)
+    return np.asarray(image.convert("RGB"))
 
 
 @dataclass

@@ -10,8 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from PIL import Image
-
+from centernet_keras.data import image_io
 from centernet_keras.data.annotations import ImageRecord
 
 #: Kind → what happened. The first block skips images, the second drops or fixes objects,
@@ -180,15 +179,15 @@ def check_box(
 
 
 def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """``(width, height)`` of an image file from its header (the pixels are not decoded).
+    """``(width, height)`` of an image file in its displayed frame, from its header.
 
-    The stored size is returned; EXIF orientation is not applied (neither does ``tf.io``).
+    EXIF orientations 5–8 swap the stored width and height, as every decoder of the package
+    does (see ``data.image_io.read_image_size``).
 
     Raises:
         OSError: the file is missing or is not an image PIL can identify.
     """
-    with Image.open(path) as image:
-        return image.size
+    return image_io.read_image_size(path)
 
 
 def size_problem(
