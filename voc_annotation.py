@@ -2,8 +2,12 @@
 
     python voc_annotation.py --voc-root VOCdevkit --year 2007 --classes model_data/voc_classes.txt
 
-Problems in the data (bad XML, missing images, unknown classes, bad boxes, ...) are reported
-by file and counted; they never stop the run. See ``centernet_keras/data/voc.py``.
+Problems in the data (bad XML, missing or truncated images, unknown classes, bad boxes, ...)
+are reported by file and counted; they never stop the run. See ``centernet_keras/data/voc.py``.
+
+Difficult objects are written flagged (``x1,y1,x2,y2,cls,1``): train.py does not train on them
+and get_map.py ignores them, as the VOC devkit does. Existing ImageSets/Main split files (the
+official split of a real VOCdevkit) are used as they are, never replaced without --resplit.
 """
 
 from __future__ import annotations
@@ -33,9 +37,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--mode",
         choices=("all", "split", "lines"),
         default="all",
-        help="split: write ImageSets/Main/{trainval,train,val,test}.txt from the XML files; "
-        "lines: write <out-dir>/<year>_train.txt and <year>_val.txt from the existing "
-        "ImageSets; all: both",
+        help="split: write ImageSets/Main/{trainval,train,val,test}.txt from the XML files "
+        "(refused if split files exist, unless --resplit); lines: write "
+        "<out-dir>/<year>_train.txt and <year>_val.txt from the existing ImageSets; all: both, "
+        "but an existing train/val split is used as it is (unless --resplit)",
+    )
+    parser.add_argument(
+        "--resplit",
+        action="store_true",
+        help="write a new random split even if ImageSets/Main already has split files "
+        "(replaces them, e.g. the official VOC split)",
     )
     parser.add_argument(
         "--trainval-percent",
@@ -50,10 +61,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="share of trainval in train (the rest is val)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed of the split")
-    parser.add_argument(
+    difficult = parser.add_mutually_exclusive_group()
+    difficult.add_argument(
+        "--skip-difficult",
+        action="store_true",
+        help="leave difficult objects out of the line files; by default they are written "
+        "flagged with a sixth field ',1' (not trained on; ignored by the VOC metrics, so a "
+        "detection of one is not a false positive)",
+    )
+    difficult.add_argument(
         "--keep-difficult",
         action="store_true",
-        help="write difficult objects (flagged with a sixth field ',1') instead of skipping them",
+        help="no effect, kept for old scripts: difficult objects are always written (flagged)",
     )
     parser.add_argument("--out-dir", default=".", help="where the <year>_*.txt files go")
     parser.add_argument(
@@ -77,8 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             trainval_percent=args.trainval_percent,
             train_percent=args.train_percent,
             seed=args.seed,
-            keep_difficult=args.keep_difficult,
+            keep_difficult=not args.skip_difficult,
             out_dir=args.out_dir,
+            resplit=args.resplit,
         )
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

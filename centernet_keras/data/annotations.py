@@ -2,8 +2,9 @@
 
 A line is ``<image path> x1,y1,x2,y2,cls x1,y1,x2,y2,cls ...`` (boxes in absolute pixels of
 the image, 0-based class ids). An optional sixth field ``,1`` marks a VOC *difficult* object
-(written only when difficult objects are kept). Paths may contain spaces: box fields are read
-from the right.
+(``voc_annotation.py`` writes them unless ``--skip-difficult``): the training pipeline leaves
+them out and the VOC metrics ignore them. Paths may contain spaces: box fields are read from
+the right.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from centernet_keras.io import atomic_write_text
+from centernet_keras.text import quote
 
 _NUM = r"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?"
 _BOX = re.compile(rf"^{_NUM},{_NUM},{_NUM},{_NUM},\d+(?:,[01])?$")
@@ -85,9 +87,9 @@ def parse_line(line: str) -> ImageRecord:
         difficult.append(len(values) == 6 and values[5] == "1")
     path = " ".join(tokens).strip()
     if not path:
-        raise AnnotationError(f"no image path in line: {line.strip()[:80]!r}")
+        raise AnnotationError(f"no image path in line: {quote(line.strip())}")
     if "," in tokens[-1] and re.match(rf"^{_NUM},", tokens[-1]):
-        raise AnnotationError(f"malformed box field {tokens[-1]!r} (want x1,y1,x2,y2,cls)")
+        raise AnnotationError(f"malformed box field {quote(tokens[-1])} (want x1,y1,x2,y2,cls)")
     return ImageRecord(path, boxes[::-1], classes[::-1], difficult[::-1])
 
 

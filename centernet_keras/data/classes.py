@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from centernet_keras.text import quote
+
 
 def read_classes(path: str | os.PathLike) -> list[str]:
     """Read a class-name file (e.g. ``model_data/voc_classes.txt``).
@@ -32,7 +34,8 @@ def read_classes(path: str | os.PathLike) -> list[str]:
             continue
         if name in first_line:
             raise ValueError(
-                f"{path}:{number}: duplicate class name {name!r} (first on line {first_line[name]})"
+                f"{path}:{number}: duplicate class name {quote(name)} "
+                f"(first on line {first_line[name]})"
             )
         first_line[name] = number
         names.append(name)

@@ -72,10 +72,17 @@ AUGMENT_FIELDS = ("jitter", "scale_range", "flip_prob", "hue", "sat", "val")
 
 
 def records_to_tensors(records: Sequence[ImageRecord]) -> tuple[tf.Tensor, ...]:
-    """Records → ``(paths [N], boxes ragged [N, (n), 4], classes ragged [N, (n)])``."""
-    lengths = [len(r.classes) for r in records]
-    boxes = np.concatenate([r.boxes for r in records] or [np.zeros((0, 4))]).astype(np.float32)
-    classes = np.concatenate([r.classes for r in records] or [np.zeros(0)]).astype(np.int32)
+    """Records → ``(paths [N], boxes ragged [N, (n), 4], classes ragged [N, (n)])``.
+
+    Difficult objects (``ImageRecord.difficult``) are left out: they are not trained on, as in
+    the reference, and the VOC metrics ignore them. The records are not modified.
+    """
+    keep = [~r.difficult for r in records]
+    lengths = [int(k.sum()) for k in keep]
+    boxes = [r.boxes[k] for r, k in zip(records, keep, strict=True)]
+    classes = [r.classes[k] for r, k in zip(records, keep, strict=True)]
+    boxes = np.concatenate(boxes or [np.zeros((0, 4))]).astype(np.float32)
+    classes = np.concatenate(classes or [np.zeros(0)]).astype(np.int32)
     return (
         tf.constant([str(r.path) for r in records], tf.string),
         tf.RaggedTensor.from_row_lengths(boxes.reshape(-1, 4), lengths),
@@ -119,12 +126,13 @@ def transform_example(image, boxes, classes, config: PipelineConfig, seed=None):
 
 
 def _report_overfull(records: Sequence[ImageRecord], max_objects: int) -> None:
-    over = [r for r in records if len(r.classes) > max_objects]
+    counts = [int((~r.difficult).sum()) for r in records]  # difficult boxes are left out
+    over = [(n, r) for n, r in zip(counts, records, strict=True) if n > max_objects]
     if over:
         log.warning(
             "%d image(s) have more than max_objects=%d boxes (most: %d in %s); the extra boxes "
             "are not trained on. Raise max_objects to use them.",
-            len(over), max_objects, max(len(r.classes) for r in over), over[0].path,
+            len(over), max_objects, max(n for n, _ in over), over[0][1].path,
         )  # fmt: skip
 
 

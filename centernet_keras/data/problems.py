@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from centernet_keras.data import image_io
 from centernet_keras.data.annotations import ImageRecord
+from centernet_keras.text import quote, shorten
 
 #: Kind → what happened. The first block skips images, the second drops or fixes objects,
 #: the last block is deliberate (counted, not listed one by one).
@@ -19,7 +20,7 @@ PROBLEM_KINDS: dict[str, str] = {
     "bad_xml": "unparsable XML (image skipped)",
     "missing_xml": "listed in ImageSets but no XML file (image skipped)",
     "missing_image": "image file not found (image skipped)",
-    "unreadable_image": "image file unreadable (image skipped)",
+    "unreadable_image": "image file unreadable, truncated or corrupt (image skipped)",
     "unknown_image": "annotation for an image id missing from 'images' (dropped)",
     "size_mismatch": "annotated image size differs from the file (file trusted, boxes clipped)",
     "unknown_class": "unknown class name or id (object dropped)",
@@ -28,7 +29,7 @@ PROBLEM_KINDS: dict[str, str] = {
     "clipped_box": "box outside the image (clipped to it)",
     "zero_size_box": "zero-size box after clipping (object dropped)",
     "no_objects": "image with no objects left (kept as a negative)",
-    "difficult_skipped": "difficult objects skipped (keep them with --keep-difficult)",
+    "difficult_skipped": "difficult objects skipped (--skip-difficult)",
     "crowd_skipped": "COCO iscrowd objects skipped",
 }
 #: Kinds that are counted but whose messages are not listed in the summary.
@@ -51,8 +52,8 @@ class Problem:
     message: str
     detail: str = ""
 
-    def __str__(self) -> str:
-        return f"{self.file}: {self.message}"
+    def __str__(self) -> str:  # bounded, whatever a reader put in (see ``text.shorten``)
+        return f"{shorten(self.file, 300)}: {shorten(self.message, 1000)}"
 
 
 @dataclass
@@ -63,8 +64,10 @@ class DatasetReport:
         class_names: the class list used.
         problems: every :class:`Problem`, in reading order.
         images: split name → number of images written.
-        objects: split name → objects written per class id.
+        objects: split name → objects written per class id (difficult ones included).
+        difficult: split name → difficult objects written (flagged ``,1``).
         files: the files written.
+        notes: what was done besides writing (e.g. which split was used), printed.
     """
 
     class_names: list[str]
@@ -72,6 +75,8 @@ class DatasetReport:
     images: dict[str, int] = field(default_factory=dict)
     objects: dict[str, list[int]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    difficult: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def counts(self) -> Counter[str]:
         """Number of problems per kind."""
@@ -80,13 +85,15 @@ class DatasetReport:
     def add_split(self, split: str, records: Iterable[ImageRecord]) -> None:
         """Count the images and per-class objects of ``records`` under ``split``."""
         per_class = [0] * len(self.class_names)
-        n = 0
+        n = difficult = 0
         for record in records:
             n += 1
+            difficult += int(record.difficult.sum())
             for cls in record.classes:
                 per_class[int(cls)] += 1
         self.images[split] = n
         self.objects[split] = per_class
+        self.difficult[split] = difficult
 
     def summary(self, max_messages: int = 10) -> str:
         """A printable report: the per-class table, problem counts, and messages.
@@ -97,14 +104,17 @@ class DatasetReport:
         lines = []
         if self.objects:
             splits = list(self.objects)
-            width = max(len("images"), *(len(c) for c in self.class_names))
+            names = [shorten(c, 40) for c in self.class_names]
+            width = max(len("difficult"), *(len(c) for c in names))
             lines.append(f"{'class':<{width}}" + "".join(f"{s:>10}" for s in splits))
-            for i, name in enumerate(self.class_names):
+            for i, name in enumerate(names):
                 lines.append(
                     f"{name:<{width}}" + "".join(f"{self.objects[s][i]:>10}" for s in splits)
                 )
             totals = [sum(self.objects[s]) for s in splits]
             lines.append(f"{'objects':<{width}}" + "".join(f"{t:>10}" for t in totals))
+            hard = [self.difficult.get(s, 0) for s in splits]
+            lines.append(f"{'difficult':<{width}}" + "".join(f"{t:>10}" for t in hard))
             lines.append(f"{'images':<{width}}" + "".join(f"{self.images[s]:>10}" for s in splits))
         counts = self.counts()
         if not counts:
@@ -117,7 +127,7 @@ class DatasetReport:
                     lines.append(f"  {counts[kind]:>7}  {kind:<18} {text}")
             unknown = Counter(p.detail for p in self.problems if p.kind == "unknown_class")
             if unknown:
-                seen = ", ".join(f"{name!r} ×{n}" for name, n in unknown.most_common(20))
+                seen = ", ".join(f"{quote(name)} ×{n}" for name, n in unknown.most_common(20))
                 lines.append(f"Unknown class names: {seen}")
             for kind in PROBLEM_KINDS:
                 if kind in QUIET_KINDS or not counts[kind]:
@@ -128,6 +138,7 @@ class DatasetReport:
                 lines.extend(f"  {p}" for p in shown)
                 if len(listed) > len(shown):
                     lines.append(f"  ... and {len(listed) - len(shown)} more")
+        lines.extend(self.notes)
         lines.extend(f"Wrote {f}" for f in self.files)
         return "\n".join(lines)
 
@@ -154,6 +165,7 @@ def check_box(
         ``(box or None if dropped, problem or None)``.
     """
     x1, y1, x2, y2 = (float(v) for v in box)
+    what = shorten(what, 200)
     if x2 < x1 or y2 < y1:
         return None, Problem(
             "inverted_box",
@@ -200,6 +212,6 @@ def size_problem(
     return Problem(
         "size_mismatch",
         file,
-        f"size {annotated[0]}x{annotated[1]} in the annotation but {image_name} is "
+        f"size {annotated[0]}x{annotated[1]} in the annotation but {shorten(image_name, 200)} is "
         f"{real[0]}x{real[1]}{hint}: using the file's size, boxes clipped to it, not rescaled",
     )

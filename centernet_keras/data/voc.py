@@ -11,6 +11,11 @@ dataset (:mod:`centernet_keras.data.synthetic`) writes pixel-edge coordinates (`
 
 Bad data never stops a run and is never silent: each finding is a ``Problem`` naming the file,
 and ``DatasetReport`` counts them per kind (``centernet_keras.data.problems``).
+
+*Difficult* objects (``<difficult>1</difficult>``) are kept and flagged (the ``,1`` field of an
+annotation line): training leaves them out and the VOC metrics ignore them, as the devkit does.
+Existing ``ImageSets/Main`` split files (e.g. the official VOC split) are never replaced unless
+asked for (``resplit``).
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
 from centernet_keras.data.annotations import ImageRecord, write_annotation_file
+from centernet_keras.data.image_check import incomplete_image
 from centernet_keras.data.problems import (
     DatasetReport,
     Problem,
@@ -31,6 +38,7 @@ from centernet_keras.data.problems import (
     size_problem,
 )
 from centernet_keras.io import atomic_write_text
+from centernet_keras.text import quote, shorten
 
 SPLITS = ("trainval", "train", "val", "test")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".JPG", ".JPEG", ".PNG", ".BMP")
@@ -44,11 +52,20 @@ def _number(text: str | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, ``False`` for names the OS refuses (too long, NUL byte)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def find_image(image_dir: str | os.PathLike, stem: str, filename: str | None = None) -> Path | None:
     """The image of annotation ``stem`` in ``image_dir``, or ``None``.
 
     Tries ``<stem>.jpg`` (the VOC layout), then the XML's ``<filename>`` (base name only), then
-    ``<stem>`` with the other common suffixes.
+    ``<stem>`` with the other common suffixes. Names the OS cannot look up (longer than 255
+    bytes, ...) count as not found.
     """
     image_dir = Path(image_dir)
     names = [f"{stem}.jpg"]
@@ -56,58 +73,115 @@ def find_image(image_dir: str | os.PathLike, stem: str, filename: str | None = N
         names.append(Path(filename.strip().replace("\\", "/")).name)
     names += [stem + suffix for suffix in IMAGE_SUFFIXES]
     for name in names:
-        if (image_dir / name).is_file():
+        if _is_file(image_dir / name):
             return image_dir / name
     return None
+
+
+def _read_xml(xml_path: Path) -> ET.Element:
+    """The root of an XML file with namespaces removed from the tags (``{uri}object`` →
+    ``object``).
+
+    Raises:
+        ValueError: unparsable, or an encoding Python does not know (message says which).
+        OSError: unreadable file.
+    """
+    try:
+        root = ET.parse(xml_path).getroot()
+    except LookupError as err:  # encoding="..." that Python has no codec for
+        name = str(err).removeprefix("unknown encoding: ")
+        raise ValueError(f"unknown encoding {quote(name)} declared (use UTF-8)") from err
+    except (ET.ParseError, UnicodeError) as err:
+        raise ValueError(shorten(err, 200)) from err
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag.startswith("{"):
+            element.tag = element.tag.split("}", 1)[1]
+    return root
+
+
+def _objects(root: ET.Element) -> list[ET.Element]:
+    """The ``<object>`` elements at any depth (a wrapper element is allowed), in document order;
+    an ``<object>`` inside another one is part of it, not a second object."""
+    found, stack = [], [iter(root)]
+    while stack:  # iterative: deep nesting must not hit the recursion limit
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+        elif child.tag == "object":
+            found.append(child)
+        else:
+            stack.append(iter(child))
+    return found
+
+
+def _first(root: ET.Element, tag: str) -> ET.Element | None:
+    """The child ``tag`` of the root, else the first ``tag`` anywhere (inside a wrapper)."""
+    element = root.find(tag)
+    return element if element is not None else root.find(f".//{tag}")
 
 
 def parse_voc_xml(
     xml_path: str | os.PathLike,
     class_names: Sequence[str],
     image_path: str | os.PathLike | None = None,
-    keep_difficult: bool = False,
+    keep_difficult: bool = True,
 ) -> tuple[ImageRecord | None, list[Problem]]:
     """Read one VOC XML file into an :class:`ImageRecord`, validating it against its image.
 
-    The image size is read from the image file (header only) and trusted over ``<size>``.
-    Objects with an unknown class, missing or non-numeric coordinates, an inverted box or a
-    zero-size box are dropped; boxes outside the image are clipped; difficult objects are
-    skipped unless ``keep_difficult`` (then they carry the difficult flag). Coordinates are
-    read as written (see the module docstring).
+    The image size is read from the image file (header only) and trusted over ``<size>``; a
+    truncated image file is skipped. Objects with an unknown class, missing or non-numeric
+    coordinates, an inverted box or a zero-size box are dropped; boxes outside the image are
+    clipped; difficult objects carry the difficult flag (or are skipped if not
+    ``keep_difficult``). ``<object>`` elements are found at any depth (inside a wrapper
+    element too) and XML namespaces are ignored. Coordinates are read as written (see the
+    module docstring).
 
     Args:
         xml_path: the ``.xml`` file.
         class_names: the classes; an object's class id is the index of its ``<name>``.
         image_path: the image; default: found next to the XML's folder in ``../JPEGImages``.
-        keep_difficult: keep ``<difficult>1</difficult>`` objects.
+        keep_difficult: keep ``<difficult>1</difficult>`` objects, flagged (default); else
+            skip them (counted as ``difficult_skipped``).
 
     Returns:
         ``(record, problems)``; ``record`` is ``None`` when the image is skipped (unparsable
-        XML, missing or unreadable image). A record may have no objects.
+        XML, missing, unreadable or truncated image). A record may have no objects.
     """
     file = str(xml_path)
     xml_path = Path(xml_path)
     try:
-        root = ET.parse(xml_path).getroot()
-    except (ET.ParseError, OSError, UnicodeError, ValueError) as err:
+        root = _read_xml(xml_path)
+    except (OSError, ValueError) as err:
         return None, [Problem("bad_xml", file, f"unparsable XML ({err}): image skipped")]
     if image_path is None:
         image_dir = xml_path.parent.parent / "JPEGImages"
-        found = find_image(image_dir, xml_path.stem, root.findtext("filename"))
+        filename = _first(root, "filename")
+        found = find_image(image_dir, xml_path.stem, None if filename is None else filename.text)
         if found is None:
-            where = image_dir / f"{xml_path.stem}.jpg"
+            where = quote(str(image_dir / f"{xml_path.stem}.jpg"), 300)
             return None, [Problem("missing_image", file, f"no image {where}: image skipped")]
         image_path = found
-    elif not Path(image_path).is_file():
-        return None, [Problem("missing_image", file, f"no image {image_path}: image skipped")]
+    elif not _is_file(Path(image_path)):
+        where = quote(str(image_path), 300)
+        return None, [Problem("missing_image", file, f"no image {where}: image skipped")]
     try:
         width, height = read_image_size(image_path)
+        defect = incomplete_image(image_path)
     except Exception as err:  # PIL raises many kinds for broken files
         return None, [
-            Problem("unreadable_image", file, f"cannot read image {image_path} ({err}): skipped")
+            Problem(
+                "unreadable_image",
+                file,
+                f"cannot read image {image_path} ({shorten(err, 200)}): skipped",
+            )
         ]
+    if defect is not None:
+        what = f"image {image_path} is truncated or corrupt ({shorten(defect, 200)}): skipped"
+        return None, [Problem("unreadable_image", file, what)]
     problems: list[Problem] = []
-    annotated = tuple(_number(root.findtext(f"size/{t}")) for t in ("width", "height"))
+    size = _first(root, "size")
+    size = size if size is not None else ET.Element("size")
+    annotated = tuple(_number(size.findtext(t)) for t in ("width", "height"))
     annotated = tuple(None if v is None else int(v) for v in annotated)
     size_issue = size_problem(file, Path(image_path).name, annotated, (width, height))
     if size_issue:
@@ -115,12 +189,14 @@ def parse_voc_xml(
     ids = {name: i for i, name in enumerate(class_names)}
     lowered = {name.lower(): name for name in class_names}
     boxes, classes, difficult = [], [], []
-    for k, obj in enumerate(root.findall("object"), 1):
+    for k, obj in enumerate(_objects(root), 1):
         label = (obj.findtext("name") or "").strip()
-        what = f"object {k} {label!r}"
+        what = f"object {k} {quote(label)}"
         if label not in ids:
             hint = (
-                f" (did you mean {lowered[label.lower()]!r}?)" if label.lower() in lowered else ""
+                f" (did you mean {quote(lowered[label.lower()])}?)"
+                if label.lower() in lowered
+                else ""
             )
             problems.append(
                 Problem("unknown_class", file, f"{what}: unknown class{hint}: dropped", label)
@@ -137,8 +213,8 @@ def parse_voc_xml(
                 Problem(
                     "bad_coordinates",
                     file,
-                    f"{what}: missing or non-numeric coordinates "
-                    f"(xmin, ymin, xmax, ymax) = {tuple(raw)}: dropped",
+                    f"{what}: missing or non-numeric coordinates (xmin, ymin, xmax, ymax) = "
+                    f"({', '.join('None' if v is None else quote(v, 20) for v in raw)}): dropped",
                 )
             )
             continue
@@ -203,6 +279,8 @@ def split_voc(
 ) -> dict[str, list[str]]:
     """Split the XML stems of ``VOC<year>/Annotations`` and write ``ImageSets/Main/*.txt``.
 
+    Existing split files are replaced (:func:`convert_voc` keeps them unless ``resplit``).
+
     Returns:
         The split (see :func:`split_stems`).
 
@@ -218,16 +296,23 @@ def split_voc(
     return splits
 
 
+#: A line of the devkit's per-class split files: ``<image id> <-1|0|1>``.
+_CLASS_SPLIT_LINE = re.compile(r"(.*\S)\s+-?[01]")
+
+
 def read_voc_split(
     voc_root: str | os.PathLike,
     year: str | int,
     split: str,
     class_names: Sequence[str],
-    keep_difficult: bool = False,
+    keep_difficult: bool = True,
 ) -> tuple[list[ImageRecord], list[Problem]]:
     """Records of the images listed in ``VOC<year>/ImageSets/Main/<split>.txt``.
 
-    Image paths are absolute. Images that cannot be used are skipped and reported.
+    One image id a line; an id may contain spaces (the whole line is the id). In the devkit's
+    per-class files (``cat_train.txt``: ``<id> <-1|0|1>``) the flag is dropped when the whole
+    line names no annotation. Image paths are absolute. Images that cannot be used are skipped
+    and reported. ``keep_difficult``: see :func:`parse_voc_xml`.
 
     Raises:
         FileNotFoundError: the split file does not exist.
@@ -237,14 +322,20 @@ def read_voc_split(
     if not split_file.is_file():
         raise FileNotFoundError(f"{split_file} not found (create it with --mode split)")
     records, problems = [], []
-    for line in split_file.read_text(encoding="utf-8-sig").splitlines():
-        if not line.strip():
+    for line in split_file.read_text(encoding="utf-8-sig").split("\n"):
+        stem = line.strip()
+        if not stem:
             continue
-        stem = line.split()[0]
         xml_path = voc_dir / "Annotations" / f"{stem}.xml"
-        if not xml_path.is_file():
+        per_class = _CLASS_SPLIT_LINE.fullmatch(stem)
+        if not _is_file(xml_path) and per_class:
+            shorter = voc_dir / "Annotations" / f"{per_class.group(1)}.xml"
+            if _is_file(shorter):
+                stem, xml_path = per_class.group(1), shorter
+        if not _is_file(xml_path):
+            where = quote(str(xml_path), 300)
             problems.append(
-                Problem("missing_xml", str(split_file), f"no {xml_path}: image {stem!r} skipped")
+                Problem("missing_xml", str(split_file), f"no {where}: image {quote(stem)} skipped")
             )
             continue
         record, found = parse_voc_xml(xml_path, class_names, keep_difficult=keep_difficult)
@@ -264,10 +355,15 @@ def convert_voc(
     trainval_percent: float = 0.9,
     train_percent: float = 0.9,
     seed: int = 0,
-    keep_difficult: bool = False,
+    keep_difficult: bool = True,
     out_dir: str | os.PathLike = ".",
+    resplit: bool = False,
 ) -> DatasetReport:
     """Prepare a VOC dataset for training (the Keras ports' ``voc_annotation.py``).
+
+    Existing split files are kept: ``"all"`` then reads the existing ``train``/``val``
+    (the official split of a real VOCdevkit), ``"split"`` refuses; ``resplit`` replaces them.
+    The report's ``notes`` say which split was used.
 
     Args:
         voc_root: the ``VOCdevkit`` folder.
@@ -277,23 +373,49 @@ def convert_voc(
             ``"lines"`` reads ``train``/``val`` and writes ``<out_dir>/<year>_train.txt`` and
             ``<year>_val.txt`` (absolute image paths); ``"all"`` does both.
         trainval_percent, train_percent, seed: the split (see :func:`split_stems`).
-        keep_difficult: write difficult objects (with the difficult flag) instead of skipping.
+        keep_difficult: write difficult objects flagged ``,1`` (default: training ignores
+            them, the VOC metrics too); ``False`` leaves them out of the line files.
         out_dir: where the line files go.
+        resplit: write a new split even if ``ImageSets/Main`` has split files.
 
     Returns:
-        The report: per-split image and per-class object counts, problems, files written.
+        The report: per-split image and per-class object counts, problems, notes, files
+        written.
 
     Raises:
         ValueError: unknown mode or bad percentages.
         FileNotFoundError: no annotations, or (``"lines"``) no split files.
+        FileExistsError: split files exist, no ``resplit``, and ``"split"`` mode or (``"all"``)
+            no ``train.txt``/``val.txt`` among them.
     """
     if mode not in ("all", "split", "lines"):
         raise ValueError(f"mode must be 'all', 'split' or 'lines', got {mode!r}")
     report = DatasetReport(list(class_names))
+    main = Path(voc_root) / f"VOC{year}" / "ImageSets" / "Main"
+    existing = [s for s in SPLITS if (main / f"{s}.txt").is_file()]
+    kept = ""
+    if mode in ("all", "split") and existing and not resplit:
+        if mode == "split" or not {"train", "val"} <= set(existing):
+            names = ", ".join(f"{s}.txt" for s in existing)
+            raise FileExistsError(
+                f"{main} already has {names} (the dataset's own split?): not replaced; "
+                "pass --resplit to write a new split over them"
+                + ("" if mode == "split" else ", or add train.txt and val.txt")
+            )
+        mode, kept = "lines", " (kept; --resplit writes a new one)"
     if mode in ("all", "split"):
-        split_voc(voc_root, year, trainval_percent, train_percent, seed)
-        main = Path(voc_root) / f"VOC{year}" / "ImageSets" / "Main"
+        splits = split_voc(voc_root, year, trainval_percent, train_percent, seed)
         report.files += [str(main / f"{s}.txt") for s in SPLITS]
+        counts = ", ".join(f"{len(v)} {k}" for k, v in splits.items())
+        replaced = f"; replaced the existing {', '.join(existing)}" if existing else ""
+        report.notes.append(
+            f"Split: new split of {main} (seed {seed}, trainval {trainval_percent}, "
+            f"train {train_percent}): {counts}{replaced}"
+        )
+    else:
+        report.notes.append(
+            f"Split: existing split {main / 'train.txt'} and {main / 'val.txt'}{kept}"
+        )
     if mode in ("all", "lines"):
         for split in ("train", "val"):
             records, problems = read_voc_split(voc_root, year, split, class_names, keep_difficult)

@@ -114,15 +114,15 @@ def test_size_mismatch_trusts_the_file_and_clips(tmp_path):
     assert "swapped" in problems[0].message
 
 
-def test_keep_difficult(tmp_path):
+def test_difficult_kept_flagged_by_default(tmp_path):
     voc = make_voc(tmp_path, {"a": xml([obj("cat", (1, 1, 9, 9), 1), obj("dog", (2, 2, 8, 8))])})
     record, problems = parse_voc_xml(voc / "Annotations" / "a.xml", CLASSES)
-    assert [p.kind for p in problems] == ["difficult_skipped"]
-    np.testing.assert_array_equal(record.classes, [1])
-    record, problems = parse_voc_xml(voc / "Annotations" / "a.xml", CLASSES, keep_difficult=True)
     assert problems == []
     np.testing.assert_array_equal(record.classes, [0, 1])
     np.testing.assert_array_equal(record.difficult, [True, False])
+    record, problems = parse_voc_xml(voc / "Annotations" / "a.xml", CLASSES, keep_difficult=False)
+    assert [p.kind for p in problems] == ["difficult_skipped"]
+    np.testing.assert_array_equal(record.classes, [1])
 
 
 def test_check_box_box_fully_outside_is_one_zero_size_problem():
@@ -174,7 +174,6 @@ def test_dataset_with_every_bad_kind_converts_the_rest(tmp_path):
         "unknown_class": 1,
         "inverted_box": 1,
         "no_objects": 2,
-        "difficult_skipped": 3,
     }
     assert dict(counts) == expected
     by_kind = {p.kind: str(p) for p in report.problems}
@@ -187,7 +186,8 @@ def test_dataset_with_every_bad_kind_converts_the_rest(tmp_path):
     ]
     assert all(r.path.startswith("/") for r in records)
     assert report.images == {"train": 8, "val": 1}
-    assert report.objects["train"] == [6, 3] and report.objects["val"] == [1, 1]
+    assert report.objects["train"] == [6, 6] and report.objects["val"] == [1, 1]
+    assert report.difficult == {"train": 3, "val": 0}  # written, flagged
     text = report.summary()
     for word in ("cat", "dog", "bad_xml", "broken.xml", "'horse' ×1", "2007_val.txt"):
         assert word in text

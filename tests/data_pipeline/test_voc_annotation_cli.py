@@ -48,6 +48,8 @@ def test_help_explains_every_flag():
         "--mode",
         "--seed",
         "--keep-difficult",
+        "--skip-difficult",
+        "--resplit",
         "--out-dir",
         "--max-messages",
     ):
@@ -81,9 +83,10 @@ def test_end_to_end_on_synthetic_set(tmp_path):
     assert sum(len(r.classes) for r in train + val) > 0
     assert all(np.all(r.classes < len(SHAPE_CLASSES)) for r in train)
 
-    # lines only, from the ImageSets just written, without --keep-difficult: same images,
-    # the difficult objects left out
-    again = [*args, "--out-dir", tmp_path / "again", "--mode", "lines"]
+    assert sum(int(r.difficult.sum()) for r in train + val) > 0  # written, flagged
+    # lines only, from the ImageSets just written, with --skip-difficult: same images, the
+    # difficult objects left out
+    again = [*args, "--out-dir", tmp_path / "again", "--mode", "lines", "--skip-difficult"]
     assert load_cli().main([str(a) for a in again]) == 0
     plain, _ = read_annotation_file(tmp_path / "again" / "2007_train.txt")
     assert [r.path for r in plain] == [r.path for r in train]
@@ -97,3 +100,69 @@ def test_missing_inputs_are_clean_errors(tmp_path, capsys):
     classes = str(REPO / "model_data" / "shapes_classes.txt")
     assert cli.main(["--voc-root", str(tmp_path), "--classes", classes]) == 2
     assert "no .xml files" in capsys.readouterr().err
+
+
+def _small_voc(root, n=10):
+    from PIL import Image
+
+    voc = root / "VOCdevkit" / "VOC2007"
+    for sub in ("Annotations", "JPEGImages"):
+        (voc / sub).mkdir(parents=True)
+    for i in range(n):
+        Image.new("RGB", (32, 24)).save(voc / "JPEGImages" / f"{i:03d}.jpg")
+        (voc / "Annotations" / f"{i:03d}.xml").write_text("<annotation/>")
+    return voc
+
+
+def test_existing_split_is_kept_unless_resplit(tmp_path, capsys):
+    voc = _small_voc(tmp_path)
+    main_dir = voc / "ImageSets" / "Main"
+    main_dir.mkdir(parents=True)
+    official = {"trainval": "000\n001\n002\n", "train": "000\n001\n", "val": "002\n"}
+    official["test"] = "003\n"
+    for split, text in official.items():
+        (main_dir / f"{split}.txt").write_text(text)
+    cli = load_cli()
+    args = ["--voc-root", str(tmp_path / "VOCdevkit"), "--out-dir", str(tmp_path)]
+    args += ["--classes", str(REPO / "model_data" / "shapes_classes.txt")]
+    assert cli.main(args) == 0  # the README's command: --mode all
+    out = capsys.readouterr().out
+    assert {s: (main_dir / f"{s}.txt").read_text() for s in official} == official
+    assert "existing split" in out and str(main_dir / "train.txt") in out
+    train, _ = read_annotation_file(tmp_path / "2007_train.txt")
+    assert [Path(r.path).stem for r in train] == ["000", "001"]
+
+    assert cli.main([*args, "--mode", "split"]) == 2  # explicit re-split: needs --resplit
+    assert "--resplit" in capsys.readouterr().err
+    assert (main_dir / "train.txt").read_text() == official["train"]
+
+    assert cli.main([*args, "--resplit"]) == 0
+    out = capsys.readouterr().out
+    assert "new split" in out and "replaced" in out
+    trainval = (main_dir / "trainval.txt").read_text().split()
+    assert len(trainval) == 9  # 90 % of 10 images
+    train, _ = read_annotation_file(tmp_path / "2007_train.txt")
+    assert [Path(r.path).stem for r in train] == (main_dir / "train.txt").read_text().split()
+
+
+def test_partial_existing_split_is_not_overwritten(tmp_path, capsys):
+    voc = _small_voc(tmp_path)
+    main_dir = voc / "ImageSets" / "Main"
+    main_dir.mkdir(parents=True)
+    (main_dir / "test.txt").write_text("003\n")  # e.g. only the VOC test tarball unpacked
+    args = ["--voc-root", str(tmp_path / "VOCdevkit"), "--out-dir", str(tmp_path)]
+    args += ["--classes", str(REPO / "model_data" / "shapes_classes.txt")]
+    assert load_cli().main(args) == 2
+    err = capsys.readouterr().err
+    assert "test.txt" in err and "--resplit" in err
+    assert (main_dir / "test.txt").read_text() == "003\n"
+    assert not (main_dir / "train.txt").exists()
+
+
+def test_new_split_is_announced(tmp_path, capsys):
+    _small_voc(tmp_path)
+    args = ["--voc-root", str(tmp_path / "VOCdevkit"), "--out-dir", str(tmp_path)]
+    args += ["--classes", str(REPO / "model_data" / "shapes_classes.txt"), "--seed", "4"]
+    assert load_cli().main(args) == 0
+    out = capsys.readouterr().out
+    assert "new split" in out and "seed 4" in out and "replaced" not in out

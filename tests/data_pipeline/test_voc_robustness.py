@@ -1,0 +1,142 @@
+"""Converter inputs that used to abort the conversion or drop data silently: each is now read
+correctly or is a counted, reported skip. Problem messages stay short whatever the input."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from centernet_keras.data.annotations import AnnotationError, parse_line, read_annotation_file
+from centernet_keras.data.voc import convert_voc, read_voc_split
+
+CLASSES = ["cat", "dog"]
+CAT = (
+    "<object><name>cat</name><bndbox><xmin>2</xmin><ymin>3</ymin><xmax>20</xmax>"
+    "<ymax>25</ymax></bndbox></object>"
+)
+
+
+def _voc(root, xmls, images=None):
+    """``xmls``: stem → XML text or bytes; ``images``: file name → bytes (default: a JPEG per
+    stem)."""
+    voc = root / "VOC2007"
+    for sub in ("Annotations", "JPEGImages"):
+        (voc / sub).mkdir(parents=True, exist_ok=True)
+    if images is None:
+        images = {f"{stem}.jpg": _jpeg() for stem in xmls}
+    for name, data in images.items():
+        (voc / "JPEGImages" / name).write_bytes(data)
+    for stem, text in xmls.items():
+        data = text.encode() if isinstance(text, str) else text
+        (voc / "Annotations" / f"{stem}.xml").write_bytes(data)
+    return voc
+
+
+def _jpeg(size=(40, 30), fmt="JPEG"):
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(noise).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def _convert(root):
+    """Everything into train; returns (report, {image file name: record})."""
+    report = convert_voc(root, 2007, CLASSES, trainval_percent=1, train_percent=1, out_dir=root)
+    records, problems = read_annotation_file(root / "2007_train.txt")
+    assert problems == []
+    return report, {Path(r.path).name: r for r in records}
+
+
+def test_image_id_with_a_space(tmp_path):
+    _voc(tmp_path, {"my photo": f"<annotation>{CAT}</annotation>", "plain": "<annotation/>"})
+    report, records = _convert(tmp_path)
+    assert report.counts()["missing_xml"] == 0
+    assert set(records) == {"my photo.jpg", "plain.jpg"}
+    np.testing.assert_array_equal(records["my photo.jpg"].boxes, [[2, 3, 20, 25]])
+    # the per-class ImageSets files of the devkit ("<id> <-1|0|1>") still read
+    main = tmp_path / "VOC2007" / "ImageSets" / "Main"
+    (main / "cat_train.txt").write_text("my photo  1\nplain -1\n")
+    found, problems = read_voc_split(tmp_path, 2007, "cat_train", CLASSES)
+    assert [Path(r.path).name for r in found] == ["my photo.jpg", "plain.jpg"]
+    assert [p.kind for p in problems] == ["no_objects"]  # plain.xml has none
+
+
+def test_truncated_jpeg_is_a_reported_skip(tmp_path):
+    good = _jpeg()
+    padded = good + b"\x00" * 16  # data after the end marker: a complete image
+    images = {"cut.jpg": good[: len(good) * 2 // 3], "ok.jpg": good, "padded.jpg": padded}
+    images["cut2.png"] = _jpeg(fmt="PNG")[:-200]
+    xmls = {s: f"<annotation>{CAT}</annotation>" for s in ("cut", "ok", "padded", "cut2")}
+    _voc(tmp_path, xmls, images)
+    report, records = _convert(tmp_path)
+    assert set(records) == {"ok.jpg", "padded.jpg"}
+    skipped = [p for p in report.problems if p.kind == "unreadable_image"]
+    assert sorted(Path(p.file).name for p in skipped) == ["cut.xml", "cut2.xml"]
+    assert all("truncated" in p.message for p in skipped)
+    assert "unreadable_image" in report.summary()
+
+
+def test_unknown_xml_encoding_is_a_reported_skip(tmp_path):
+    odd = f'<?xml version="1.0" encoding="x-no-such-codec"?><annotation>{CAT}</annotation>'
+    _voc(tmp_path, {"odd": odd, "ok": f"<annotation>{CAT}</annotation>"})
+    report, records = _convert(tmp_path)
+    assert set(records) == {"ok.jpg"}
+    (problem,) = [p for p in report.problems if p.kind == "bad_xml"]
+    assert problem.file.endswith("odd.xml") and "x-no-such-codec" in problem.message
+
+
+def test_filename_longer_than_255_bytes(tmp_path):
+    long_name = "é" * 200 + ".jpg"  # 400 bytes in UTF-8
+    xml = f"<annotation><filename>{long_name}</filename>{CAT}</annotation>"
+    # "found": the image is <stem>.png, found after the too-long <filename>; "lost": no image
+    _voc(tmp_path, {"found": xml, "lost": xml}, {"found.png": _jpeg(fmt="PNG")})
+    report, records = _convert(tmp_path)
+    assert set(records) == {"found.png"}
+    (problem,) = [p for p in report.problems if p.kind == "missing_image"]
+    assert problem.file.endswith("lost.xml")
+
+
+def test_objects_in_a_wrapper_or_a_namespace_are_read(tmp_path):
+    xmls = {
+        "wrapped": f"<annotation><objects>{CAT}{CAT}</objects></annotation>",
+        "spaced": f'<annotation xmlns="http://example.com/voc"><size><width>40</width>'
+        f"<height>30</height></size>{CAT}</annotation>",
+    }
+    _voc(tmp_path, xmls)
+    report, records = _convert(tmp_path)
+    assert report.counts()["no_objects"] == 0
+    np.testing.assert_array_equal(records["wrapped.jpg"].boxes, [[2, 3, 20, 25]] * 2)
+    np.testing.assert_array_equal(records["spaced.jpg"].boxes, [[2, 3, 20, 25]])
+
+
+def test_messages_cut_huge_user_strings(tmp_path):
+    huge = "x" * 5_000_000
+    bad_class = CAT.replace(">cat<", f">{huge}<")
+    bad_coords = CAT.replace(">20<", f">{huge}<")
+    _voc(tmp_path, {"a": f"<annotation>{bad_class}{bad_coords}</annotation>"})
+    report, _ = _convert(tmp_path)
+    kinds = sorted(p.kind for p in report.problems)
+    assert kinds == ["bad_coordinates", "no_objects", "unknown_class"]
+    assert max(len(str(p)) for p in report.problems) < 1000
+    assert len(report.summary(max_messages=0)) < 10_000
+    assert "xxxx" in report.summary()  # still recognisable
+    try:
+        parse_line(f"img.jpg 1,2,3,4,0 1,2,{huge},")
+    except AnnotationError as err:
+        assert len(str(err)) < 1000
+    else:
+        raise AssertionError("malformed field accepted")
+
+
+def test_huge_image_id_in_a_split_is_a_reported_skip(tmp_path):
+    huge = "y" * 1_000_000
+    _voc(tmp_path, {"a": f"<annotation>{CAT}</annotation>"})
+    main = tmp_path / "VOC2007" / "ImageSets" / "Main"
+    main.mkdir(parents=True)
+    for split in ("train", "val"):
+        (main / f"{split}.txt").write_text(f"a\n{huge}\n")
+    report = convert_voc(tmp_path, 2007, CLASSES, mode="lines", out_dir=tmp_path)
+    assert report.counts() == {"missing_xml": 2}
+    assert report.images == {"train": 1, "val": 1}
+    assert max(len(str(p)) for p in report.problems) < 1000 and "yyyy" in str(report.problems[0])
