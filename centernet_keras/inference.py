@@ -265,7 +265,7 @@ class Predictor:
         path = os.fspath(path)
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: no such model file")
-        not_a_model = f"{path} is not a Keras model (a .keras file, a zip archive)"
+        not_a_model = f"{path} is not a Keras model (a .keras zip archive written by model.save)"
         if os.path.isdir(path) or (path.endswith(".keras") and not zipfile.is_zipfile(path)):
             raise ValueError(not_a_model)
         try:
