@@ -6,7 +6,10 @@
     python get_map.py --model m.keras --coco-json instances_val2017.json --image-dir val2017
 
 Writes into --output-dir: summary.json, per_class.txt, coco_summary.txt, pr_curves/*.png and
-detections.json, and prints the per-class table.
+detections.json, and prints the per-class table. With --coco-json the COCO metric is the
+official one on that file (crowd regions ignored, its areas, its image and category ids;
+categories matched to the model's class names, or --classes, by name) and coco_results.json
+holds the detections in the COCO results format, to re-score or submit.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from centernet_keras.cli import (
     add_model_arguments,
     new_parser,
     predictor_from_args,
+    run_reporting_errors,
 )
 
 #: Above this, a score threshold cuts the precision–recall curve short and lowers mAP.
@@ -45,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--split", default="test", help="ImageSets/Main/<split>.txt with --voc-root (default test)"
     )
-    source.add_argument("--coco-json", help="COCO detection file (instances_*.json)")
+    source.add_argument(
+        "--coco-json",
+        help="COCO detection file (instances_*.json); scored as pycocotools scores it, "
+        "detections also written to coco_results.json",
+    )
     source.add_argument("--image-dir", help="image folder of --coco-json")
     parser.add_argument("--output-dir", default="map_out", help="report folder (default map_out)")
     parser.add_argument(
@@ -68,7 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run_reporting_errors(run, build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the arguments, read the split, run the model over it, write the reports."""
     if sum(x is not None for x in (args.annotation_file, args.voc_root, args.coco_json)) != 1:
         print(
             "error: give exactly one of --annotation-file, --voc-root, --coco-json", file=sys.stderr
@@ -96,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         root=args.root,
     )
     for message in problems[:20]:
-        print(f"skipped: {message}", file=sys.stderr)
+        print(f"warning: {message}", file=sys.stderr)
     if len(problems) > 20:
         print(f"... and {len(problems) - 20} more problems", file=sys.stderr)
     settings = {
@@ -123,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     if "coco" in summary["metrics"]:
         print("\n".join(summary["metrics"]["coco"]["summary_text"]))
     print(f"reports written to {args.output_dir}/")
+    if args.coco_json is not None:
+        print(f"COCO results format: {os.path.join(args.output_dir, 'coco_results.json')}")
     return 0
 
 

@@ -27,6 +27,7 @@ from centernet_keras.cli import (
     add_model_arguments,
     new_parser,
     predictor_from_args,
+    run_reporting_errors,
 )
 
 MODES = ("image", "dir", "video", "fps", "heatmap", "export")
@@ -163,12 +164,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except (OSError, ValueError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    return run_reporting_errors(run, build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

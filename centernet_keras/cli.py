@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
+
+#: What a CLI reports as one line ``error: <message>`` (exit code 1) instead of a traceback: a
+#: missing or malformed file, a value that does not fit the model.
+USER_ERRORS = (OSError, ValueError, TypeError)
 
 
 def nms_iou(value: str) -> float | str | None:
@@ -76,3 +82,13 @@ def predictor_from_args(args: argparse.Namespace):
         input_size=args.input_size,
         letterbox=args.letterbox,
     )
+
+
+def run_reporting_errors(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """``run(args)``, with a user error (:data:`USER_ERRORS`) printed as one line, exit code 1."""
+    try:
+        return run(args)
+    except USER_ERRORS as err:
+        message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        print(f"error: {message or type(err).__name__}", file=sys.stderr)
+        return 1

@@ -235,10 +235,27 @@ class Predictor:
             path: the ``.keras`` file.
             classes: a classes file or list; must match the model's class count.
             **kwargs: ``Predictor`` settings (confidence, nms_iou, flip_test…).
+
+        Raises:
+            FileNotFoundError: no such file.
+            ValueError: the file is not a Keras model (a ``.keras`` file is a zip archive), or
+                the classes do not match the model.
+            TypeError: the model is not a CenterNet.
         """
+        import zipfile
+
         import centernet_keras  # noqa: F401  (registers the custom objects)
 
-        model = keras.saving.load_model(os.fspath(path), safe_mode=True)
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: no such model file")
+        not_a_model = f"{path} is not a Keras model (a .keras zip archive written by model.save)"
+        if os.path.isdir(path) or (path.endswith(".keras") and not zipfile.is_zipfile(path)):
+            raise ValueError(not_a_model)
+        try:
+            model = keras.saving.load_model(path, safe_mode=True)
+        except (KeyError, zipfile.BadZipFile) as err:  # a zip without the .keras contents
+            raise ValueError(f"{not_a_model}: {err}") from err
         if not isinstance(model, CenterNet):
             raise TypeError(f"{path} holds a {type(model).__name__}, not a CenterNet")
         return cls(model, class_names=classes, **kwargs)

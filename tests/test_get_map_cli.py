@@ -6,13 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import coco_data
 import numpy as np
 import pytest
 from PIL import Image
 
 from centernet_keras.data.annotations import ImageRecord
 from centernet_keras.evaluation.runner import collect_detections, evaluate_split, load_split
-from centernet_keras.inference import Detections
+from centernet_keras.inference import Detections, Predictor
 from centernet_keras.models import build_centernet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,13 +115,10 @@ def test_splits_read_difficult_flags(dataset, source) -> None:
     records, problems = load_split(CLASSES, **kwargs)
     assert problems == []
     assert [Path(r.path).name for r in records] == list(OBJECTS)
-    first = records[0]
-    if source == "coco":  # crowd objects are skipped by the COCO reader
-        np.testing.assert_array_equal(first.classes, [0])
-    else:
-        np.testing.assert_array_equal(first.classes, [0, 1])
-        np.testing.assert_array_equal(first.difficult, [False, True])
-        np.testing.assert_allclose(first.boxes, [[5, 6, 30, 33], [35, 10, 58, 38]])
+    first = records[0]  # a COCO crowd object is kept flagged, like a difficult one
+    np.testing.assert_array_equal(first.classes, [0, 1])
+    np.testing.assert_array_equal(first.difficult, [False, True])
+    np.testing.assert_allclose(first.boxes, [[5, 6, 30, 33], [35, 10, 58, 38]])
 
 
 def test_perfect_detections_score_one(dataset, tmp_path) -> None:
@@ -212,6 +210,139 @@ def test_cli_warns_on_high_confidence_and_one_source(dataset, checkpoint, tmp_pa
     both = ["--model", str(checkpoint), "--annotation-file", "a.txt", "--voc-root", "v"]
     assert get_map.main(both) == 2
     assert "exactly one of" in capsys.readouterr().err
+
+
+def _run(argv, capsys) -> tuple[int, str]:
+    code = get_map.main([*argv, "--no-progress"])
+    return code, capsys.readouterr().err
+
+
+def _json_around_detections(checkpoint, root: Path) -> tuple[Path, Path]:
+    """The COCO file of ``coco_data``, its objects placed where the model detects things.
+
+    Per image and class: the top detection, shifted by a tenth of its size (IoU 0.68: a hit
+    at IoU 0.5 to 0.65 only), is an object whose area puts it in another bucket than its box;
+    on the first image the next detection, enlarged 1.5×, is a crowd region (IoU 0.44 as a
+    box: a miss and a false positive if it were not a crowd).
+    """
+    _, image_dir = coco_data.write_coco(root, annotations=[])
+    predictor = Predictor.from_checkpoint(checkpoint, confidence=0.01)
+    annotations = []
+    for n, (image_id, (name, _, _)) in enumerate(coco_data.IMAGES.items()):
+        detections = predictor(str(image_dir / name))
+        for c, class_name in enumerate(CLASSES):
+            boxes = detections.boxes[detections.class_ids == c]  # by descending score
+            x1, y1, x2, y2 = (float(v) for v in boxes[0])
+            w, h = x2 - x1, y2 - y1
+            area = (5000.0, 200.0, 12000.0)[(n + c) % 3]
+            annotations.append((image_id, class_name, [x1 + w / 10, y1 + h / 10, w, h], area, 0))
+            if n == 0:
+                x1, y1, x2, y2 = (float(v) for v in boxes[1])
+                w, h = x2 - x1, y2 - y1
+                crowd = [x1 - w / 4, y1 - h / 4, 1.5 * w, 1.5 * h]
+                annotations.append((image_id, class_name, crowd, 2.25 * w * h, 1))
+    return coco_data.write_coco(root, annotations=annotations)
+
+
+def test_cli_scores_a_coco_json_like_pycocotools(checkpoint, tmp_path, capsys) -> None:
+    """Crowds, segmentation areas, non-contiguous ids, a dummy category: pycocotools' stats."""
+    json_path, image_dir = _json_around_detections(checkpoint, tmp_path)
+    out = tmp_path / "map"
+    argv = ["--model", str(checkpoint), "--coco-json", str(json_path)]
+    code, err = _run([*argv, "--image-dir", str(image_dir), "--output-dir", str(out)], capsys)
+    assert code == 0, err
+    results = json.loads((out / "coco_results.json").read_text())
+    assert results and all(set(r) == {"image_id", "category_id", "bbox", "score"} for r in results)
+    assert {r["image_id"] for r in results} == set(coco_data.IMAGES)
+    assert {r["category_id"] for r in results} == set(coco_data.CATEGORY_IDS.values())
+    official = coco_data.official_eval(json_path, out / "coco_results.json")
+    stats = json.loads((out / "summary.json").read_text())["metrics"]["coco"]["stats"]
+    np.testing.assert_allclose(list(stats.values()), official.stats, rtol=0, atol=1e-6)
+    # Not a vacuous comparison: scored with box areas and without crowds, the stats differ.
+    data = json.loads(json_path.read_text())
+    for ann in data["annotations"]:
+        ann.update(area=ann["bbox"][2] * ann["bbox"][3], iscrowd=0)
+    (tmp_path / "plain.json").write_text(json.dumps(data))
+    plain = coco_data.official_eval(tmp_path / "plain.json", out / "coco_results.json")
+    assert np.abs(plain.stats - official.stats).max() > 0.1
+
+
+def test_cli_matches_coco_categories_by_the_classes_given(tmp_path, capsys) -> None:
+    """A model saved without names scores a COCO json only with --classes (matched by name)."""
+    model = build_centernet(
+        2, backbone="resnet18", input_shape=(64, 64, 3), neck_filters=(32, 32, 32),
+        head_channels=16,
+    )  # fmt: skip
+    model.save(tmp_path / "unnamed.keras")
+    json_path, image_dir = coco_data.write_coco(tmp_path)
+    argv = ["--model", str(tmp_path / "unnamed.keras"), "--coco-json", str(json_path)]
+    argv += ["--image-dir", str(image_dir), "--output-dir", str(tmp_path / "map")]
+    code, err = _run(argv, capsys)
+    assert code == 1 and "class_0" in err and "'cat'" in err and "Traceback" not in err
+    (tmp_path / "classes.txt").write_text("dog\ncat\n")
+    assert _run([*argv, "--classes", str(tmp_path / "classes.txt")], capsys)[0] == 0
+    results = json.loads((tmp_path / "map" / "coco_results.json").read_text())
+    summary = json.loads((tmp_path / "map" / "summary.json").read_text())
+    assert summary["num_gt"] == len(coco_data.ANNOTATIONS)  # the crowd is kept (as ignored)
+    assert {r["category_id"] for r in results} == {17, 18}
+
+
+def test_cli_wrong_image_dir_is_an_error(checkpoint, tmp_path, capsys) -> None:
+    json_path, _ = coco_data.write_coco(tmp_path)
+    argv = ["--model", str(checkpoint), "--coco-json", str(json_path)]
+    code, err = _run([*argv, "--image-dir", str(tmp_path), "--output-dir", str(tmp_path)], capsys)
+    assert code == 1 and "none of the 3 images" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["classes_length", "missing_model", "text_model", "empty_model", "missing_file", "empty_file"],
+)
+def test_user_errors_are_one_line(case, dataset, checkpoint, tmp_path, capsys) -> None:
+    model, split = str(checkpoint), str(dataset / "val.txt")
+    extra, want = (
+        [],
+        {
+            "classes_length": "3 class names but the model has 2 classes",
+            "missing_model": "no such model file",
+            "text_model": "not a Keras model",
+            "empty_model": "not a Keras model",
+            "missing_file": "No such file",
+            "empty_file": "no images",
+        }[case],
+    )
+    if case == "classes_length":
+        (tmp_path / "classes.txt").write_text("cat\ndog\nbird\n")
+        extra = ["--classes", str(tmp_path / "classes.txt")]
+    elif case == "missing_model":
+        model = str(tmp_path / "missing.keras")
+    elif case in ("text_model", "empty_model"):
+        model = str(tmp_path / "model.keras")
+        Path(model).write_text("not a model\n" if case == "text_model" else "")
+    elif case == "missing_file":
+        split = str(tmp_path / "missing.txt")
+    else:
+        split = str(tmp_path / "empty.txt")
+        Path(split).write_text("")
+    argv = ["--model", model, "--annotation-file", split, "--output-dir", str(tmp_path), *extra]
+    code, err = _run(argv, capsys)
+    assert code == 1
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert want in err and "Traceback" not in err
+
+
+def test_class_id_beyond_the_model_is_dropped_with_a_warning(
+    dataset, checkpoint, tmp_path, capsys
+) -> None:
+    lines = (dataset / "val.txt").read_text().replace("5,6,30,33,0", "5,6,30,33,7")
+    (tmp_path / "val.txt").write_text(lines)
+    out = tmp_path / "map"
+    argv = ["--model", str(checkpoint), "--annotation-file", str(tmp_path / "val.txt")]
+    code, err = _run([*argv, "--output-dir", str(out), "--metrics", "voc07"], capsys)
+    assert code == 0, err
+    assert "warning: " in err and "class id outside 0..1 dropped" in err
+    assert "img1.jpg" in err and "Traceback" not in err
+    assert json.loads((out / "summary.json").read_text())["num_gt"] == 2
 
 
 def test_class_id_beyond_the_model_is_an_error(tmp_path) -> None:

@@ -146,3 +146,18 @@ def test_classes_mismatch_exits_with_message(checkpoint, image, tmp_path, capsys
     argv = ["--model", str(checkpoint), "--classes", str(classes), "--input", str(image)]
     assert predict.main(argv) == 1
     assert "3 class names but the model has 2 classes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ["not a model\n", ""])
+def test_not_a_keras_file_exits_with_message(content, image, tmp_path, capsys) -> None:
+    model = tmp_path / "model.keras"
+    model.write_text(content)
+    assert predict.main(["--model", str(model), "--input", str(image)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert "is not a Keras model" in err and "File not found" not in err
+
+
+def test_missing_model_exits_with_message(image, tmp_path, capsys) -> None:
+    assert predict.main(["--model", str(tmp_path / "gone.keras"), "--input", str(image)]) == 1
+    assert "no such model file" in capsys.readouterr().err

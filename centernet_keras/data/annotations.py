@@ -124,3 +124,34 @@ def read_annotation_file(
 def write_annotation_file(path: str | os.PathLike, records: Iterable[ImageRecord]) -> None:
     """Write records as annotation lines, atomically."""
     atomic_write_text(path, "".join(format_line(r) + "\n" for r in records))
+
+
+def drop_out_of_range_classes(
+    records: Iterable[ImageRecord], num_classes: int
+) -> tuple[int, list[str]]:
+    """Drop the boxes whose class id is outside ``0..num_classes - 1`` (a wrong classes file?).
+
+    Records are changed in place (boxes, classes and difficult flags together).
+
+    Args:
+        records: the records to check.
+        num_classes: the model's number of classes.
+
+    Returns:
+        ``(dropped boxes, one message per record that lost boxes)``.
+    """
+    dropped, messages = 0, []
+    for record in records:
+        bad = (record.classes < 0) | (record.classes >= num_classes)
+        if not bad.any():
+            continue
+        dropped += int(bad.sum())
+        ids = ", ".join(str(i) for i in sorted(set(record.classes[bad].tolist()))[:10])
+        messages.append(
+            f"{record.path}: {int(bad.sum())} box(es) with class id outside "
+            f"0..{num_classes - 1} dropped (ids {ids}; wrong classes file?)"
+        )
+        keep = ~bad
+        record.boxes, record.classes = record.boxes[keep], record.classes[keep]
+        record.difficult = record.difficult[keep]
+    return dropped, messages

@@ -6,6 +6,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from centernet_keras.data.annotations import ImageRecord
@@ -17,19 +18,116 @@ from centernet_keras.data.problems import (
     size_problem,
 )
 
+#: Names quoted in a message, at most.
+_SHOWN = 10
+
+
+@dataclass
+class CocoRecord(ImageRecord):
+    """An :class:`ImageRecord` that remembers the JSON it came from (for the official scorer).
+
+    Attributes:
+        image_id: the image's ``id`` in the JSON.
+        annotations: the JSON annotations of the record's objects (crowds too, if kept) as
+            pycocotools reads them: ``id``, ``image_id``, ``category_id``, ``bbox`` ``[x, y, w,
+            h]`` as in the file (not clipped), ``area`` (the file's, the box area if it has
+            none) and ``iscrowd``; no segmentation.
+        category_ids: the JSON category id of each class id (``None``: no category of that
+            name).
+    """
+
+    image_id: object = None
+    annotations: list[dict] = field(default_factory=list)
+    category_ids: tuple[int | None, ...] = ()
+
 
 def _size(value: object) -> int | None:
     return int(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _bbox(value: object) -> list[float] | None:
     """COCO ``[x, y, w, h]`` → ``[x1, y1, x2, y2]``, or ``None`` if malformed."""
     if not isinstance(value, list | tuple) or len(value) != 4:
         return None
-    if not all(isinstance(v, int | float) and math.isfinite(v) for v in value):
+    if not all(_number(v) for v in value):
         return None
     x, y, w, h = (float(v) for v in value)
     return [x, y, x + w, y + h]
+
+
+def _shown(names: Sequence[str]) -> str:
+    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+    return f"{list(names[:_SHOWN])}{more}"
+
+
+def _class_map(
+    file: str,
+    categories: list[dict],
+    annotated: set,
+    class_names: Sequence[str] | None,
+    report: DatasetReport,
+) -> tuple[list[str], tuple[int | None, ...]]:
+    """Class names and the category id of each; category findings go into ``report``."""
+    names = [str(c["name"]).strip() for c in categories]
+    if class_names is None:
+        if len(set(names)) != len(names):
+            raise ValueError(f"{file}: duplicate category names {_shown(names)}; pass class_names")
+        for i, c in enumerate(categories):
+            if c["id"] in annotated:
+                continue
+            shift = " (every later class id is one higher for it)" if i < len(names) - 1 else ""
+            report.problems.append(
+                Problem(
+                    "empty_category",
+                    file,
+                    f"category {c['id']!r} {names[i]!r} has no annotations but takes class id "
+                    f"{i}{shift}: pass class_names (your class list) to match categories by name",
+                    names[i],
+                )
+            )
+        return names, tuple(c["id"] for c in categories)
+    class_names = list(class_names)
+    by_name: dict[str, list] = {}
+    for c, name in zip(categories, names, strict=True):
+        by_name.setdefault(name, []).append(c["id"])
+    if not any(name in by_name for name in class_names):
+        raise ValueError(
+            f"{file}: none of the classes {_shown(class_names)} is a category of the file "
+            f"(its categories: {_shown(names)}): wrong class list?"
+        )
+    category_ids = []
+    for name in class_names:
+        ids = by_name.get(name, [])
+        if len(ids) > 1:
+            raise ValueError(f"{file}: categories {ids} are all named {name!r}")
+        if not ids:
+            report.problems.append(
+                Problem(
+                    "missing_category",
+                    file,
+                    f"class {name!r} is not a category of the file: no objects of it",
+                    name,
+                )
+            )
+        category_ids.append(ids[0] if ids else None)
+    return class_names, tuple(category_ids)
+
+
+def _official(ann: dict, image_id: object, bbox: list, new_id: int) -> dict:
+    """An annotation as the official scorer reads it (no segmentation; defaults filled in)."""
+    area = ann.get("area")
+    return {
+        "id": ann["id"] if isinstance(ann.get("id"), int) else new_id,
+        "image_id": image_id,
+        "category_id": ann["category_id"],
+        "bbox": [float(v) for v in bbox],
+        "area": float(area) if _number(area) else float(bbox[2]) * float(bbox[3]),
+        "iscrowd": int(bool(ann.get("iscrowd"))),
+    }
 
 
 def read_coco(
@@ -37,14 +135,19 @@ def read_coco(
     image_dir: str | os.PathLike,
     class_names: Sequence[str] | None = None,
     check_images: bool = True,
-) -> tuple[list[ImageRecord], list[str], DatasetReport]:
+    keep_crowd: bool = False,
+) -> tuple[list[CocoRecord], list[str], DatasetReport]:
     """Read a COCO detection file into records.
 
     ``bbox`` ``[x, y, w, h]`` becomes ``[x1, y1, x2, y2]``. Without ``class_names``, category
     ids map to 0-based contiguous ids in ascending category-id order (COCO's 80 classes →
-    0..79). With ``class_names``, categories map by name and annotations of other categories
-    are dropped and reported. ``iscrowd`` objects are skipped and counted. Images without
-    annotations are kept. Boxes are validated like VOC boxes (:func:`~.voc.check_box`).
+    0..79); a category without annotations (a dummy supercategory, as in Roboflow exports)
+    still takes a class id and is reported (``empty_category``). With ``class_names``,
+    categories map by name, annotations of other categories are dropped and reported, and a
+    class that no category has is reported (``missing_category``). ``iscrowd`` objects are
+    skipped and counted (training), or with ``keep_crowd`` kept with the *difficult* flag, an
+    object to ignore (evaluation). Images without annotations are kept. Boxes are validated like
+    VOC boxes (:func:`~.problems.check_box`).
 
     Args:
         json_path: the ``instances_*.json`` file.
@@ -52,13 +155,17 @@ def read_coco(
         class_names: optional class list fixing the class ids.
         check_images: open each image header: missing or unreadable images are skipped and the
             real size is trusted over the JSON's. Without it the JSON sizes are used as is.
+        keep_crowd: keep ``iscrowd`` objects, flagged difficult.
 
     Returns:
-        ``(records, class_names, report)``, records in the order of the JSON's ``images``.
+        ``(records, class_names, report)``, records (:class:`CocoRecord`) in the order of the
+        JSON's ``images``.
 
     Raises:
-        ValueError: the file has no ``images`` / ``categories`` lists, or duplicate category
-            names when ``class_names`` is not given.
+        ValueError: the file has no ``images`` / ``categories`` lists; duplicate category names
+            when ``class_names`` is not given, or a class name that several categories have;
+            no class of ``class_names`` is a category; or none of the file's images is found in
+            ``image_dir``.
     """
     file = str(json_path)
     data = json.loads(Path(json_path).read_text(encoding="utf-8"))
@@ -66,17 +173,16 @@ def read_coco(
         raise ValueError(f"{file}: not a COCO detection file (no 'images'/'categories' list)")
     categories = sorted(data["categories"], key=lambda c: c["id"])
     cat_names = {c["id"]: str(c["name"]).strip() for c in categories}
-    if class_names is None:
-        names = [cat_names[c["id"]] for c in categories]
-        if len(set(names)) != len(names):
-            raise ValueError(f"{file}: duplicate category names {names}; pass class_names")
-        class_names = names
-    class_names = list(class_names)
+    annotations = data.get("annotations", [])
+    annotated = {ann.get("category_id") for ann in annotations}
+    report = DatasetReport([])
+    class_names, category_ids = _class_map(file, categories, annotated, class_names, report)
+    report.class_names = class_names
     ids = {name: i for i, name in enumerate(class_names)}
-    report = DatasetReport(class_names)
+    next_id = 1 + max((a["id"] for a in annotations if isinstance(a.get("id"), int)), default=0)
 
     by_image: dict[object, list[dict]] = {}
-    for ann in data.get("annotations", []):
+    for ann in annotations:
         by_image.setdefault(ann.get("image_id"), []).append(ann)
     image_ids = {img.get("id") for img in data["images"]}
     for image_id, anns in by_image.items():
@@ -94,7 +200,7 @@ def read_coco(
         name = str(img.get("file_name", ""))
         where = f"{file} [{name or img.get('id')}]"
         path = os.path.abspath(Path(image_dir) / name)
-        annotated = (_size(img.get("width")), _size(img.get("height")))
+        annotated_size = (_size(img.get("width")), _size(img.get("height")))
         if check_images:
             if not name or not os.path.isfile(path):
                 report.problems.append(
@@ -108,21 +214,22 @@ def read_coco(
                     Problem("unreadable_image", where, f"cannot read image {path} ({err}): skipped")
                 )
                 continue
-            issue = size_problem(where, name, annotated, (width, height))
+            issue = size_problem(where, name, annotated_size, (width, height))
             if issue:
                 report.problems.append(issue)
-        elif None in annotated:
+        elif None in annotated_size:
             report.problems.append(
                 Problem("bad_coordinates", where, "no valid width/height: image skipped")
             )
             continue
         else:
-            width, height = annotated  # type: ignore[assignment]
-        boxes, classes = [], []
+            width, height = annotated_size  # type: ignore[assignment]
+        boxes, classes, crowds, official = [], [], [], []
         for ann in by_image.get(img.get("id"), []):
             label = cat_names.get(ann.get("category_id"))
             what = f"annotation {ann.get('id')} ({label or ann.get('category_id')!r})"
-            if ann.get("iscrowd"):
+            crowd = bool(ann.get("iscrowd"))
+            if crowd and not keep_crowd:
                 report.problems.append(Problem("crowd_skipped", where, f"{what}: crowd: skipped"))
                 continue
             if label not in ids:
@@ -147,10 +254,24 @@ def read_coco(
             if box is not None:
                 boxes.append(box)
                 classes.append(ids[label])  # type: ignore[index]
+                crowds.append(crowd)
+                official.append(_official(ann, img.get("id"), ann["bbox"], next_id))
+                next_id += 1
         if not boxes:
             report.problems.append(
                 Problem("no_objects", where, "no objects: image kept as a negative")
             )
-        records.append(ImageRecord(path, boxes, classes, [], width, height))
+        records.append(
+            CocoRecord(
+                path, boxes, classes, crowds, width, height, img.get("id"), official, category_ids
+            )
+        )
+    if check_images and data["images"] and not records:
+        missing = report.counts()["missing_image"] == len(data["images"])
+        raise ValueError(
+            f"{file}: none of the {len(data['images'])} images "
+            f"{'found' if missing else 'readable'} under {image_dir} "
+            f"(the first is {data['images'][0].get('file_name')!r}): wrong image_dir?"
+        )
     report.add_split(Path(json_path).stem, records)
     return records, class_names, report

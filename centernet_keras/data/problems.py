@@ -24,6 +24,8 @@ PROBLEM_KINDS: dict[str, str] = {
     "unknown_image": "annotation for an image id missing from 'images' (dropped)",
     "size_mismatch": "annotated image size differs from the file (file trusted, boxes clipped)",
     "unknown_class": "unknown class name or id (object dropped)",
+    "empty_category": "COCO category without annotations, yet it takes a class id",
+    "missing_category": "class that no COCO category has (no objects of it)",
     "bad_coordinates": "missing or non-numeric coordinates (object dropped)",
     "inverted_box": "inverted box, x2 < x1 or y2 < y1 (object dropped)",
     "clipped_box": "box outside the image (clipped to it)",

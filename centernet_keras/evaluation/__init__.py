@@ -6,7 +6,9 @@ All metrics take the same plain records (those of ``tests/data/reference/voc_eva
   class, difficult}], "classes": [names] (optional)}``;
 - detections: ``[{image_id, bbox [x1, y1, x2, y2], class, score}]``.
 
-Boxes are in original-image pixels, classes 0-based. ``evaluate(gt, det, "voc07")`` is the
+Boxes are in original-image pixels, classes 0-based. Ground truth read from a COCO json
+(``runner``) also carries that json (``"coco_json"``), so that the ``"coco"`` metric scores it
+as pycocotools does (see :func:`~.coco.evaluate_coco`). ``evaluate(gt, det, "voc07")`` is the
 entry point; ``runner`` runs a model over a split to make the records, ``plots`` writes the
 per-class table, precision–recall curves and the JSON summary.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from centernet_keras.evaluation.coco import STAT_NAMES, COCOResult, evaluate_coco
+from centernet_keras.evaluation.coco import STAT_NAMES, COCOResult, coco_results, evaluate_coco
 from centernet_keras.evaluation.voc import ClassAP, VOCResult, evaluate_voc, voc_ap
 
 METRICS = ("voc07", "voc", "coco")
@@ -61,6 +63,7 @@ __all__ = [
     "COCOResult",
     "ClassAP",
     "VOCResult",
+    "coco_results",
     "evaluate",
     "evaluate_coco",
     "evaluate_voc",

@@ -1,13 +1,18 @@
 """COCO detection metrics (AP@[.5:.95], AP50, AP75, by area, AR) through pycocotools.
 
-The plain records are converted at this edge: *difficult* ground truths are dropped (not turned
-into ``iscrowd``), boxes become ``[x1, y1, w, h]`` without ``+1``, ``area = w·h`` and
-``category_id = class + 1``. pycocotools' progress lines and summary are captured, not printed.
+Ground truth read from a COCO JSON carries that JSON (a ``"coco_json"`` entry, see
+:func:`evaluate_coco`) and is scored on it exactly as the official scorer scores the file:
+crowd regions are ``iscrowd`` ignore regions, areas are the file's, image and category ids are
+the file's. Other plain records are converted at this edge: *difficult* ground truths are
+dropped (not turned into ``iscrowd``), boxes become ``[x1, y1, w, h]`` without ``+1``,
+``area = w·h`` and ``category_id = class + 1``. pycocotools' progress lines and summary are
+captured, not printed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -123,6 +128,45 @@ def to_coco_dicts(
     return dataset, results
 
 
+def coco_results(ground_truth: Mapping, detections: Sequence[Mapping]) -> list[dict]:
+    """Detections in the official COCO results format, on the ids of the ground truth's JSON.
+
+    Args:
+        ground_truth: plain records with a ``"coco_json"`` entry (see :func:`evaluate_coco`).
+        detections: ``[{image_id, bbox [x1, y1, x2, y2], class, score}]``.
+
+    Returns:
+        ``[{image_id, category_id, bbox [x, y, w, h], score}]`` with the JSON's image and
+        category ids; detections of a class that has no category in the JSON are left out
+        (the official scorer would not look at them either).
+
+    Raises:
+        ValueError: the ground truth has no ``"coco_json"`` entry, or a detection is on an image
+            it does not list.
+    """
+    if "coco_json" not in ground_truth:
+        raise ValueError("the ground truth was not read from a COCO json (no 'coco_json' entry)")
+    image_ids = {im["id"]: im["coco_id"] for im in ground_truth["images"]}
+    category_ids = ground_truth["coco_json"]["category_ids"]
+    results = []
+    for d in detections:
+        if d["image_id"] not in image_ids:
+            raise ValueError(f"detection on image {d['image_id']!r}, which is not listed")
+        category_id = category_ids[int(d["class"])]
+        if category_id is None:
+            continue
+        x1, y1, x2, y2 = (float(v) for v in d["bbox"])
+        results.append(
+            {
+                "image_id": image_ids[d["image_id"]],
+                "category_id": category_id,
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "score": float(d["score"]),
+            }
+        )
+    return results
+
+
 def evaluate_coco(
     ground_truth: Mapping, detections: Sequence[Mapping], class_names: Sequence[str]
 ) -> COCOResult:
@@ -130,7 +174,10 @@ def evaluate_coco(
 
     Args:
         ground_truth: ``{"images": [{id, width, height}], "gt": [{image_id, bbox, class,
-            difficult}]}`` (boxes ``[x1, y1, x2, y2]``).
+            difficult}]}`` (boxes ``[x1, y1, x2, y2]``). Read from a COCO JSON it also has
+            ``"coco_json": {images, annotations, categories, category_ids}`` (the JSON's entries of
+            the evaluated images, and the category id of each class, ``None`` for none) and a
+            ``coco_id`` in each image: then that JSON is what is scored.
         detections: ``[{image_id, bbox, class, score}]``.
         class_names: names of classes ``0..C-1``.
 
@@ -140,7 +187,15 @@ def evaluate_coco(
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    dataset, results = to_coco_dicts(ground_truth, detections, class_names)
+    if "coco_json" in ground_truth:
+        coco = ground_truth["coco_json"]
+        # pycocotools writes into the annotations it scores: give it copies.
+        dataset = copy.deepcopy({k: coco[k] for k in ("images", "annotations", "categories")})
+        results = coco_results(ground_truth, detections)
+        category_ids = list(coco["category_ids"])
+    else:
+        dataset, results = to_coco_dicts(ground_truth, detections, class_names)
+        category_ids = [c + 1 for c in range(len(class_names))]
     log = io.StringIO()
     with contextlib.redirect_stdout(log):
         coco_gt = COCO()
@@ -159,9 +214,14 @@ def evaluate_coco(
     with contextlib.redirect_stdout(summary):
         evaluator.summarize()
 
-    precision = evaluator.eval["precision"]  # [T, R, K, A, M]
+    precision = evaluator.eval["precision"]  # [T, R, K, A, M], K in the order of catIds
+    cat_ids = list(evaluator.params.catIds)
     per_class = {}
-    for k, name in enumerate(class_names):
+    for name, category_id in zip(class_names, category_ids, strict=True):
+        if category_id not in cat_ids:
+            per_class[str(name)] = {"AP": float("nan"), "AP50": float("nan")}
+            continue
+        k = cat_ids.index(category_id)
         p_all = precision[:, :, k, 0, -1]  # area "all", maxDets 100
         p_50 = precision[0, :, k, 0, -1]  # IoU 0.5
         per_class[str(name)] = {"AP": _mean_valid(p_all), "AP50": _mean_valid(p_50)}

@@ -3,7 +3,8 @@
 A split is a list of ``ImageRecord`` (image path, boxes, classes, difficult flags) from an
 annotation-lines file (``2007_val.txt``; difficult = the ``,1`` field), from VOC
 ``ImageSets/Main/<split>.txt`` + ``Annotations`` XML (difficult objects kept and flagged), or
-from a COCO ``instances_*.json`` (``iscrowd`` objects are skipped by the reader).
+from a COCO ``instances_*.json`` (``iscrowd`` objects kept and flagged like difficult ones;
+the COCO metric scores the JSON itself, and ``coco_results.json`` is written).
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from centernet_keras.data.annotations import ImageRecord, read_annotation_file
+from centernet_keras.data.annotations import (
+    ImageRecord,
+    drop_out_of_range_classes,
+    read_annotation_file,
+)
+from centernet_keras.data.coco import CocoRecord
 from centernet_keras.evaluation import METRICS, evaluate
+from centernet_keras.evaluation.coco import coco_results
 from centernet_keras.evaluation.plots import format_table, plot_pr_curves, write_summary
 from centernet_keras.inference import Detections, load_image
 from centernet_keras.io import atomic_write_text
@@ -46,31 +53,43 @@ def load_split(
         coco_json: a COCO detection file; with ``image_dir``.
 
     Returns:
-        ``(records, problems)``: messages about skipped lines, images or objects (images
-        without objects and COCO crowd objects are not listed).
+        ``(records, problems)``: messages about skipped lines, images or objects, and about
+        boxes dropped for a class id outside the model's classes (images without objects are
+        not listed). COCO records are :class:`~centernet_keras.data.coco.CocoRecord` with
+        their crowd objects flagged difficult.
 
     Raises:
-        ValueError: no source or more than one.
+        ValueError: no source or more than one; a split without images; COCO: see
+            :func:`~centernet_keras.data.coco.read_coco`.
+        OSError: a file is missing or unreadable.
     """
     given = [s is not None for s in (annotation_file, voc_root, coco_json)]
     if sum(given) != 1:
         raise ValueError("give exactly one of annotation_file, voc_root, coco_json")
-    if annotation_file is not None:
-        return read_annotation_file(annotation_file, root)
     from centernet_keras.data.problems import QUIET_KINDS
-    from centernet_keras.data.voc import read_voc_split
 
-    if voc_root is not None:
-        records, problems = read_voc_split(voc_root, year, split, class_names, keep_difficult=True)
+    quiet = {*QUIET_KINDS, "no_objects"}  # counted by the readers, normal in a test split
+    if annotation_file is not None:
+        source = annotation_file
+        records, problems = read_annotation_file(annotation_file, root)
+    elif voc_root is not None:
+        from centernet_keras.data.voc import read_voc_split
+
+        source = voc_root
+        records, found = read_voc_split(voc_root, year, split, class_names, keep_difficult=True)
+        problems = [str(p) for p in found if p.kind not in quiet]
     else:
         from centernet_keras.data.coco import read_coco
 
         if image_dir is None:
             raise ValueError("a COCO json needs image_dir")
-        records, _, report = read_coco(coco_json, image_dir, class_names)
-        problems = report.problems
-    quiet = {*QUIET_KINDS, "no_objects"}  # counted by the readers, normal in a test split
-    return records, [str(p) for p in problems if p.kind not in quiet]
+        source = coco_json
+        records, _, report = read_coco(coco_json, image_dir, class_names, keep_crowd=True)
+        problems = [str(p) for p in report.problems if p.kind not in quiet]
+    problems += drop_out_of_range_classes(records, len(class_names))[1]
+    if not records:
+        raise ValueError(f"{source}: no images to evaluate")
+    return records, problems
 
 
 def collect_detections(
@@ -83,6 +102,9 @@ def collect_detections(
 
     Image ids are ``1..N`` in record order; image sizes are those of the decoded (EXIF-rotated)
     image. An image that cannot be read is left out of ground truth and detections alike.
+    Records read from a COCO json (:class:`~centernet_keras.data.coco.CocoRecord`) also give
+    the ground truth its ``coco_json`` entry (the JSON's images, annotations and categories of the
+    evaluated images; see :func:`~centernet_keras.evaluation.coco.evaluate_coco`).
 
     Returns:
         ``(ground_truth, detections, failures)``: the plain records of ``evaluation``
@@ -101,6 +123,7 @@ def collect_detections(
                 f"{record.path}: class id {int(record.classes.max())} in the annotations, but "
                 f"the model has {len(class_names)} classes: wrong classes file or annotations?"
             )
+    coco = _coco_entry(records, class_names)
     images, gt, detections, failures = [], [], [], []
     for image_id, record in enumerate(tqdm(records, unit="img", disable=not progress), 1):
         try:
@@ -110,6 +133,10 @@ def collect_detections(
             continue
         height, width = rgb.shape[:2]
         images.append({"id": image_id, "width": int(width), "height": int(height)})
+        if coco is not None:
+            images[-1]["coco_id"] = record.image_id
+            coco["images"].append({"id": record.image_id, "width": width, "height": height})
+            coco["annotations"] += record.annotations
         for box, cls, diff in zip(record.boxes, record.classes, record.difficult, strict=True):
             gt.append(
                 {
@@ -121,7 +148,31 @@ def collect_detections(
             )
         detections += detector(rgb).to_records(image_id)
     ground_truth = {"classes": list(class_names), "images": images, "gt": gt}
+    if coco is not None:
+        ground_truth["coco_json"] = coco
     return ground_truth, detections, failures
+
+
+def _coco_entry(records: Sequence[ImageRecord], class_names: Sequence[str]) -> dict | None:
+    """The empty ``coco_json`` ground-truth entry of records read from one COCO json, else None."""
+    if not records or not all(isinstance(r, CocoRecord) for r in records):
+        return None
+    category_ids = records[0].category_ids
+    if any(r.category_ids != category_ids for r in records) or len(category_ids) != len(
+        class_names
+    ):
+        raise ValueError("COCO records of different files or class lists cannot be mixed")
+    categories = [
+        {"id": i, "name": str(name)}
+        for i, name in zip(category_ids, class_names, strict=True)
+        if i is not None
+    ]
+    return {
+        "images": [],
+        "annotations": [],
+        "categories": categories,
+        "category_ids": list(category_ids),
+    }
 
 
 def evaluate_detections(
@@ -135,8 +186,10 @@ def evaluate_detections(
 
     Files: ``summary.json`` (every metric, ``extra`` on top), ``per_class.txt`` (the table),
     ``coco_summary.txt`` (pycocotools' text), ``pr_curves/pr_<class>.png`` (VOC all-point
-    curves, or VOC07 if that is the only VOC metric) and ``detections.json`` (the records, to
-    re-evaluate without the model).
+    curves, or VOC07 if that is the only VOC metric), ``detections.json`` (the records, to
+    re-evaluate without the model) and, for ground truth read from a COCO json,
+    ``coco_results.json`` (the detections in the official results format, on the JSON's image
+    and category ids: re-score them with pycocotools or submit them).
 
     Returns:
         ``(summary dict, table text)``.
@@ -153,6 +206,9 @@ def evaluate_detections(
         plot_pr_curves(voc, out / "pr_curves")
     payload = {"ground_truth": dict(ground_truth), "detections": list(detections)}
     atomic_write_text(out / "detections.json", json.dumps(payload) + "\n")
+    if "coco_json" in ground_truth:
+        official = coco_results(ground_truth, detections)
+        atomic_write_text(out / "coco_results.json", json.dumps(official) + "\n")
     info = {
         **(extra or {}),
         "num_images": len(ground_truth["images"]),

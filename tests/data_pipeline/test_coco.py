@@ -105,6 +105,7 @@ def test_bad_boxes_and_images(tmp_path):
         "size_mismatch": 1,
         "no_objects": 1,
         "missing_image": 1,
+        "empty_category": 1,  # dog (7)
     }
     messages = {p.kind: str(p) for p in report.problems}
     assert "gone.jpg" in messages["missing_image"] and "42" in messages["unknown_image"]
@@ -127,3 +128,66 @@ def test_not_a_coco_file(tmp_path):
     path.write_text("{}")
     with pytest.raises(ValueError, match=r"x\.json: not a COCO detection file"):
         read_coco(path, tmp_path)
+
+
+ROBOFLOW_CATEGORIES = [
+    {"id": 0, "name": "pets", "supercategory": "none"},
+    {"id": 1, "name": "cat", "supercategory": "pets"},
+    {"id": 2, "name": "dog", "supercategory": "pets"},
+]
+
+
+def test_dummy_category_without_annotations_is_warned_about(tmp_path):
+    anns = [
+        {"image_id": 1, "category_id": 1, "bbox": [2, 3, 10, 5]},
+        {"image_id": 2, "category_id": 2, "bbox": [2, 3, 10, 5]},
+    ]
+    path, image_dir = write_coco(tmp_path, anns, categories=ROBOFLOW_CATEGORIES)
+    records, names, report = read_coco(path, image_dir)
+    assert names == ["pets", "cat", "dog"]  # the category list as given: cat is class 1
+    np.testing.assert_array_equal(records[0].classes, [1])
+    empty = [p for p in report.problems if p.kind == "empty_category"]
+    assert len(empty) == 1
+    assert (
+        "'pets'" in str(empty[0])
+        and "class id 0" in str(empty[0])
+        and "class_names" in str(empty[0])
+    )
+    assert "empty_category" in report.summary()
+    # With the user's class list the categories are matched by name: no shift, no warning.
+    records, names, report = read_coco(path, image_dir, class_names=["cat", "dog"])
+    assert names == ["cat", "dog"]
+    np.testing.assert_array_equal(records[0].classes, [0])
+    np.testing.assert_array_equal(records[1].classes, [1])
+    assert report.counts() == {}
+
+
+def test_class_names_that_match_no_category(tmp_path):
+    anns = [{"image_id": 1, "category_id": 1, "bbox": [2, 3, 10, 5]}]
+    path, image_dir = write_coco(tmp_path, anns, categories=ROBOFLOW_CATEGORIES)
+    with pytest.raises(ValueError, match=r"none of the classes \['class_0'\] .*'cat'"):
+        read_coco(path, image_dir, class_names=["class_0"])
+    _, _, report = read_coco(path, image_dir, class_names=["cat", "bird"])
+    missing = [str(p) for p in report.problems if p.kind == "missing_category"]
+    assert len(missing) == 1 and "'bird'" in missing[0]
+
+
+def test_wrong_image_dir_is_an_error(tmp_path):
+    path, _ = write_coco(tmp_path, [{"image_id": 1, "category_id": 1, "bbox": [2, 3, 10, 5]}])
+    with pytest.raises(ValueError, match=r"none of the 2 images found under .*wrong"):
+        read_coco(path, tmp_path / "wrong")
+
+
+def test_crowds_kept_as_ignored_objects_on_request(tmp_path):
+    anns = [
+        {"image_id": 1, "category_id": 7, "bbox": [2, 3, 10, 5]},
+        {"image_id": 1, "category_id": 3, "bbox": [1, 1, 4, 4], "iscrowd": 1},
+    ]
+    path, image_dir = write_coco(tmp_path, anns)
+    records, _, report = read_coco(path, image_dir)  # training: crowds skipped and counted
+    np.testing.assert_array_equal(records[0].classes, [2])
+    assert report.counts()["crowd_skipped"] == 1
+    records, _, report = read_coco(path, image_dir, keep_crowd=True)  # evaluation: ignored
+    np.testing.assert_array_equal(records[0].classes, [2, 1])
+    np.testing.assert_array_equal(records[0].difficult, [False, True])
+    assert "crowd_skipped" not in report.counts()

@@ -1,0 +1,54 @@
+"""The README's code examples run as written."""
+
+import contextlib
+import io
+import os
+import re
+from pathlib import Path
+
+import coco_data
+
+from centernet_keras.data.annotations import read_annotation_file
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_block(after: str) -> str:
+    """The first ```python block of the README that follows the paragraph starting ``after``."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"\n{after}")
+    match = re.compile(r"```python\n(.*?)```", re.S).search(text, start)
+    next_heading = text.find("\n#", start)
+    assert match and (next_heading < 0 or match.start() < next_heading), f"no example: {after}"
+    return match.group(1)
+
+
+def test_coco_conversion_example(tmp_path, monkeypatch) -> None:
+    code = readme_block("COCO-format datasets")
+    json_path, image_dir = coco_data.write_coco(tmp_path)
+    json_path.rename(tmp_path / "instances_train.json")
+    image_dir.rename(tmp_path / "train_images")
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})
+    assert "empty_category" in out.getvalue()  # the dummy category 0 is reported
+    names = (tmp_path / "coco_classes.txt").read_text().split()
+    assert names == ["animals", "cat", "dog"]  # ascending category id
+    records, problems = read_annotation_file(tmp_path / "coco_train.txt")
+    assert problems == [] and [os.path.basename(r.path) for r in records] == [
+        "a.jpg",
+        "b.png",
+        "c.jpg",
+    ]
+    got = [
+        (names[c], [round(float(v)) for v in b])
+        for r in records
+        for b, c in zip(r.boxes, r.classes, strict=True)
+    ]
+    want = [  # the non-crowd objects, [x, y, w, h] → [x1, y1, x2, y2]
+        (name, [x, y, x + w, y + h])
+        for _, name, (x, y, w, h), _, crowd in coco_data.ANNOTATIONS
+        if not crowd
+    ]
+    assert got == want
