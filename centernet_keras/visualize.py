@@ -158,9 +158,18 @@ def _default_font_size(image_wh: tuple[int, int]) -> int:
     return int(np.clip(min(image_wh) * 0.03, 10, 32))
 
 
-def _label_size(text: str, font) -> tuple[int, int]:
+def _text_box(text: str, font) -> tuple[int, int, int, int]:
+    """``(left, top, width, height)`` of ``text``, with the height of the font's tallest
+    letters and deepest descenders, so all labels of one font are equally high."""
     left, top, right, bottom = font.getbbox(text)
-    return right - left + 4, bottom - top + 4  # 2 px margin around the text
+    _, tall, _, deep = font.getbbox("Ag")
+    top, bottom = min(top, tall), max(bottom, deep)
+    return left, top, right - left, bottom - top
+
+
+def _label_size(text: str, font) -> tuple[int, int]:
+    _, _, width, height = _text_box(text, font)
+    return width + 4, height + 4  # 2 px margin around the text
 
 
 def label_layout(
@@ -170,8 +179,9 @@ def label_layout(
 
     Each detection gets ``"<class> <score>"`` next to its box (``place_labels``, the
     best-scored first). Where labels are too dense for one to find a free spot near its box, it
-    is left out and its class name is listed instead in a legend (bottom-left, by colour).
-    No two rectangles overlap and all lie inside the image.
+    is left out, and a legend (from the bottom-left corner) lists ``"+<n> <class>"``: the
+    number of boxes of each class drawn without a label. No two rectangles overlap and all lie
+    inside the image.
 
     Args:
         detections: an ``inference.Detections`` (boxes in the image's pixels).
@@ -184,24 +194,27 @@ def label_layout(
     boxes = np.asarray(detections.boxes, np.float64).reshape(-1, 4)[order]
     rects = place_labels(boxes, [_label_size(t, font) for t in texts], image_wh)
     labels = []
-    missing: dict[int, str] = {}
+    unlabelled: Counter = Counter()
+    names: dict[int, str] = {}
     for i, text, rect in zip(order, texts, rects, strict=True):
         cls = int(detections.class_ids[i])
         if rect is None:
-            missing.setdefault(cls, detections.class_names[i])
+            unlabelled[cls] += 1
+            names[cls] = detections.class_names[i]
         else:
             labels.append((text, cls, rect))
-    if missing:  # a legend: stacked from the bottom-left corner, around the labels
+    if unlabelled:  # the legend, placed around the labels
+        legend = [(f"+{n} {names[cls]}", cls) for cls, n in sorted(unlabelled.items())]
         rects = place_labels(
-            [(0, image_wh[1], 0, image_wh[1])] * len(missing),
-            [_label_size(name, font) for name in missing.values()],
+            [(0, image_wh[1], 0, image_wh[1])] * len(legend),
+            [_label_size(text, font) for text, _ in legend],
             image_wh,
             near_box=False,
             occupied=[rect for _, _, rect in labels],
         )
         labels += [
-            (name, cls, rect)
-            for (cls, name), rect in zip(missing.items(), rects, strict=True)
+            (text, cls, rect)
+            for (text, cls), rect in zip(legend, rects, strict=True)
             if rect is not None
         ]
     return labels
@@ -236,7 +249,7 @@ def draw_detections(
         draw.rectangle([x1, y1, max(x1, x2), max(y1, y2)], outline=class_color(int(cls)), width=lw)
     for text, cls, (x, y, tw, th) in label_layout(detections, (width, height), font_size):
         color = class_color(cls)
-        left, top, _, _ = font.getbbox(text)
+        left, top, _, _ = _text_box(text, font)
         draw.rectangle([x, y, x + tw - 1, y + th - 1], fill=color)
         draw.text((x + 2 - left, y + 2 - top), text, fill=text_color(color), font=font)
     return canvas

@@ -89,6 +89,24 @@ def test_labels_of_nearby_boxes_do_not_overlap() -> None:
         np.testing.assert_array_equal(drawn[y + h - 1, x + w - 1], class_color(cls))
 
 
+def test_labels_with_no_room_are_named_in_a_legend() -> None:
+    """30 boxes on one spot of a small image: labels that find no free place near their box
+    are left out, and a legend counts them per class ("+<n> <class>"); nothing overlaps."""
+    from centernet_keras.visualize import label_layout
+
+    boxes = [[40 + k % 3, 30, 70 + k % 3, 50] for k in range(30)]
+    det = _detections(boxes, [k % 3 for k in range(30)], hw=(100, 160))
+    labels = label_layout(det, (160, 100))
+    _disjoint_and_inside([rect for _, _, rect in labels], (160, 100))
+    legend = [(text, cls) for text, cls, _ in labels if text.startswith("+")]
+    assert [cls for _, cls in legend] == [0, 1, 2]
+    for text, cls in legend:
+        n, name = text[1:].split()
+        assert name == ("cat", "dog", "car")[cls]
+        placed = sum(1 for t, c, _ in labels if c == cls and not t.startswith("+"))
+        assert placed + int(n) == 10  # every box of the class: labelled or counted
+
+
 def test_place_labels_near_their_boxes(rng) -> None:
     from centernet_keras.visualize import place_labels
 
