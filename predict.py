@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
-
-from centernet_keras.cli import (
+from centernet_keras.cli import (  # quiets TensorFlow's start-up log (centernet_keras.startup)
     add_inference_arguments,
     add_model_arguments,
     new_parser,
@@ -45,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="image",
         help="image: one image; dir: every image of a folder; video: a video file or camera "
         "index; fps: time preprocess/forward/decode on one image; heatmap: overlay the class "
-        "heatmap on an image; export: write the model for deployment (default image)",
+        "heatmap on an image; export: write the model for deployment",
     )
     parser.add_argument(
         "--input", help="image, folder, video file or camera index (0, 1, ...), per --mode"
@@ -58,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--confidence",
         type=float,
         default=0.3,
-        help="score threshold of the drawn (or exported) detections (default 0.3)",
+        help="score threshold of the drawn (or exported) detections",
     )
     add_inference_arguments(parser)
     parser.add_argument(
@@ -69,16 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--count", action="store_true", help="image/dir/video: print the detections per class"
     )
-    parser.add_argument("--runs", type=int, default=20, help="fps: timed runs (default 20)")
+    parser.add_argument("--runs", type=int, default=20, help="fps: timed runs")
     parser.add_argument(
-        "--max-frames", type=int, default=None, help="video: stop after this many frames"
+        "--max-frames",
+        type=int,
+        default=None,
+        help="video: stop after this many frames (default: the whole video; a camera runs "
+        "until Ctrl-C)",
     )
     parser.add_argument(
         "--format",
         choices=EXPORT_FORMATS,
         default="saved_model",
         help="export: keras (.keras), saved_model (TF SavedModel folder), tflite, onnx "
-        "(all take uint8 RGB [B, H, W, 3] and return decoded detections; default saved_model)",
+        "(all take uint8 RGB [B, H, W, 3] and return decoded detections; H x W is the model's "
+        "input size, for a model with a dynamic one --input-size or 512 x 512)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -157,14 +159,21 @@ def run(args: argparse.Namespace) -> int:
             score_threshold=predictor.confidence,
             max_detections=predictor.max_detections,
             nms_iou=predictor.nms_iou,
-            input_size=args.input_size,
+            input_size=None if args.input_size is None else predictor.model_hw,  # rounded to 32
         )
         print(f"exported {args.format} to {out}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_reporting_errors(run, build_parser().parse_args(argv))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.mode == "export" and args.flip_test:
+        parser.error(
+            "--flip-test is not exported: exported models run the plain forward pass "
+            "(drop --flip-test, or use it with the other modes)"
+        )
+    return run_reporting_errors(run, args)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,13 @@ with one tf.data thread and with all cores, and — in the same run — a peer: 
 generator of the Keras CenterNet ports (random scale + aspect jitter on a gray canvas, flip,
 HSV jitter, gaussians drawn per box in Python), single process. Prints one JSON line.
 
-    python bench/pipeline.py                  # 200 images, 512x512
+With ``--annotation-file`` it runs on your data instead (annotation lines as written by
+``voc_annotation.py``, read by the same reader as training); bad lines and missing images are
+reported on stderr and left out.
+
+    python bench/pipeline.py                  # 200 synthetic images, 512x512
     python bench/pipeline.py --images 400 --size 384
+    python bench/pipeline.py --annotation-file 2007_train.txt --images 500
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,9 +31,11 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from centernet_keras.data.annotations import ImageRecord
+from centernet_keras.data.annotations import ImageRecord, read_annotation_file
 from centernet_keras.data.pipeline import PipelineConfig, make_dataset
 from centernet_keras.targets import draw_gaussian, gaussian_radius
+
+BATCH = 8
 
 
 def write_jpegs(folder: Path, n: int, rng: np.random.Generator) -> list[ImageRecord]:
@@ -47,8 +55,35 @@ def write_jpegs(folder: Path, n: int, rng: np.random.Generator) -> list[ImageRec
     return records
 
 
-def tf_throughput(records, size: int, threads: int | None, batches: int) -> float:
-    config = PipelineConfig((size, size), 20, batch_size=8)
+def read_records(path: str, root: str | None, limit: int | None) -> tuple[list[ImageRecord], int]:
+    """The first ``limit`` usable records of an annotation file (problems go to stderr), and
+    the class count they need (largest class id + 1).
+
+    Raises:
+        SystemExit: no usable record.
+    """
+    records, problems = read_annotation_file(path, root)
+    missing = [r for r in records if not os.path.isfile(r.path)]
+    records = [r for r in records if os.path.isfile(r.path)][:limit]
+    for message in problems:
+        print(f"skipped line: {message}", file=sys.stderr)
+    for record in missing[:10]:
+        print(f"skipped missing image: {record.path}", file=sys.stderr)
+    if len(missing) > 10:
+        print(f"... and {len(missing) - 10} more missing images", file=sys.stderr)
+    if len(records) < BATCH:
+        raise SystemExit(
+            f"error: {len(records)} usable annotation line(s) with an existing image in {path}; "
+            f"the bench needs at least one batch ({BATCH})"
+        )
+    ids = np.concatenate([r.classes for r in records])
+    return records, int(ids.max()) + 1 if ids.size else 1
+
+
+def tf_throughput(
+    records, size: int, threads: int | None, batches: int, num_classes: int = 20
+) -> float:
+    config = PipelineConfig((size, size), num_classes, batch_size=BATCH)
     data = make_dataset(records, config, training=True).repeat()
     if threads:
         options = tf.data.Options()
@@ -60,7 +95,7 @@ def tf_throughput(records, size: int, threads: int | None, batches: int) -> floa
     start = time.perf_counter()
     for _ in range(batches):
         next(it)
-    return batches * 8 / (time.perf_counter() - start)
+    return batches * BATCH / (time.perf_counter() - start)
 
 
 def ports_generator(records, size: int, num_classes: int = 20, rng=None):
@@ -102,8 +137,8 @@ def ports_generator(records, size: int, num_classes: int = 20, rng=None):
             yield data.astype(np.float32), heatmap
 
 
-def peer_throughput(records, size: int, images: int) -> float:
-    gen = ports_generator(records, size)
+def peer_throughput(records, size: int, images: int, num_classes: int = 20) -> float:
+    gen = ports_generator(records, size, num_classes)
     for _ in range(5):
         next(gen)
     start = time.perf_counter()
@@ -113,20 +148,48 @@ def peer_throughput(records, size: int, images: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=200, help="JPEGs written to a temp folder")
-    parser.add_argument("--size", type=int, default=512)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--annotation-file",
+        help="your annotation lines ('path x1,y1,x2,y2,cls ...'); default: synthetic JPEGs",
+    )
+    parser.add_argument(
+        "--root", help="folder that relative image paths of --annotation-file start from"
+    )
+    parser.add_argument(
+        "--num-classes",
+        type=int,
+        help="classes of --annotation-file (default: its largest class id + 1)",
+    )
+    parser.add_argument(
+        "--images",
+        type=int,
+        help="synthetic JPEGs written to a temp folder (default 200), or the first N lines "
+        "of --annotation-file (default all)",
+    )
+    parser.add_argument("--size", type=int, default=512, help="square network input (px)")
     parser.add_argument("--batches", type=int, default=40, help="timed batches of 8")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
-        records = write_jpegs(Path(tmp), args.images, rng)
-        one = tf_throughput(records, args.size, 1, args.batches)
-        total = tf_throughput(records, args.size, None, args.batches)
-        peer = peer_throughput(records, args.size, args.batches * 8)
+        if args.annotation_file:
+            records, needed = read_records(args.annotation_file, args.root, args.images)
+            if args.num_classes is not None and args.num_classes < needed:
+                parser.error(
+                    f"--num-classes {args.num_classes}: the file has class id {needed - 1}"
+                )
+            num_classes = args.num_classes or needed
+        else:
+            records, num_classes = write_jpegs(Path(tmp), args.images or 200, rng), 20
+        one = tf_throughput(records, args.size, 1, args.batches, num_classes)
+        total = tf_throughput(records, args.size, None, args.batches, num_classes)
+        peer = peer_throughput(records, args.size, args.batches * BATCH, num_classes)
     cores = os.cpu_count()
     print(json.dumps({
-        "bench": "pipeline", "size": args.size, "images": args.images,
+        "bench": "pipeline", "size": args.size, "images": len(records),
+        "source": args.annotation_file or "synthetic", "num_classes": num_classes,
         "tf_data_1_thread_img_s": round(one, 1),
         "tf_data_all_cores_img_s": round(total, 1),
         "tf_data_per_core_img_s": round(total / cores, 1),

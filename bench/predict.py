@@ -8,7 +8,8 @@ Prints one JSON line with median latencies (ms) of
 - ``onnx_forward``: the same weights exported to ONNX (raw maps, no decoder) in onnxruntime;
 
 and the ratios ``detect_overhead = detect / forward − 1`` (target ≤ 0.10) and
-``onnx_vs_keras = onnx_forward / forward``. The variants are timed round-robin, so machine
+``onnx_vs_keras = onnx_forward / forward``, and the process's peak memory ``peak_rss_mb``
+(Linux: ``ru_maxrss`` is in KiB). The variants are timed round-robin, so machine
 noise hits them alike.
 
     python bench/predict.py                          # ResNet50 @512, batch 1
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -127,6 +129,7 @@ def main() -> None:
         }
     result |= {
         "runs": args.runs,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "device": "cpu" if not tf.config.list_physical_devices("GPU") else "gpu",
         "cpu_count": os.cpu_count(),
         "tensorflow": tf.__version__,

@@ -7,9 +7,19 @@ Importing the package registers its Keras objects, so ``keras.saving.load_model(
 on saved CenterNet models (``safe_mode=True``). The target encoder uses TensorFlow ops and is
 imported on first use, so the model, loss and decoder also run on the JAX / torch backends
 without loading TensorFlow.
+
+Importing the package loads Keras with TensorFlow's C++ start-up log noise filtered and
+``TF_CPP_MIN_LOG_LEVEL`` defaulting to 2 (see ``centernet_keras.startup``; set it to 0 to see
+everything).
 """
 
+# ruff: noqa: E402  (the start-up filter must run before the imports that load Keras)
+
 from typing import Any
+
+from centernet_keras.startup import quiet_tensorflow_startup
+
+quiet_tensorflow_startup()  # before anything imports Keras or TensorFlow
 
 from centernet_keras.boxes import boxes_to_input, boxes_to_original, letterbox_params
 from centernet_keras.decoding import decode_centernet

@@ -18,12 +18,27 @@ def nms_iou(value: str) -> float | str | None:
     return parse_nms_iou(value)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Description and epilog kept as written; each option's help ends with its default.
+
+    The default is added unless the help already speaks of it, and not for ``None`` or
+    ``False`` defaults (an unset option, an off switch).
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if "default" in help_text.lower() or action.default in (None, False):
+            return help_text
+        return super()._get_help_string(action)
+
+
 def new_parser(doc: str) -> argparse.ArgumentParser:
-    """A parser whose description is the first paragraph of ``doc``, the rest its epilog."""
+    """A parser whose description is the first paragraph of ``doc``, the rest its epilog;
+    ``--help`` shows each option's default."""
     return argparse.ArgumentParser(
         description=doc.split("\n\n")[0],
         epilog=doc.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
 
 
@@ -52,9 +67,7 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
         help="letterbox (keep aspect, gray padding) or stretch images to the input "
         "(default: how the model was trained, saved in it)",
     )
-    parser.add_argument(
-        "--max-detections", type=int, default=100, help="detections per image (default 100)"
-    )
+    parser.add_argument("--max-detections", type=int, default=100, help="detections per image")
     parser.add_argument(
         "--flip-test",
         action="store_true",
@@ -64,7 +77,11 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
         "--input-size",
         type=int,
         default=None,
-        help="input side for models with a dynamic input size (default 512 on the longer side)",
+        metavar="N",
+        help="network input N x N (rounded up to a multiple of 32) for a model with a dynamic "
+        "input size (default: each image scaled to 512 on its longer side, both sides rounded "
+        "up to multiples of 32); a model with a fixed input size always uses its own, and "
+        "another N is an error",
     )
 
 

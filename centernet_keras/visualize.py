@@ -2,7 +2,8 @@
 
 The drawing functions take an RGB image (``[H, W, 3]`` uint8 array or PIL image) and return a
 new PIL image; the input is never modified. Colours are fixed per class id (golden-ratio hue
-steps, so neighbouring ids differ), labels read ``"<class> <score>"`` and stay inside the image.
+steps, so neighbouring ids differ), labels read ``"<class> <score>"``, stay inside the image
+and never overlap each other (``label_layout``).
 
 ``annotate_image`` / ``annotate_folder`` / ``annotate_video`` run a detector (any callable
 ``image → Detections``, e.g. ``inference.Predictor``) and write the drawn results.
@@ -80,13 +81,152 @@ def label_position(
     return x, y
 
 
+_NEVER = np.iinfo(np.int64).max
+
+Rect = tuple[int, int, int, int]
+"""A label rectangle ``(x, y, width, height)`` in pixels; it covers ``[x, x + width)``."""
+
+
+def place_labels(
+    boxes: Sequence[Sequence[float]],
+    label_sizes: Sequence[tuple[int, int]],
+    image_wh: tuple[int, int],
+    near_box: bool = True,
+    occupied: Sequence[Rect] = (),
+) -> list[Rect | None]:
+    """Greedy label layout: no two labels overlap and every label lies inside the image.
+
+    Labels are placed in the given order (pass the best-scored detection first), each at the
+    first free spot of: above the box, inside its top edge (left-aligned, then right-aligned),
+    below the box, inside its bottom edge; else at the free spot nearest to "above the box"
+    among positions just beside the labels placed so far. With ``near_box`` a label must stay
+    within two label heights of its box; a label with no free spot gets ``None``.
+
+    Args:
+        boxes: ``[N, 4]`` boxes ``[x1, y1, x2, y2]`` in image pixels.
+        label_sizes: ``N`` label ``(width, height)`` in pixels.
+        image_wh: image ``(width, height)``.
+        near_box: keep labels close to their boxes (``False``: anywhere in the image).
+        occupied: rectangles ``(x, y, width, height)`` already taken (e.g. earlier labels).
+
+    Returns:
+        ``N`` rectangles ``(x, y, width, height)`` (or ``None``), pairwise disjoint.
+    """
+    iw, ih = int(image_wh[0]), int(image_wh[1])
+    placed = np.array([(x, y, x + w, y + h) for x, y, w, h in occupied], np.int64).reshape(-1, 4)
+    rects: list[Rect | None] = []
+    for box, (tw, th) in zip(boxes, label_sizes, strict=True):
+        tw, th = int(tw), int(th)
+        bx1, bx2 = (min(max(round(float(v)), 0), iw) for v in (box[0], box[2]))
+        by1, by2 = (min(max(round(float(v)), 0), ih) for v in (box[1], box[3]))
+        if tw > iw or th > ih or tw < 1 or th < 1:
+            rects.append(None)
+            continue
+        # Preferred spots in order, then spots beside every placed label (left/right/above/below).
+        spots = [(bx1, by1 - th), (bx1, by1), (bx2 - tw, by1 - th), (bx2 - tw, by1)]
+        spots += [(bx1, by2), (bx2 - tw, by2), (bx1, by2 - th), (bx2 - tw, by2 - th)]
+        xs = np.concatenate([[bx1, bx2 - tw], placed[:, 2], placed[:, 0] - tw])
+        ys = np.concatenate([[by1 - th, by1, by2], placed[:, 3], placed[:, 1] - th])
+        grid = np.stack(np.meshgrid(xs, ys, indexing="ij"), -1).reshape(-1, 2)
+        cand = np.concatenate([np.asarray(spots, np.int64), grid])
+        cand = np.clip(cand, 0, [iw - tw, ih - th])
+        anchor = np.array([bx1, max(by1 - th, 0)])
+        cost = np.abs(cand - anchor).sum(axis=1) + len(spots)
+        cost[: len(spots)] = np.arange(len(spots))
+        if near_box:  # the gap between label and box, per axis
+            gap_x = np.maximum(0, np.maximum(bx1 - (cand[:, 0] + tw), cand[:, 0] - bx2))
+            gap_y = np.maximum(0, np.maximum(by1 - (cand[:, 1] + th), cand[:, 1] - by2))
+            cost = np.where((gap_x <= 0) & (gap_y <= 2 * th), cost, _NEVER)
+        order = np.argsort(cost, kind="stable")
+        order = order[cost[order] < _NEVER]
+        rect = None
+        for start in range(0, len(order), 256):  # cheapest candidates first, 256 at a time
+            x, y = cand[order[start : start + 256]].T[:, :, None]  # [2, n, 1]
+            hit = (x < placed[:, 2]) & (placed[:, 0] < x + tw)
+            hit &= (y < placed[:, 3]) & (placed[:, 1] < y + th)
+            free = np.flatnonzero(~hit.any(axis=1))
+            if free.size:
+                rx, ry = int(x[free[0], 0]), int(y[free[0], 0])
+                rect = (rx, ry, tw, th)
+                placed = np.concatenate([placed, [[rx, ry, rx + tw, ry + th]]])
+                break
+        rects.append(rect)
+    return rects
+
+
+def _default_font_size(image_wh: tuple[int, int]) -> int:
+    return int(np.clip(min(image_wh) * 0.03, 10, 32))
+
+
+def _text_box(text: str, font) -> tuple[int, int, int, int]:
+    """``(left, top, width, height)`` of ``text``, with the height of the font's tallest
+    letters and deepest descenders, so all labels of one font are equally high."""
+    left, top, right, bottom = font.getbbox(text)
+    _, tall, _, deep = font.getbbox("Ag")
+    top, bottom = min(top, tall), max(bottom, deep)
+    return left, top, right - left, bottom - top
+
+
+def _label_size(text: str, font) -> tuple[int, int]:
+    _, _, width, height = _text_box(text, font)
+    return width + 4, height + 4  # 2 px margin around the text
+
+
+def label_layout(
+    detections, image_wh: tuple[int, int], font_size: int | None = None
+) -> list[tuple[str, int, Rect]]:
+    """The labels ``draw_detections`` draws: ``(text, class id, (x, y, width, height))``.
+
+    Each detection gets ``"<class> <score>"`` next to its box (``place_labels``, the
+    best-scored first). Where labels are too dense for one to find a free spot near its box, it
+    is left out, and a legend (from the bottom-left corner) lists ``"+<n> <class>"``: the
+    number of boxes of each class drawn without a label. No two rectangles overlap and all lie
+    inside the image.
+
+    Args:
+        detections: an ``inference.Detections`` (boxes in the image's pixels).
+        image_wh: image ``(width, height)``.
+        font_size: label font size; default from the image size.
+    """
+    font = _font(font_size or _default_font_size(image_wh))
+    order = np.argsort(-np.asarray(detections.scores, np.float64), kind="stable")
+    texts = [f"{detections.class_names[i]} {float(detections.scores[i]):.2f}" for i in order]
+    boxes = np.asarray(detections.boxes, np.float64).reshape(-1, 4)[order]
+    rects = place_labels(boxes, [_label_size(t, font) for t in texts], image_wh)
+    labels = []
+    unlabelled: Counter = Counter()
+    names: dict[int, str] = {}
+    for i, text, rect in zip(order, texts, rects, strict=True):
+        cls = int(detections.class_ids[i])
+        if rect is None:
+            unlabelled[cls] += 1
+            names[cls] = detections.class_names[i]
+        else:
+            labels.append((text, cls, rect))
+    if unlabelled:  # the legend, placed around the labels
+        legend = [(f"+{n} {names[cls]}", cls) for cls, n in sorted(unlabelled.items())]
+        rects = place_labels(
+            [(0, image_wh[1], 0, image_wh[1])] * len(legend),
+            [_label_size(text, font) for text, _ in legend],
+            image_wh,
+            near_box=False,
+            occupied=[rect for _, _, rect in labels],
+        )
+        labels += [
+            (text, cls, rect)
+            for (text, cls), rect in zip(legend, rects, strict=True)
+            if rect is not None
+        ]
+    return labels
+
+
 def draw_detections(
     image,
     detections,
     line_width: int | None = None,
     font_size: int | None = None,
 ) -> Image.Image:
-    """Draw boxes and ``"<class> <score>"`` labels.
+    """Draw boxes, then their ``"<class> <score>"`` labels, laid out by ``label_layout``.
 
     Args:
         image: ``[H, W, 3]`` uint8 RGB array or PIL image.
@@ -100,23 +240,16 @@ def draw_detections(
     canvas = _to_pil(image)
     width, height = canvas.size
     lw = line_width or max(1, round(min(width, height) / 300))
-    font = _font(font_size or int(np.clip(min(width, height) * 0.03, 10, 32)))
+    font_size = font_size or _default_font_size((width, height))
+    font = _font(font_size)
     draw = ImageDraw.Draw(canvas)
-    for box, cls, name, score in zip(
-        detections.boxes,
-        detections.class_ids,
-        detections.class_names,
-        detections.scores,
-        strict=True,
-    ):
-        color = class_color(int(cls))
+    for box, cls in zip(detections.boxes, detections.class_ids, strict=True):
         x1, y1 = max(0.0, float(box[0])), max(0.0, float(box[1]))
         x2, y2 = min(width - 1.0, float(box[2])), min(height - 1.0, float(box[3]))
-        draw.rectangle([x1, y1, max(x1, x2), max(y1, y2)], outline=color, width=lw)
-        text = f"{name} {float(score):.2f}"
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        tw, th = right - left + 4, bottom - top + 4
-        x, y = label_position((x1, y1, x2, y2), (tw, th), (width, height))
+        draw.rectangle([x1, y1, max(x1, x2), max(y1, y2)], outline=class_color(int(cls)), width=lw)
+    for text, cls, (x, y, tw, th) in label_layout(detections, (width, height), font_size):
+        color = class_color(cls)
+        left, top, _, _ = _text_box(text, font)
         draw.rectangle([x, y, x + tw - 1, y + th - 1], fill=color)
         draw.text((x + 2 - left, y + 2 - top), text, fill=text_color(color), font=font)
     return canvas

@@ -2,6 +2,8 @@
 
 import importlib.util
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +42,22 @@ def checkpoint(tmp_path_factory):
     size.kernel.assign(size.kernel * 0.01)
     size.bias.assign(np.array([3.0, 5.0], np.float32))
     path = tmp_path_factory.mktemp("ckpt") / "tiny.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def dynamic_checkpoint(tmp_path_factory):
+    """A tiny model with a dynamic input size (``input_shape=(None, None, 3)``)."""
+    model = build_centernet(
+        2,
+        backbone="resnet18",
+        input_shape=(None, None, 3),
+        neck_filters=(16, 16, 16),
+        head_channels=8,
+        class_names=["cat", "dog"],
+    )
+    path = tmp_path_factory.mktemp("ckpt") / "dynamic.keras"
     model.save(path)
     return path
 
@@ -161,3 +179,79 @@ def test_not_a_keras_file_exits_with_message(content, image, tmp_path, capsys) -
 def test_missing_model_exits_with_message(image, tmp_path, capsys) -> None:
     assert predict.main(["--model", str(tmp_path / "gone.keras"), "--input", str(image)]) == 1
     assert "no such model file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "network_hw"),
+    [
+        (["--input-size", "96"], (96, 96)),
+        (["--input-size", "100"], (128, 128)),  # rounded up to a multiple of 32
+        ([], (352, 512)),  # default: 48x72 scaled to 512 on the longer side, rounded up
+    ],
+)
+def test_input_size_gives_an_n_by_n_input(
+    dynamic_checkpoint, image, tmp_path, monkeypatch, flags, network_hw
+) -> None:
+    """--input-size N runs the network on N x N (what --help says), whatever the image shape."""
+    from centernet_keras.inference import Predictor
+
+    seen = []
+    preprocess = Predictor.preprocess
+
+    def spy(self, img):
+        batch, image_hw = preprocess(self, img)
+        seen.append(batch.shape[1:3])
+        return batch, image_hw
+
+    monkeypatch.setattr(Predictor, "preprocess", spy)
+    argv = ["--model", str(dynamic_checkpoint), "--input", str(image)]
+    assert predict.main([*argv, "--output", str(tmp_path / "o.png"), *flags]) == 0
+    assert seen == [network_hw]
+
+
+def test_input_size_of_a_fixed_size_model_must_match(checkpoint, image, capsys) -> None:
+    argv = ["--model", str(checkpoint), "--input", str(image), "--input-size", "128"]
+    assert predict.main(argv) == 1
+    assert "fixed at (64, 64)" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_export_input_size_is_n_by_n(dynamic_checkpoint, tmp_path) -> None:
+    """--mode export --input-size 100 exports a 128 x 128 input, as the predict modes round."""
+    import tensorflow as tf
+
+    out = tmp_path / "saved"
+    argv = ["--model", str(dynamic_checkpoint), "--mode", "export", "--format", "saved_model"]
+    assert predict.main([*argv, "--output", str(out), "--input-size", "100"]) == 0
+    signature = tf.saved_model.load(str(out)).signatures["serving_default"]
+    assert signature.structured_input_signature[1]["images"].shape.as_list() == [None, 128, 128, 3]
+
+
+def test_export_refuses_flip_test(checkpoint, tmp_path, capsys) -> None:
+    """The flip test is not part of an exported model: asking for both is a clear error."""
+    out = tmp_path / "exported.keras"
+    argv = ["--model", str(checkpoint), "--mode", "export", "--format", "keras"]
+    with pytest.raises(SystemExit) as exit_info:
+        predict.main([*argv, "--output", str(out), "--flip-test"])
+    assert exit_info.value.code == 2
+    assert "--flip-test is not exported" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_predict_subprocess_stderr_is_quiet(checkpoint, image, tmp_path) -> None:
+    """A real predict.py run prints its result and no TensorFlow start-up log noise."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = tmp_path / "o.png"
+    argv = ["--model", str(checkpoint), "--input", str(image), "--output", str(out)]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "predict.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"saved {out}" in result.stdout
+    noise = re.compile(r"absl::InitializeLog|cudart_stub|failed call to cuInit|^[IW]\d{4} ", re.M)
+    assert not noise.search(result.stderr), result.stderr

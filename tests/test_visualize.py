@@ -57,6 +57,79 @@ def test_label_stays_inside(box) -> None:
         assert (x, y) == (box[0], box[1] - th)  # above the box when it fits
 
 
+def _disjoint_and_inside(rects, image_wh) -> None:
+    """Every rectangle ``(x, y, w, h)`` lies inside the image and no two intersect."""
+    for i, (x, y, w, h) in enumerate(rects):
+        assert 0 <= x <= image_wh[0] - w and 0 <= y <= image_wh[1] - h, (x, y, w, h)
+        for x2, y2, w2, h2 in rects[i + 1 :]:
+            overlap = x < x2 + w2 and x2 < x + w and y < y2 + h2 and y2 < y + h
+            assert not overlap, f"labels {(x, y, w, h)} and {(x2, y2, w2, h2)} overlap"
+
+
+def test_labels_of_nearby_boxes_do_not_overlap() -> None:
+    """A crowd of 40 boxes 30 px apart: each label readable (no overlap), inside the image, and
+    every detection's class is named (its own label, or the legend when too dense); the drawn
+    image has each label's background where the layout put it."""
+    from centernet_keras.visualize import label_layout
+
+    grid = [(30 * i, 20 + 30 * j) for i in range(8) for j in range(5)]
+    boxes = [[x + 5, y, x + 45, y + 60] for x, y in grid]
+    classes = [k % 3 for k in range(len(boxes))]
+    det = _detections(boxes, classes, np.linspace(0.95, 0.3, len(boxes)), hw=(240, 320))
+    labels = label_layout(det, (320, 240))
+    rects = [rect for _, _, rect in labels]
+    _disjoint_and_inside(rects, (320, 240))
+    texts = {text for text, _, _ in labels}
+    assert len(labels) >= 15  # most boxes keep their own label
+    for name, score in zip(det.class_names, det.scores, strict=True):
+        assert f"{name} {score:.2f}" in texts or name in texts
+    drawn = np.asarray(draw_detections(np.zeros((240, 320, 3), np.uint8), det))
+    for _, cls, (x, y, w, h) in labels:  # the label backgrounds sit where the layout says
+        np.testing.assert_array_equal(drawn[y, x], class_color(cls))
+        np.testing.assert_array_equal(drawn[y + h - 1, x + w - 1], class_color(cls))
+
+
+def test_labels_with_no_room_are_named_in_a_legend() -> None:
+    """30 boxes on one spot of a small image: labels that find no free place near their box
+    are left out, and a legend counts them per class ("+<n> <class>"); nothing overlaps."""
+    from centernet_keras.visualize import label_layout
+
+    boxes = [[40 + k % 3, 30, 70 + k % 3, 50] for k in range(30)]
+    det = _detections(boxes, [k % 3 for k in range(30)], hw=(100, 160))
+    labels = label_layout(det, (160, 100))
+    _disjoint_and_inside([rect for _, _, rect in labels], (160, 100))
+    legend = [(text, cls) for text, cls, _ in labels if text.startswith("+")]
+    assert [cls for _, cls in legend] == [0, 1, 2]
+    for text, cls in legend:
+        n, name = text[1:].split()
+        assert name == ("cat", "dog", "car")[cls]
+        placed = sum(1 for t, c, _ in labels if c == cls and not t.startswith("+"))
+        assert placed + int(n) == 10  # every box of the class: labelled or counted
+
+
+def test_place_labels_near_their_boxes(rng) -> None:
+    from centernet_keras.visualize import place_labels
+
+    # One box: the label sits right above it; two boxes side by side: the second label moves.
+    assert place_labels([[20, 30, 60, 70]], [(30, 12)], (100, 100)) == [(20, 18, 30, 12)]
+    rects = place_labels([[20, 30, 60, 70], [25, 32, 65, 72]], [(30, 12)] * 2, (100, 100))
+    assert rects[0] == (20, 18, 30, 12) and rects[1] is not None
+    _disjoint_and_inside(rects, (100, 100))
+    for _ in range(20):  # random crowds: disjoint, inside, within two label heights of the box
+        n = int(rng.integers(1, 60))
+        xy = rng.uniform(0, 150, (n, 2))
+        boxes = np.concatenate([xy, xy + rng.uniform(5, 60, (n, 2))], 1)
+        sizes = [(int(w), int(h)) for w, h in rng.integers([10, 8], [70, 20], (n, 2))]
+        rects = place_labels(boxes, sizes, (200, 160))
+        _disjoint_and_inside([r for r in rects if r is not None], (200, 160))
+        for box, rect, size in zip(boxes, rects, sizes, strict=True):
+            if rect is not None:
+                x, y, w, h = rect
+                assert (w, h) == size
+                assert x <= min(box[2], 200) + 1 and x + w >= box[0] - 1
+                assert y - 2 * h <= min(box[3], 160) + 1 and y + h + 2 * h >= box[1] - 1
+
+
 def test_draw_detections(rng) -> None:
     image = rng.integers(0, 256, (60, 80, 3)).astype(np.uint8)
     before = image.copy()
