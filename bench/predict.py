@@ -74,6 +74,10 @@ def _test_jpeg(path: Path, height: int = 480, width: int = 640) -> None:
     Image.fromarray(small).resize((width, height), Image.BICUBIC).save(path, quality=90)
 
 
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="resnet50")
@@ -98,9 +102,12 @@ def main() -> None:
             "forward": lambda: keras.tree.map_structure(np.asarray, forward(images)),
         }
         if not args.no_onnx:
+            rss_before = _peak_rss_mb()
             start = time.perf_counter()
             onnx_path = export_model(model, Path(tmp) / "model.onnx", "onnx", decode=False)
             export_s = time.perf_counter() - start
+            weights_mb = sum(int(np.asarray(v).nbytes) for v in model.weights) / 2**20
+            export_growth = max(_peak_rss_mb() - rss_before, 0) / weights_mb
             onnx = _onnx_session(onnx_path)
             variants["onnx_forward"] = lambda: onnx(batch)
             keras_maps = forward(images)
@@ -126,10 +133,12 @@ def main() -> None:
             "onnx_vs_keras": round(ms["onnx_forward"] / ms["forward"], 4),
             "onnx_max_abs_diff": diff,
             "onnx_export_s": round(export_s, 1),
+            # peak memory the export added, in multiples of the weights (53x before the fix)
+            "onnx_export_peak_growth_x_weights": round(export_growth, 1),
         }
     result |= {
         "runs": args.runs,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": round(_peak_rss_mb()),
         "device": "cpu" if not tf.config.list_physical_devices("GPU") else "gpu",
         "cpu_count": os.cpu_count(),
         "tensorflow": tf.__version__,

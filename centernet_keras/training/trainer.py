@@ -15,7 +15,11 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from centernet_keras.data.annotations import ImageRecord, read_annotation_file
+from centernet_keras.data.annotations import (
+    ImageRecord,
+    drop_out_of_range_classes,
+    read_annotation_file,
+)
 from centernet_keras.data.image_io import SkipLog
 from centernet_keras.data.pipeline import AUGMENT_FIELDS, PipelineConfig, make_dataset
 from centernet_keras.models import CenterNet, build_centernet
@@ -69,18 +73,9 @@ def load_records(path: str | Path, num_classes: int) -> tuple[list[ImageRecord],
     records, problems = read_annotation_file(path)
     for message in problems:
         log.warning("skipped annotation line: %s", message)
-    dropped = 0
-    for record in records:
-        bad = (record.classes < 0) | (record.classes >= num_classes)
-        if bad.any():
-            dropped += int(bad.sum())
-            log.warning(
-                "%s: %d box(es) with class id outside 0..%d dropped (wrong classes file?)",
-                record.path, int(bad.sum()), num_classes - 1,
-            )  # fmt: skip
-            keep = ~bad
-            record.boxes, record.classes = record.boxes[keep], record.classes[keep]
-            record.difficult = record.difficult[keep]
+    dropped, messages = drop_out_of_range_classes(records, num_classes)
+    for message in messages:
+        log.warning("%s", message)
     if not records:
         raise ValueError(f"{path}: no usable annotation lines")
     return records, dropped
