@@ -23,13 +23,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 from centernet_keras.cli import (
     add_inference_arguments,
     add_model_arguments,
+    add_score_threshold_argument,
     new_parser,
     predictor_from_args,
     run_reporting_errors,
 )
 
 #: Above this, a score threshold cuts the precision–recall curve short and lowers mAP.
-CONFIDENCE_WARNING = 0.05
+SCORE_THRESHOLD_WARNING = 0.05
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,12 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source.add_argument("--image-dir", help="image folder of --coco-json")
     parser.add_argument("--output-dir", default="map_out", help="report folder (default map_out)")
-    parser.add_argument(
-        "--confidence",
-        type=float,
-        default=0.01,
+    add_score_threshold_argument(
+        parser,
+        0.01,
         help="score threshold of the detections that are scored (default 0.01: keep it low, "
-        f"above {CONFIDENCE_WARNING} the precision-recall curve is cut short and mAP drops)",
+        f"above {SCORE_THRESHOLD_WARNING} the precision-recall curve is cut short and mAP drops)",
     )
     add_inference_arguments(parser)
     parser.add_argument(
@@ -86,11 +86,12 @@ def run(args: argparse.Namespace) -> int:
             "error: give exactly one of --annotation-file, --voc-root, --coco-json", file=sys.stderr
         )
         return 2
-    if args.confidence > CONFIDENCE_WARNING:
+    if args.score_threshold > SCORE_THRESHOLD_WARNING:
         print(
-            f"warning: --confidence {args.confidence} drops every detection scored below it; "
+            f"warning: --score-threshold {args.score_threshold} drops every detection scored "
+            f"below it; "
             f"the precision-recall curve stops early and mAP is underestimated "
-            f"(use <= {CONFIDENCE_WARNING}, default 0.01)",
+            f"(use <= {SCORE_THRESHOLD_WARNING}, default 0.01)",
             file=sys.stderr,
         )
 
@@ -113,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"... and {len(problems) - 20} more problems", file=sys.stderr)
     settings = {
         "model": os.path.abspath(args.model),
-        "confidence": predictor.confidence,
-        "nms_iou": predictor.nms_iou,
+        "score_threshold": predictor.score_threshold,
+        "iou_threshold": predictor.iou_threshold,
         "max_detections": predictor.max_detections,
         "letterbox": predictor.letterbox,
         "flip_test": predictor.flip_test,

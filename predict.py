@@ -1,4 +1,4 @@
-"""Detect objects with a trained CenterNet: images, folders, video, timing, heatmaps, export.
+"""Detect objects with a trained detector: images, folders, video, timing, heatmaps, export.
 
     python predict.py --model m.keras --mode image --input street.jpg
     python predict.py --model m.keras --mode dir --input imgs/ --output imgs_out/ --count
@@ -22,14 +22,14 @@ from pathlib import Path
 from centernet_keras.cli import (  # quiets TensorFlow's start-up log (centernet_keras.startup)
     add_inference_arguments,
     add_model_arguments,
+    add_score_threshold_argument,
     new_parser,
     predictor_from_args,
     run_reporting_errors,
 )
+from centernet_keras.export import FORMATS, SUFFIXES
 
 MODES = ("image", "dir", "video", "fps", "heatmap", "export")
-EXPORT_FORMATS = ("keras", "saved_model", "tflite", "onnx")
-EXPORT_SUFFIXES = {"keras": ".keras", "saved_model": "_saved_model", "tflite": ".tflite"}
 DEFAULT_DIR = Path("predict_out")
 
 
@@ -51,11 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         help="output image / folder / video file / export path (default: under predict_out/)",
     )
-    parser.add_argument(
-        "--confidence",
-        type=float,
-        default=0.3,
-        help="score threshold of the drawn (or exported) detections",
+    add_score_threshold_argument(
+        parser, 0.3, help="score threshold of the drawn (or exported) detections"
     )
     add_inference_arguments(parser)
     parser.add_argument(
@@ -76,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--format",
-        choices=EXPORT_FORMATS,
+        choices=FORMATS,
         default="saved_model",
         help="export: keras (.keras), saved_model (TF SavedModel folder), tflite, onnx "
         "(all take uint8 RGB [B, H, W, 3] and return decoded detections; H x W is the model's "
@@ -148,17 +145,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         from centernet_keras.export import export_model
 
-        suffix = EXPORT_SUFFIXES.get(args.format, f".{args.format}")
-        out = _output(args, DEFAULT_DIR / f"{Path(args.model).stem}{suffix}")
-        model = predictor.model
-        model.class_names = tuple(names)
+        out = _output(args, DEFAULT_DIR / f"{Path(args.model).stem}{SUFFIXES[args.format]}")
         export_model(
-            model,
+            predictor.model,
             out,
             args.format,
-            score_threshold=predictor.confidence,
-            max_detections=predictor.max_detections,
-            nms_iou=predictor.nms_iou,
+            decoder=predictor.decoder,
+            class_names=names,
             input_size=None if args.input_size is None else predictor.model_hw,  # rounded to 32
         )
         print(f"exported {args.format} to {out}")

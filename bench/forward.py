@@ -16,8 +16,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -26,20 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from centernet_keras.models import build_centernet
-
-
-def _interleaved_medians(fns: dict, runs: int, warmup: int) -> dict:
-    """Median ms of each ``fn(arg)``, timed round-robin so drift hits every variant alike."""
-    for fn, arg in fns.values():
-        for _ in range(warmup):
-            keras.tree.map_structure(np.asarray, fn(arg))
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(runs):
-        for name, (fn, arg) in fns.items():
-            start = time.perf_counter()
-            keras.tree.map_structure(np.asarray, fn(arg))  # include the device→host copy
-            times[name].append(time.perf_counter() - start)
-    return {name: 1000.0 * statistics.median(t) for name, t in times.items()}
+from centernet_keras.timing import interleaved_medians, to_host
 
 
 def main() -> None:
@@ -53,7 +38,14 @@ def main() -> None:
     parser.add_argument("--num-classes", type=int, default=20)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--nms-iou", type=float, default=None)
+    parser.add_argument(
+        "--iou-threshold",
+        "--nms-iou",
+        dest="iou_threshold",
+        type=float,
+        default=None,
+        help="decoder NMS IoU (default none, for every backbone)",
+    )
     args = parser.parse_args()
 
     names = args.backbones.split(",") if args.backbones else [args.backbone]
@@ -63,18 +55,19 @@ def main() -> None:
     models, fns = {}, {}
     for name in names:
         model = build_centernet(
-            args.num_classes, name, (args.size, args.size, 3), nms_iou=args.nms_iou
+            args.num_classes, name, (args.size, args.size, 3), iou_threshold=args.iou_threshold
         )
         forward = tf.function(lambda x, m=model: m(x, training=False))
-        predict_step = tf.function(lambda x, m=model: m.decode(m(x, training=False)))
+        predict_step = tf.function(lambda x, m=model: m.detect(x))
         raw = forward(images)
         model.predict(images, verbose=0)  # build the predict function once
         models[name] = model
-        fns[(name, "forward")] = (forward, images)
-        fns[(name, "predict_step")] = (predict_step, images)
-        fns[(name, "decode")] = (tf.function(model.decode), raw)
-        fns[(name, "model_predict")] = (lambda x, m=model: m.predict(x, verbose=0), images)
-    ms = _interleaved_medians(fns, args.runs, args.warmup)
+        decode = tf.function(lambda r, m=model: m.decoder(m.activate(r)))
+        fns[(name, "forward")] = lambda f=forward: to_host(f(images))  # incl. the host copy
+        fns[(name, "predict_step")] = lambda f=predict_step: to_host(f(images))
+        fns[(name, "decode")] = lambda f=decode, r=raw: to_host(f(r))
+        fns[(name, "model_predict")] = lambda m=model: to_host(m.predict(images, verbose=0))
+    ms = interleaved_medians(fns, args.runs, args.warmup)
 
     for name, model in models.items():
         result = {
@@ -87,7 +80,7 @@ def main() -> None:
             "decode_ms": round(ms[(name, "decode")], 2),
             "decode_share": round(ms[(name, "decode")] / ms[(name, "predict_step")], 4),
             "model_predict_ms": round(ms[(name, "model_predict")], 1),
-            "nms_iou": args.nms_iou,
+            "iou_threshold": args.iou_threshold,
             "runs": args.runs,
             "device": "cpu" if not tf.config.list_physical_devices("GPU") else "gpu",
             "cpu_count": os.cpu_count(),

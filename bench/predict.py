@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -38,20 +37,7 @@ from PIL import Image
 from centernet_keras.export import export_model
 from centernet_keras.inference import Predictor
 from centernet_keras.models import build_centernet
-
-
-def _interleaved_medians(fns: dict, runs: int, warmup: int) -> dict[str, float]:
-    """Median ms of each ``fn()``, timed round-robin so drift hits every variant alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(runs):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: 1000.0 * statistics.median(t) for name, t in times.items()}
+from centernet_keras.timing import interleaved_medians
 
 
 def _onnx_session(path: Path):
@@ -89,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
 
     model = build_centernet(args.num_classes, args.backbone, (args.size, args.size, 3))
-    predictor = Predictor(model)  # drawing defaults: confidence 0.3, NMS auto
+    predictor = Predictor(model)  # drawing defaults: score threshold 0.3, the model's NMS
     with tempfile.TemporaryDirectory() as tmp:
         jpeg = Path(tmp) / "image.jpg"
         _test_jpeg(jpeg)
@@ -115,7 +101,7 @@ def main() -> None:
                 float(np.max(np.abs(onnx(batch)[k] - np.asarray(keras_maps[k]))))
                 for k in keras_maps
             )
-        ms = _interleaved_medians(variants, args.runs, args.warmup)
+        ms = interleaved_medians(variants, args.runs, args.warmup)
 
     result = {
         "bench": "predict",
@@ -125,7 +111,7 @@ def main() -> None:
         "detect_ms": round(ms["detect"], 1),
         "forward_ms": round(ms["forward"], 1),
         "detect_overhead": round(ms["detect"] / ms["forward"] - 1.0, 4),
-        "nms_iou": predictor.nms_iou,
+        "iou_threshold": predictor.iou_threshold,
     }
     if not args.no_onnx:
         result |= {

@@ -22,9 +22,9 @@ from centernet_keras.startup import quiet_tensorflow_startup
 quiet_tensorflow_startup()  # before anything imports Keras or TensorFlow
 
 from centernet_keras.boxes import boxes_to_input, boxes_to_original, letterbox_params
-from centernet_keras.decoding import decode_centernet
+from centernet_keras.decoding import CenterNetDecoder, decode_centernet
 from centernet_keras.losses import centernet_loss
-from centernet_keras.models import CenterNet, build_centernet
+from centernet_keras.models import CenterNet, Detector, build_centernet
 
 # Registers the LR schedule, so checkpoints saved with their optimizer load after import.
 from centernet_keras.training import schedules as _schedules  # noqa: F401
@@ -44,6 +44,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CenterNet",
+    "CenterNetDecoder",
+    "Detector",
     "boxes_to_input",
     "boxes_to_original",
     "build_centernet",

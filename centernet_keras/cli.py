@@ -11,11 +11,12 @@ from collections.abc import Callable
 USER_ERRORS = (OSError, ValueError, TypeError)
 
 
-def nms_iou(value: str) -> float | str | None:
-    """``--nms-iou``: ``auto``, ``none`` or an IoU in (0, 1] (TF is imported only when used)."""
-    from centernet_keras.inference import parse_nms_iou
+def iou_threshold(value: str) -> float | str | None:
+    """``--iou-threshold``: ``auto``, ``none`` or an IoU in (0, 1] (TF is imported only when
+    used)."""
+    from centernet_keras.inference import parse_iou_threshold
 
-    return parse_nms_iou(value)
+    return parse_iou_threshold(value)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -53,12 +54,16 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--nms-iou``, ``--letterbox``, ``--max-detections``, ``--flip-test``, ``--input-size``."""
+    """``--iou-threshold``, ``--letterbox``, ``--max-detections``, ``--flip-test``,
+    ``--input-size``."""
     parser.add_argument(
+        "--iou-threshold",
         "--nms-iou",
-        type=nms_iou,
+        dest="iou_threshold",
+        type=iou_threshold,
         default="auto",
-        help="class-wise NMS IoU, 'none', or 'auto' (0.5 for ResNet backbones, else none)",
+        help="class-wise NMS IoU, 'none', or 'auto': the model's own setting, saved with it "
+        "(0.5 for ResNet backbones, else none)",
     )
     parser.add_argument(
         "--letterbox",
@@ -67,11 +72,17 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
         help="letterbox (keep aspect, gray padding) or stretch images to the input "
         "(default: how the model was trained, saved in it)",
     )
-    parser.add_argument("--max-detections", type=int, default=100, help="detections per image")
+    parser.add_argument(
+        "--max-detections",
+        type=int,
+        default=None,
+        help="detections per image (default: the model's own setting, 100 unless changed)",
+    )
     parser.add_argument(
         "--flip-test",
         action="store_true",
-        help="also run the mirrored image and average heatmaps and sizes (slower, often better)",
+        help="also run the mirrored image and merge both (CenterNet: average heatmaps and "
+        "sizes; slower, often better)",
     )
     parser.add_argument(
         "--input-size",
@@ -92,8 +103,8 @@ def predictor_from_args(args: argparse.Namespace):
     return Predictor.from_checkpoint(
         args.model,
         args.classes,
-        confidence=args.confidence,
-        nms_iou=args.nms_iou,
+        score_threshold=args.score_threshold,
+        iou_threshold=args.iou_threshold,
         max_detections=args.max_detections,
         flip_test=args.flip_test,
         input_size=args.input_size,
@@ -109,3 +120,15 @@ def run_reporting_errors(run: Callable[[argparse.Namespace], int], args: argpars
         message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
         print(f"error: {message or type(err).__name__}", file=sys.stderr)
         return 1
+
+
+def add_score_threshold_argument(parser: argparse.ArgumentParser, default: float, help: str):
+    """``--score-threshold`` (former name ``--confidence``, still accepted)."""
+    parser.add_argument(
+        "--score-threshold",
+        "--confidence",
+        dest="score_threshold",
+        type=float,
+        default=default,
+        help=help,
+    )

@@ -1,18 +1,19 @@
-"""Export a CenterNet for deployment: ``.keras``, TF SavedModel, TFLite and ONNX.
+"""Export a detector for deployment: ``.keras``, TF SavedModel, TFLite and ONNX.
 
 Every artefact takes raw uint8 RGB images ``[B, H, W, 3]`` (the backbone preprocessing is
-inside the model) and carries the decoder, so it returns detections in network-input pixels:
+inside the model) and carries the model's decoder (or a changed copy), so it returns
+detections in network-input pixels and next to them the model's raw outputs. For CenterNet:
 
 - ``boxes [B, K, 4]`` float32, ``scores [B, K]`` float32, ``classes [B, K]`` int32,
-  ``num_detections [B]`` int32 (rows padded with −1), and next to them the raw maps
+  ``num_detections [B]`` int32 (rows padded with −1);
 - ``heatmap`` (logits) ``[B, H/4, W/4, C]``, ``size`` and ``offset`` ``[B, H/4, W/4, 2]``.
 
 With ``decode=False`` only the raw maps are exported (e.g. to time the network alone).
 
 Formats:
 
-- ``keras``: the model itself; ``model.predict(uint8 images)`` decodes with the settings saved
-  in it, ``model(images)`` gives the raw maps.
+- ``keras``: the model (with that decoder and class names); ``model.predict(uint8 images)``
+  decodes with the decoder saved in it, ``model(images)`` gives the raw maps.
 - ``saved_model``: ``keras.export.ExportArchive`` with one ``serve``/``serving_default``
   signature (input ``images``, uint8) that casts, runs the model and decodes.
 - ``tflite``: the SavedModel signature through ``tf.lite.TFLiteConverter`` (builtin ops only:
@@ -38,20 +39,23 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
-from centernet_keras.models.centernet import CenterNet
+if TYPE_CHECKING:  # keras and TF load on first use: predict.py --help stays fast
+    from centernet_keras.decoding.layers import Decoder
+    from centernet_keras.models.detector import Detector
 
 FORMATS = ("keras", "saved_model", "tflite", "onnx")
-SUFFIXES = {"keras": ".keras", "saved_model": "", "tflite": ".tflite", "onnx": ".onnx"}
+#: What ``predict.py --mode export`` appends to the model's file stem, per format.
+SUFFIXES = {"keras": ".keras", "saved_model": "_saved_model", "tflite": ".tflite", "onnx": ".onnx"}
 DETECTION_KEYS = ("boxes", "scores", "classes", "num_detections")
-RAW_KEYS = ("heatmap", "size", "offset")
+RAW_KEYS = ("heatmap", "size", "offset")  # CenterNet's raw maps (a model's own: its output keys)
 ONNX_OPSET = 17
 
 
-def _input_hw(model: CenterNet, input_size: int | Sequence[int] | None) -> tuple[int, int]:
+def _input_hw(model: Detector, input_size: int | Sequence[int] | None) -> tuple[int, int]:
     static = model.input_shape[1:3]
     if all(d is not None for d in static):
         if input_size is not None and tuple(_pair(input_size)) != tuple(static):
@@ -67,38 +71,50 @@ def _pair(size: int | Sequence[int]) -> tuple[int, int]:
     return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
-def serving_function(model: CenterNet, decode: bool = True) -> Callable:
-    """``uint8 [B, H, W, 3]`` → ``{detections…, heatmap, size, offset}`` (or raw maps only)."""
+def serving_function(
+    model: Detector, decoder: Decoder | None = None, decode: bool = True
+) -> Callable:
+    """``uint8 [B, H, W, 3]`` → ``{detections…, raw maps…}`` (or the raw maps only).
+
+    Args:
+        model: the detector.
+        decoder: the decoder to bake in (default the model's own).
+        decode: include the decoder.
+    """
     from keras import ops
+
+    decoder = model.decoder if decoder is None else decoder
 
     def serve(images):
         raw = model(ops.cast(images, "float32"), training=False)
-        return {**model.decode(raw), **raw} if decode else dict(raw)
+        return {**decoder(model.activate(raw)), **raw} if decode else dict(raw)
 
     return serve
 
 
 def export_model(
-    model: CenterNet,
+    model: Detector,
     path: str | os.PathLike,
     format: str = "saved_model",
     *,
-    score_threshold: float | None = None,
-    max_detections: int | None = None,
-    nms_iou: float | str | None = "keep",
+    decoder: Decoder | None = None,
+    class_names: Sequence[str] | None = None,
     input_size: int | Sequence[int] | None = None,
     decode: bool = True,
+    **decoder_settings,
 ) -> Path:
-    """Export ``model`` in one format, with the decoder settings baked in.
+    """Export ``model`` in one format, with a decoder baked in. The model is not changed.
 
     Args:
-        model: a ``CenterNet``.
+        model: a detector (e.g. a ``CenterNet``).
         path: output file (``.keras``, ``.tflite``, ``.onnx``) or folder (SavedModel).
         format: one of ``FORMATS``.
-        score_threshold, max_detections, nms_iou: decoder settings (``None``/``"keep"``: the
-            model's current ones); the model's own settings are restored afterwards.
+        decoder: the decoder (default the model's own).
+        class_names: names saved in a ``.keras`` file (default the model's).
         input_size: ``(H, W)`` for a model with a dynamic input size (default 512).
         decode: include the decoder (``False``: raw maps only; not for ``keras``).
+        **decoder_settings: changes to that decoder (``score_threshold``, ``max_detections``,
+            ``iou_threshold``; see ``Decoder.replace``).
 
     Returns:
         The path written.
@@ -106,47 +122,51 @@ def export_model(
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     path = Path(path)
-    saved = (model.max_detections, model.score_threshold, model.nms_iou)
-    model.set_decoding(max_detections, score_threshold, nms_iou)
-    try:
-        if format == "keras":
-            if not decode:
-                raise ValueError("a .keras model always carries the decoder (model.predict)")
-            if path.suffix != ".keras":
-                raise ValueError(f"a Keras model file must end in .keras, got {path}")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            model.save(path)
-            return path
-        hw = _input_hw(model, input_size)
-        if format == "saved_model":
-            _export_saved_model(model, path, hw, decode)
-        elif format == "tflite":
-            _export_tflite(model, path, hw, decode)
-        else:
-            _export_onnx(model, path, hw, decode)
+    decoder = (model.decoder if decoder is None else decoder).replace(**decoder_settings)
+    if format == "keras":
+        if not decode:
+            raise ValueError("a .keras model always carries the decoder (model.predict)")
+        if path.suffix != ".keras":
+            raise ValueError(f"a Keras model file must end in .keras, got {path}")
+        changes: dict = {"decoder": decoder}
+        if class_names is not None:
+            changes["class_names"] = list(class_names)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model.replace(**changes).save(path)
         return path
-    finally:
-        model.set_decoding(saved[0], saved[1], saved[2])
+    hw = _input_hw(model, input_size)
+    if format == "saved_model":
+        _export_saved_model(model, decoder, path, hw, decode)
+    elif format == "tflite":
+        _export_tflite(model, decoder, path, hw, decode)
+    else:
+        _export_onnx(model, decoder, path, hw, decode)
+    return path
 
 
-def _export_saved_model(model: CenterNet, path: Path, hw: tuple[int, int], decode: bool) -> None:
+def _export_saved_model(
+    model: Detector, decoder: Decoder, path: Path, hw: tuple[int, int], decode: bool
+) -> None:
+    import keras
     import tensorflow as tf
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
         name="serve",
-        fn=serving_function(model, decode),
+        fn=serving_function(model, decoder, decode),
         input_signature=[tf.TensorSpec([None, *hw, 3], tf.uint8, name="images")],
     )
     archive.write_out(os.fspath(path), verbose=False)
 
 
-def _export_tflite(model: CenterNet, path: Path, hw: tuple[int, int], decode: bool) -> None:
+def _export_tflite(
+    model: Detector, decoder: Decoder, path: Path, hw: tuple[int, int], decode: bool
+) -> None:
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory() as tmp:
-        _export_saved_model(model, Path(tmp) / "saved_model", hw, decode)
+        _export_saved_model(model, decoder, Path(tmp) / "saved_model", hw, decode)
         converter = tf.lite.TFLiteConverter.from_saved_model(
             os.fspath(Path(tmp) / "saved_model"), signature_keys=["serving_default"]
         )
@@ -156,7 +176,9 @@ def _export_tflite(model: CenterNet, path: Path, hw: tuple[int, int], decode: bo
     path.write_bytes(flatbuffer)
 
 
-def _export_onnx(model: CenterNet, path: Path, hw: tuple[int, int], decode: bool) -> None:
+def _export_onnx(
+    model: Detector, decoder: Decoder, path: Path, hw: tuple[int, int], decode: bool
+) -> None:
     import tensorflow as tf
     import tf2onnx
 
@@ -164,7 +186,7 @@ def _export_onnx(model: CenterNet, path: Path, hw: tuple[int, int], decode: bool
     path.parent.mkdir(parents=True, exist_ok=True)
     with _graph_copies_freed():
         tf2onnx.convert.from_function(
-            tf.function(serving_function(model, decode)),
+            tf.function(serving_function(model, decoder, decode)),
             input_signature=spec,
             opset=ONNX_OPSET,
             output_path=os.fspath(path),
@@ -224,12 +246,13 @@ def load_exported(path: str | os.PathLike) -> Callable[[np.ndarray], dict[str, n
 
 
 def _load_keras(path: Path) -> Callable:
+    import keras
     import tensorflow as tf
 
     import centernet_keras  # noqa: F401  (registers the custom objects)
 
     model = keras.saving.load_model(os.fspath(path), safe_mode=True)
-    fn = tf.function(serving_function(model, decode=True))
+    fn = tf.function(serving_function(model))
     return lambda images: {k: np.asarray(v) for k, v in fn(images).items()}
 
 

@@ -10,59 +10,23 @@ and maps the boxes back to the original image.
 from __future__ import annotations
 
 import os
-import statistics
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import cv2
 import keras
 import numpy as np
-from keras import ops
 from PIL import Image
 
 from centernet_keras.boxes import LETTERBOX_FILL, boxes_to_original, letterbox_params
 from centernet_keras.data.image_io import pil_to_rgb, read_image_rgb, to_rgb8
-from centernet_keras.decoding import decode_centernet
-from centernet_keras.models.centernet import OUTPUT_STRIDE, CenterNet
+from centernet_keras.decoding.layers import Decoder
+from centernet_keras.detections import Detections
+from centernet_keras.models.detector import Detector
+from centernet_keras.timing import interleaved_medians
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray
 PAD_VALUE = LETTERBOX_FILL  # gray letterbox padding, as in the tf.data pipeline
 DEFAULT_INPUT_SIDE = 512  # longest input side for models with a dynamic input size
-
-
-@dataclass
-class Detections:
-    """Detections of one image, in original-image pixels.
-
-    Attributes:
-        boxes: ``[N, 4]`` float32 ``[x1, y1, x2, y2]``, inside the image.
-        scores: ``[N]`` float32, descending.
-        class_ids: ``[N]`` int32, 0-based.
-        class_names: ``N`` names, one per detection.
-        image_size: ``(height, width)`` of the original image (after EXIF rotation).
-    """
-
-    boxes: np.ndarray
-    scores: np.ndarray
-    class_ids: np.ndarray
-    class_names: list[str]
-    image_size: tuple[int, int]
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-    def to_records(self, image_id) -> list[dict]:
-        """Evaluation records ``[{image_id, bbox, class, score}]`` (see ``evaluation``)."""
-        return [
-            {
-                "image_id": image_id,
-                "bbox": [float(v) for v in b],
-                "class": int(c),
-                "score": float(s),
-            }
-            for b, c, s in zip(self.boxes, self.class_ids, self.scores, strict=True)
-        ]
 
 
 def load_image(image: ImageInput) -> np.ndarray:
@@ -127,8 +91,9 @@ def input_size_for(
     return tuple(max(32, int(np.ceil(v * scale / 32.0)) * 32) for v in (h, w))  # type: ignore[return-value]
 
 
-def parse_nms_iou(value: str) -> float | str | None:
-    """A command-line NMS setting: ``"auto"``, ``"none"`` (→ ``None``) or an IoU in (0, 1]."""
+def parse_iou_threshold(value: str) -> float | str | None:
+    """A command-line NMS setting: ``"auto"`` (the model's own), ``"none"`` (→ ``None``) or an
+    IoU in (0, 1]."""
     if value.lower() in ("auto", "none"):
         return None if value.lower() == "none" else "auto"
     iou = float(value)
@@ -166,36 +131,39 @@ def resolve_class_names(
 
 
 class Predictor:
-    """Detect objects in single images with a CenterNet model.
+    """Detect objects in single images with a ``Detector`` (e.g. a ``CenterNet``).
 
     Args:
-        model: a ``CenterNet``.
+        model: the detector.
         class_names: a classes file, a list of names, or ``None`` for the model's names.
-        confidence: score threshold of the returned detections.
-        nms_iou: class-wise NMS IoU, ``None`` for none, or ``"auto"``: 0.5 for ResNet
-            backbones, none otherwise.
-        max_detections: top-K of the decoder.
-        flip_test: also run the horizontal flip and average heatmaps and sizes.
+        score_threshold: score threshold of the returned detections.
+        iou_threshold: class-wise NMS IoU, ``None`` for none, or ``"auto"``: the model's own
+            decoder setting (saved with it; 0.5 for ResNet backbones, else none).
+        max_detections: top-K of the decoder (``None``: the model's).
+        flip_test: also run the horizontal flip and merge the maps (``model.merge_flip``).
         input_size: network input side or ``(H, W)`` of a model with a dynamic input size
             (rounded up to multiples of 32); default the image scaled to a longest side of
             512. A model with a fixed input size always uses it.
         letterbox: ``True``/``False``, or ``None`` for the model's ``image_resize``.
+        confidence, nms_iou: former names of ``score_threshold`` and ``iou_threshold``.
 
-    The settings are read when the traced functions are built (on the first image of each
-    input shape): to change them, make a new ``Predictor`` on the same model (cheap).
+    The decoder is the model's, with these settings (``model.decoder.replace``): the model
+    itself is not changed. To change them, make a new ``Predictor`` on the same model (cheap).
     """
 
     def __init__(
         self,
-        model: CenterNet,
+        model: Detector,
         class_names: str | os.PathLike | Sequence[str] | None = None,
-        confidence: float = 0.3,
-        nms_iou: float | str | None = "auto",
-        max_detections: int = 100,
+        score_threshold: float = 0.3,
+        iou_threshold: float | str | None = "auto",
+        max_detections: int | None = None,
         flip_test: bool = False,
         input_size: int | Sequence[int] | None = None,
         letterbox: bool | None = None,
+        **former,
     ):
+        score_threshold, iou_threshold = _former_names(former, score_threshold, iou_threshold)
         self.model = model
         self.num_classes = int(model.num_classes)
         self.class_names = resolve_class_names(
@@ -214,13 +182,26 @@ class Predictor:
             if letterbox is None
             else bool(letterbox)
         )
-        if nms_iou == "auto":
-            nms_iou = 0.5 if model.backbone.name.startswith("resnet") else None
-        self.confidence = float(confidence)
-        self.nms_iou = None if nms_iou is None else float(nms_iou)
-        self.max_detections = int(max_detections)
+        changes: dict = {"score_threshold": float(score_threshold)}
+        if iou_threshold != "auto":
+            changes["iou_threshold"] = iou_threshold
+        if max_detections is not None:
+            changes["max_detections"] = int(max_detections)
+        self.decoder: Decoder = model.decoder.replace(**changes)
         self.flip_test = bool(flip_test)
         self._functions: dict[str, Callable] = {}
+
+    @property
+    def score_threshold(self) -> float:
+        return self.decoder.score_threshold
+
+    @property
+    def iou_threshold(self) -> float | None:
+        return self.decoder.iou_threshold
+
+    @property
+    def max_detections(self) -> int:
+        return self.decoder.max_detections
 
     @classmethod
     def from_checkpoint(
@@ -229,18 +210,18 @@ class Predictor:
         classes: str | os.PathLike | Sequence[str] | None = None,
         **kwargs,
     ) -> Predictor:
-        """Load a ``.keras`` CenterNet (``safe_mode=True``) and wrap it.
+        """Load a ``.keras`` detector (``safe_mode=True``) and wrap it.
 
         Args:
             path: the ``.keras`` file.
             classes: a classes file or list; must match the model's class count.
-            **kwargs: ``Predictor`` settings (confidence, nms_iou, flip_test…).
+            **kwargs: ``Predictor`` settings (score_threshold, iou_threshold, flip_test…).
 
         Raises:
             FileNotFoundError: no such file.
             ValueError: the file is not a Keras model (a ``.keras`` file is a zip archive), or
                 the classes do not match the model.
-            TypeError: the model is not a CenterNet.
+            TypeError: the model is not a detector of this package.
         """
         import zipfile
 
@@ -256,36 +237,20 @@ class Predictor:
             model = keras.saving.load_model(path, safe_mode=True)
         except (KeyError, zipfile.BadZipFile) as err:  # a zip without the .keras contents
             raise ValueError(f"{not_a_model}: {err}") from err
-        if not isinstance(model, CenterNet):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a CenterNet")
+        if not isinstance(model, Detector):
+            raise TypeError(
+                f"{path} holds a {type(model).__name__}, not a detector of centernet_keras"
+            )
         return cls(model, class_names=classes, **kwargs)
 
     # ---- the traced graph pieces -------------------------------------------------------------
 
     def _maps(self, images):
-        """``[B, H, W, 3]`` uint8 → heatmap probabilities, sizes, offsets (flip-merged)."""
-        x = ops.cast(images, "float32")
-        b = ops.shape(x)[0]
-        if self.flip_test:
-            x = ops.concatenate([x, ops.flip(x, axis=2)], axis=0)
-        out = self.model(x, training=False)
-        heat, size, offset = ops.sigmoid(out["heatmap"]), out["size"], out["offset"]
-        if self.flip_test:  # the reference flip test: average probabilities and sizes
-            heat = (heat[:b] + ops.flip(heat[b:], axis=2)) / 2.0
-            size = (size[:b] + ops.flip(size[b:], axis=2)) / 2.0
-            offset = offset[:b]
-        return {"heatmap": heat, "size": size, "offset": offset}
+        """``[B, H, W, 3]`` uint8 → the model's activated maps (flip-merged)."""
+        return self.model.maps(images, self.flip_test)
 
     def _decode(self, maps):
-        return decode_centernet(
-            maps["heatmap"],
-            maps["size"],
-            maps["offset"],
-            max_detections=self.max_detections,
-            score_threshold=self.confidence,
-            nms_iou=self.nms_iou,
-            stride=OUTPUT_STRIDE,
-        )
+        return self.decoder(maps)
 
     def _function(self, name: str) -> Callable:
         """The traced function ``name`` (TF traces it once per input shape)."""
@@ -311,7 +276,8 @@ class Predictor:
         return fit_to_input(rgb, input_hw, self.letterbox)[None], rgb.shape[:2]
 
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Traced forward: ``{"heatmap" (probabilities), "size", "offset"}`` ``[B, h, w, ·]``."""
+        """Traced forward: the model's activated maps, e.g. ``{"heatmap" (probabilities),
+        "size", "offset"}`` ``[B, h, w, ·]``."""
         return {k: np.asarray(v) for k, v in self._function("maps")(batch).items()}
 
     def decode(self, maps: dict) -> dict[str, np.ndarray]:
@@ -376,13 +342,20 @@ class Predictor:
             "decode": lambda: self.decode(maps),
             "total": lambda: self(image),
         }
-        for fn in steps.values():
-            for _ in range(warmup):
-                fn()
-        times: dict[str, list[float]] = {name: [] for name in steps}
-        for _ in range(runs):
-            for name, fn in steps.items():
-                start = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - start)
-        return {f"{name}_ms": 1000.0 * statistics.median(t) for name, t in times.items()}
+        ms = interleaved_medians(steps, runs, warmup)
+        return {f"{name}_ms": value for name, value in ms.items()}
+
+
+def _former_names(former: dict, score_threshold, iou_threshold):
+    """Accept the former keyword names ``confidence`` and ``nms_iou`` (with a warning)."""
+    import warnings
+
+    unknown = sorted(set(former) - {"confidence", "nms_iou"})
+    if unknown:
+        raise TypeError(f"Predictor got unexpected keyword argument(s) {unknown}")
+    for old, new in (("confidence", "score_threshold"), ("nms_iou", "iou_threshold")):
+        if old in former:
+            warnings.warn(
+                f"Predictor({old}=...) is now {new}=...", DeprecationWarning, stacklevel=3
+            )
+    return former.get("confidence", score_threshold), former.get("nms_iou", iou_threshold)

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 import keras
 from keras import ops
 
+from centernet_keras.gather import gather_feature
+
 _EPS = 1e-4
 _LOG_MIN = math.log(_EPS)
 _LOG_MAX = math.log1p(-_EPS)
@@ -66,22 +68,6 @@ def focal_loss(
     num_pos = ops.sum(pos_mask)
     normalised = -(pos_loss + neg_loss) / ops.maximum(num_pos, 1.0)
     return ops.where(num_pos > 0.0, normalised, -neg_loss)
-
-
-def gather_feature(feature_map: keras.KerasTensor, indices: keras.KerasTensor) -> keras.KerasTensor:
-    """Gather per-object feature vectors at flat spatial indices.
-
-    Args:
-        feature_map: ``[B, H, W, D]`` map (NHWC).
-        indices: ``[B, M]`` integer flat indices ``y * W + x``.
-
-    Returns:
-        ``[B, M, D]`` features (reference ``_transpose_and_gather_feat``).
-    """
-    shape = ops.shape(feature_map)
-    flat = ops.reshape(feature_map, (shape[0], -1, shape[3]))  # [B, H*W, D]
-    idx = ops.expand_dims(ops.cast(indices, "int32"), -1)  # [B, M, 1]
-    return ops.take_along_axis(flat, idx, axis=1)
 
 
 def reg_l1_loss(

@@ -35,7 +35,7 @@ TORCH_SIDE = textwrap.dedent(
         own = centernet_loss(targets, out)
         same = centernet_loss(targets, tf_out)
         probe = {k[6:]: d[k] for k in d if k.startswith("probe_")}
-        det = model.decode(probe)
+        det = model.decoder(model.activate(probe))
         res = {"out_" + k: v for k, v in out.items()}
         res.update({"own_" + k: keras.ops.convert_to_numpy(v) for k, v in own.items()})
         res.update({"same_" + k: keras.ops.convert_to_numpy(v) for k, v in same.items()})
@@ -46,7 +46,7 @@ TORCH_SIDE = textwrap.dedent(
 
 CONFIGS = {
     "resnet18": {"backbone": "resnet18", "neck_filters": (32, 32, 32), "head_channels": 16},
-    "mobilenetv3_small": {"backbone": "mobilenetv3_small", "nms_iou": 0.5},
+    "mobilenetv3_small": {"backbone": "mobilenetv3_small", "iou_threshold": 0.5},
     "dla34": {"backbone": "dla34", "head_channels": 32},
     "dla34_plain": {"backbone": "dla34_plain", "head_channels": 32},
 }
@@ -79,7 +79,7 @@ def _prepare(name: str, config: dict, tmp_path) -> dict:
     arrays.update({"probe_" + k: v for k, v in probe.items()})
     np.savez(tmp_path / f"{name}.in.npz", **arrays)
     loss = {k: float(v) for k, v in centernet_loss(targets, out).items()}
-    det = {k: np.asarray(v) for k, v in model.decode(probe).items()}
+    det = {k: np.asarray(v) for k, v in model.decoder(model.activate(probe)).items()}
     return {"out": out, "loss": loss, "det": det}
 
 

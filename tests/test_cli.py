@@ -1,7 +1,6 @@
 """The shared CLI pieces: --help of predict.py / get_map.py, and the quiet TensorFlow start-up."""
 
 import argparse
-import importlib.util
 import os
 import re
 import subprocess
@@ -9,16 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 NOISE = re.compile(r"absl::InitializeLog|cudart_stub|failed call to cuInit|^[IW]\d{4} ", re.M)
 
 
 def _parser(script: str) -> argparse.ArgumentParser:
-    spec = importlib.util.spec_from_file_location(script.removesuffix(".py"), ROOT / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_parser()
+    return load_script(script).build_parser()
 
 
 def _help_blocks(text: str) -> dict[str, str]:
@@ -44,8 +41,9 @@ def test_help_shows_every_default(script) -> None:
     for action in parser._actions:
         if action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
             continue
-        block = blocks[action.option_strings[-1]]
-        assert "default" in block, f"{script} {action.option_strings[-1]}: {block}"
+        name = next(s for s in action.option_strings if s.startswith("--"))  # first long name
+        block = blocks[name]
+        assert "default" in block, f"{script} {name}: {block}"
         if isinstance(action.default, str | int | float):
             assert str(action.default) in block.split("default", 1)[1], block
         assert block.count("(default") <= 1, block  # not stated twice

@@ -99,11 +99,11 @@ def test_nms_class_wise() -> None:
     kwargs = {"max_detections": 8, "score_threshold": 0.1}
     without = _np(decode_centernet(heat, size, offset, **kwargs))
     assert without["num_detections"][0] == 4
-    out = _np(decode_centernet(heat, size, offset, nms_iou=0.3, **kwargs))
+    out = _np(decode_centernet(heat, size, offset, iou_threshold=0.3, **kwargs))
     assert out["num_detections"][0] == 3
     np.testing.assert_allclose(out["scores"][0, :4], [0.9, 0.7, 0.6, -1])
     np.testing.assert_array_equal(out["classes"][0, :4], [0, 1, 0, -1])
-    loose = _np(decode_centernet(heat, size, offset, nms_iou=0.5, **kwargs))
+    loose = _np(decode_centernet(heat, size, offset, iou_threshold=0.5, **kwargs))
     assert loose["num_detections"][0] == 4
 
 
@@ -137,10 +137,12 @@ def test_dynamic_shapes_in_tf_function(ref: dict[str, np.ndarray]) -> None:
 
     @tf.function(input_signature=sig)
     def run(heat: tf.Tensor, wh: tf.Tensor, reg: tf.Tensor) -> dict:
-        return decode_centernet(heat, wh, reg, max_detections=20, nms_iou=0.5, stride=1)
+        return decode_centernet(heat, wh, reg, max_detections=20, iou_threshold=0.5, stride=1)
 
     out = _np(run(ref["heat"], ref["wh"], ref["reg"]))
-    eager = _np(decode_centernet(ref["heat"], ref["wh"], ref["reg"], 20, nms_iou=0.5, stride=1))
+    eager = _np(
+        decode_centernet(ref["heat"], ref["wh"], ref["reg"], 20, iou_threshold=0.5, stride=1)
+    )
     for key in eager:
         np.testing.assert_array_equal(out[key], eager[key])
     small = _np(run(ref["heat"][:1, :2, :3], ref["wh"][:1, :2, :3], ref["reg"][:1, :2, :3]))

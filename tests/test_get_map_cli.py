@@ -1,6 +1,5 @@
 """get_map.py and evaluation.runner: splits from annotation lines, VOC XML and COCO json."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -9,6 +8,7 @@ from pathlib import Path
 import coco_data
 import numpy as np
 import pytest
+from helpers import load_script
 from PIL import Image
 
 from centernet_keras.data.annotations import ImageRecord
@@ -26,14 +26,7 @@ OBJECTS = {
 }
 
 
-def _load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), ROOT / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-get_map = _load_script("get_map.py")
+get_map = load_script("get_map.py")
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +172,8 @@ def test_help_explains_every_flag() -> None:
     ).stdout
     for flag in (
         "--model", "--classes", "--annotation-file", "--voc-root", "--year", "--split",
-        "--coco-json", "--image-dir", "--output-dir", "--confidence", "--nms-iou",
+        "--coco-json", "--image-dir", "--output-dir", "--score-threshold", "--confidence",
+        "--iou-threshold", "--nms-iou",
     ):  # fmt: skip
         assert flag in out, flag
     for action in get_map.build_parser()._actions:
@@ -194,7 +188,7 @@ def test_cli_writes_reports(dataset, checkpoint, tmp_path, capsys) -> None:
     assert "warning" not in captured.err
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["metrics"]) == {"voc07", "voc", "coco"}
-    assert summary["confidence"] == 0.01 and summary["num_images"] == 3
+    assert summary["score_threshold"] == 0.01 and summary["num_images"] == 3
     assert len(summary["metrics"]["coco"]["stats"]) == 12
     assert sorted(p.name for p in (out / "pr_curves").iterdir()) == ["pr_cat.png", "pr_dog.png"]
     assert (out / "per_class.txt").read_text().strip() in captured.out
@@ -206,7 +200,7 @@ def test_cli_warns_on_high_confidence_and_one_source(dataset, checkpoint, tmp_pa
     argv = ["--model", str(checkpoint), "--annotation-file", str(dataset / "val.txt")]
     argv += ["--output-dir", str(tmp_path), "--confidence", "0.3", "--no-progress"]
     assert get_map.main([*argv, "--metrics", "voc07"]) == 0
-    assert "warning: --confidence 0.3" in capsys.readouterr().err
+    assert "warning: --score-threshold 0.3" in capsys.readouterr().err  # the former flag name
     both = ["--model", str(checkpoint), "--annotation-file", "a.txt", "--voc-root", "v"]
     assert get_map.main(both) == 2
     assert "exactly one of" in capsys.readouterr().err
@@ -226,7 +220,7 @@ def _json_around_detections(checkpoint, root: Path) -> tuple[Path, Path]:
     box: a miss and a false positive if it were not a crowd).
     """
     _, image_dir = coco_data.write_coco(root, annotations=[])
-    predictor = Predictor.from_checkpoint(checkpoint, confidence=0.01)
+    predictor = Predictor.from_checkpoint(checkpoint, score_threshold=0.01)
     annotations = []
     for n, (image_id, (name, _, _)) in enumerate(coco_data.IMAGES.items()):
         detections = predictor(str(image_dir / name))

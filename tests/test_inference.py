@@ -1,13 +1,12 @@
 """Predictor: image modes, letterbox/resize geometry, flip test, class names, tracing."""
 
-import types
-
 import keras
 import numpy as np
 import pytest
 from PIL import Image
 
 from centernet_keras.boxes import letterbox_params
+from centernet_keras.decoding import CenterNetDecoder
 from centernet_keras.inference import (
     Predictor,
     fit_to_input,
@@ -15,7 +14,7 @@ from centernet_keras.inference import (
     load_image,
     resolve_class_names,
 )
-from centernet_keras.models import build_centernet
+from centernet_keras.models import CenterNet, build_centernet
 
 CLASSES = ["cat", "dog", "car"]
 
@@ -47,7 +46,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def predictor(model):
-    return Predictor(model, confidence=0.0)
+    return Predictor(model, score_threshold=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +115,7 @@ def test_exif_rotated_jpeg(predictor, rng, tmp_path) -> None:
 
 
 def test_traced_once_per_input_shape(model, rng) -> None:
-    predictor = Predictor(model, confidence=0.2)
+    predictor = Predictor(model, score_threshold=0.2)
     for shape in [(30, 50, 3), (100, 20, 3), (64, 64, 3)]:
         predictor(_random_image(rng, *shape[:2]))
     assert predictor._function("detect").experimental_get_tracing_count() == 1
@@ -126,13 +125,14 @@ def test_traced_once_per_input_shape(model, rng) -> None:
 
 
 class StubModel:
-    """Duck-typed CenterNet: returns maps with one peak decoding to ``box`` (input pixels)."""
+    """Duck-typed CenterNet: returns maps with one peak decoding to ``box`` (input pixels);
+    CenterNet's activation and decoder."""
 
     def __init__(self, box, input_hw, image_resize):
         self.num_classes, self.class_names = 1, ("thing",)
         self.input_shape = (None, *input_hw, 3)
         self.image_resize = image_resize
-        self.backbone = types.SimpleNamespace(name="stub")
+        self.decoder = CenterNetDecoder()
         h, w = input_hw[0] // 4, input_hw[1] // 4
         cx, cy = (box[0] + box[2]) / 8.0, (box[1] + box[3]) / 8.0  # centre on the map
         heat = np.full((1, h, w, 1), -10.0, np.float32)
@@ -141,13 +141,16 @@ class StubModel:
         size[0, int(cy), int(cx)] = [(box[2] - box[0]) / 4.0, (box[3] - box[1]) / 4.0]
         offset = np.zeros((1, h, w, 2), np.float32)
         offset[0, int(cy), int(cx)] = [cx - int(cx), cy - int(cy)]
-        self.maps = {"heatmap": heat, "size": size, "offset": offset}
+        self.raw = {"heatmap": heat, "size": size, "offset": offset}
 
     def __call__(self, x, training=False):
         b = keras.ops.shape(x)[0]
         return {
-            k: keras.ops.repeat(keras.ops.convert_to_tensor(v), b, 0) for k, v in self.maps.items()
+            k: keras.ops.repeat(keras.ops.convert_to_tensor(v), b, 0) for k, v in self.raw.items()
         }
+
+    def maps(self, images, flip_test=False):
+        return CenterNet.activate(self, self(images))
 
 
 def _marked_image(h, w, box):
@@ -179,7 +182,7 @@ def test_detection_maps_back_to_original_pixels(image_resize, hw) -> None:
         assert np.all(canvas[:, :px] == 128) and np.all(canvas[:, px + nw :] == 128)
     found = _bright_bounds(canvas)
     stub = StubModel(found, input_hw, image_resize)
-    det = Predictor(stub, confidence=0.5)(image)
+    det = Predictor(stub, score_threshold=0.5)(image)
     assert len(det) == 1 and det.class_names == ["thing"]
     sx = w / input_hw[1] if image_resize == "resize" else w / letterbox_params((h, w), input_hw)[3]
     sy = h / input_hw[0] if image_resize == "resize" else h / letterbox_params((h, w), input_hw)[4]
@@ -192,11 +195,21 @@ def test_letterbox_flag_overrides_model(model) -> None:
     assert Predictor(model, letterbox=False).letterbox is False
 
 
-def test_nms_default_depends_on_backbone(model) -> None:
-    assert Predictor(model).nms_iou == 0.5  # ResNet backbone
-    assert Predictor(model, nms_iou=None).nms_iou is None
+def test_nms_default_is_the_models_decoder_setting(model) -> None:
+    assert model.decoder.iou_threshold == 0.5  # built on a ResNet backbone
+    assert Predictor(model).iou_threshold == 0.5
+    assert Predictor(model, iou_threshold=None).iou_threshold is None
+    assert model.decoder.iou_threshold == 0.5  # the model is not changed
     stub = StubModel([0, 0, 8, 8], (32, 32), "letterbox")
-    assert Predictor(stub).nms_iou is None
+    assert Predictor(stub).iou_threshold is None
+
+
+def test_former_keyword_names_still_work(model) -> None:
+    with pytest.warns(DeprecationWarning, match="score_threshold"):
+        predictor = Predictor(model, confidence=0.25, nms_iou=0.4)
+    assert (predictor.score_threshold, predictor.iou_threshold) == (0.25, 0.4)
+    with pytest.raises(TypeError, match="conf"):
+        Predictor(model, conf=0.1)
 
 
 def test_dynamic_input_size() -> None:
@@ -204,7 +217,7 @@ def test_dynamic_input_size() -> None:
     assert input_size_for((10, 10), (None, None)) == (512, 512)
     assert input_size_for((100, 300), (64, 96)) == (64, 96)
     model = tiny_centernet(input_shape=(None, None, 3))
-    predictor = Predictor(model, confidence=0.0, input_size=90)  # rounded up to 96
+    predictor = Predictor(model, score_threshold=0.0, input_size=90)  # rounded up to 96
     batch, _ = predictor.preprocess(np.zeros((50, 20, 3), np.uint8))
     assert batch.shape == (1, 96, 96, 3) and batch.dtype == np.uint8
     _assert_inside(predictor(np.full((50, 20, 3), 90, np.uint8)), 50, 20)
@@ -216,7 +229,7 @@ def test_dynamic_input_size() -> None:
 def test_flip_test_is_mirror_symmetric(model, rng) -> None:
     """With the flip test, heatmap and sizes of a mirrored image are the mirrored maps; the
     offset is the plain pass's."""
-    flip = Predictor(model, flip_test=True, confidence=0.0)
+    flip = Predictor(model, flip_test=True, score_threshold=0.0)
     plain = Predictor(model)
     image = _random_image(rng, 64, 64)[None]  # input size: no padding to break the symmetry
     a, b = flip.forward(image), flip.forward(image[:, :, ::-1].copy())
@@ -233,7 +246,7 @@ def test_flip_test_is_mirror_symmetric(model, rng) -> None:
 
 
 def test_from_checkpoint_uses_saved_class_names(checkpoint) -> None:
-    predictor = Predictor.from_checkpoint(checkpoint, confidence=0.0)
+    predictor = Predictor.from_checkpoint(checkpoint, score_threshold=0.0)
     assert predictor.class_names == CLASSES
     assert predictor.model.image_resize == "letterbox"
 

@@ -1,6 +1,5 @@
 """predict.py: --help, and each mode end to end on a tiny saved model."""
 
-import importlib.util
 import json
 import os
 import re
@@ -11,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import load_script
 from PIL import Image
 
 from centernet_keras.models import build_centernet
@@ -18,14 +18,7 @@ from centernet_keras.models import build_centernet
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), ROOT / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-predict = _load_script("predict.py")
+predict = load_script("predict.py")
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +71,8 @@ def test_help_explains_every_flag() -> None:
         timeout=60,
     ).stdout
     for flag in (
-        "--model", "--classes", "--mode", "--input", "--output", "--confidence", "--nms-iou",
+        "--model", "--classes", "--mode", "--input", "--output", "--score-threshold",
+        "--confidence", "--iou-threshold", "--nms-iou",
         "--letterbox", "--no-letterbox", "--max-detections", "--flip-test", "--crop", "--count",
         "--format", "--runs",
     ):  # fmt: skip

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from centernet_keras.inference import Detections
+from centernet_keras.detections import Detections
 from centernet_keras.visualize import (
     annotate_folder,
     annotate_image,

@@ -23,10 +23,11 @@ from centernet_keras.data.annotations import (
     read_annotation_file,
 )
 from centernet_keras.data.coco import CocoRecord
+from centernet_keras.detections import Detections
 from centernet_keras.evaluation import METRICS, evaluate
 from centernet_keras.evaluation.coco import coco_results
 from centernet_keras.evaluation.plots import format_table, plot_pr_curves, write_summary
-from centernet_keras.inference import Detections, load_image
+from centernet_keras.inference import load_image
 from centernet_keras.io import atomic_write_text
 
 #: Default score threshold for mAP: low, so the precision–recall curve reaches high recall.

@@ -1,35 +1,35 @@
-"""The CenterNet detector: backbone → deconv neck → heads, with loss and decoding attached."""
+"""CenterNet boxes: backbone → neck → heads on the ``Detector`` base; ``build_centernet``."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 from keras import ops
 
 from centernet_keras.backbones import build_backbone
-from centernet_keras.decoding import decode_centernet
+from centernet_keras.decoding.layers import CenterNetDecoder
 from centernet_keras.heads.centernet import centernet_heads
 from centernet_keras.losses import centernet_loss
+from centernet_keras.models.detector import Detector
 from centernet_keras.necks.deconv import deconv_neck
 
 OUTPUT_STRIDE = 4
-IMAGE_RESIZE_MODES = ("letterbox", "resize")
+#: CenterNet's decoder settings in configs saved before the decoder was a layer.
+_LEGACY_DECODER_KEYS = ("max_detections", "score_threshold", "nms_iou")
 
 
 @keras.saving.register_keras_serializable(package="centernet_keras")
-class CenterNet(keras.Model):
-    """CenterNet ("Objects as Points") as a functional ``keras.Model`` subclass.
+class CenterNet(Detector):
+    """CenterNet ("Objects as Points") boxes on the ``Detector`` base.
 
     Call: raw RGB ``[B, H, W, 3]`` (0–255, H and W multiples of 32) →
     ``{"heatmap": logits [B, H/4, W/4, C], "size": [B, H/4, W/4, 2], "offset": [B, H/4, W/4, 2]}``.
 
     ``fit`` takes ``(images, targets)`` with targets from
-    ``centernet_keras.targets.encode_targets`` (batched); ``compute_loss`` is
-    ``centernet_loss`` and logs ``heatmap_loss``, ``size_loss`` and ``offset_loss``.
-    ``predict`` returns decoded detections (see ``decode_centernet``), boxes in
-    network-input pixels.
+    ``centernet_keras.targets.encode_targets`` (batched); the loss is ``centernet_loss``
+    (``heatmap_loss``, ``size_loss`` and ``offset_loss`` logged). ``predict`` returns the
+    detections of ``model.decoder`` (a ``CenterNetDecoder``), boxes in network-input pixels.
 
     Args:
         backbone: a model mapping raw RGB to stride-32 features (or stride-4 features, e.g. a
@@ -40,16 +40,14 @@ class CenterNet(keras.Model):
         head_channels: width of each head's 3×3 conv.
         head_batchnorm: BN in the heads (default) or the reference's conv bias.
         loss_weights: (heatmap, size, offset) loss weights.
-        max_detections: K of the decoder.
-        score_threshold: decoder score threshold (detections below it are padding).
-        nms_iou: class-wise NMS IoU in the decoder, or ``None`` for none.
-        class_names: optional names of the classes, saved with the model.
-        image_resize: how images are fitted to the input during training and so at inference:
-            ``"letterbox"`` (keep aspect, pad gray) or ``"resize"`` (stretch); saved with the model.
-        pretrained_layers: names of the backbone's layers that hold pretrained weights (what
-            the training's freeze phase freezes); default: the backbone's own record
-            (``backbone.pretrained_layers``, set by the backbone builders), else none.
+        decoder: the decoder (default ``CenterNetDecoder()``: K 100, no threshold, no NMS).
+        **kwargs: ``Detector`` arguments (``class_names``, ``image_resize``,
+            ``pretrained_layers``) and ``keras.Model`` ones (``name``).
     """
+
+    detector_name = "centernet"
+    loss_terms = ("heatmap_loss", "size_loss", "offset_loss")
+    output_stride = OUTPUT_STRIDE
 
     def __init__(
         self,
@@ -59,139 +57,90 @@ class CenterNet(keras.Model):
         head_channels: int = 64,
         head_batchnorm: bool = True,
         loss_weights: Sequence[float] = (1.0, 0.1, 1.0),
-        max_detections: int = 100,
-        score_threshold: float = 0.0,
-        nms_iou: float | None = None,
-        class_names: Sequence[str] | None = None,
-        image_resize: str = "letterbox",
-        pretrained_layers: Sequence[str] | None = None,
+        decoder: CenterNetDecoder | None = None,
         **kwargs,
     ):
-        if class_names is not None and len(class_names) != num_classes:
-            raise ValueError(
-                f"{len(class_names)} class names given for a model of {num_classes} classes"
-            )
-        if image_resize not in IMAGE_RESIZE_MODES:
-            raise ValueError(
-                f"image_resize must be one of {IMAGE_RESIZE_MODES}, got {image_resize!r}"
-            )
         inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
         features = backbone(inputs)
         _check_stride(backbone, len(neck_filters))
         x = deconv_neck(features, neck_filters) if neck_filters else features
         outputs = centernet_heads(x, num_classes, head_channels, head_batchnorm)
         kwargs.setdefault("name", "centernet")
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-
-        self.backbone = backbone
-        self.num_classes = int(num_classes)
+        super().__init__(
+            inputs,
+            outputs,
+            decoder=CenterNetDecoder() if decoder is None else decoder,
+            backbone=backbone,
+            num_classes=num_classes,
+            **kwargs,
+        )
         self.neck_filters = tuple(int(f) for f in neck_filters)
         self.head_channels = int(head_channels)
         self.head_batchnorm = bool(head_batchnorm)
         self.loss_weights = tuple(float(w) for w in loss_weights)
-        self.max_detections = int(max_detections)
-        self.score_threshold = float(score_threshold)
-        self.nms_iou = None if nms_iou is None else float(nms_iou)
-        self.class_names = None if class_names is None else tuple(str(c) for c in class_names)
-        self.image_resize = image_resize
-        if pretrained_layers is None:
-            pretrained_layers = getattr(backbone, "pretrained_layers", ())
-        self.pretrained_layers = tuple(str(name) for name in pretrained_layers)
-        self.heatmap_loss_tracker = keras.metrics.Mean(name="heatmap_loss")
-        self.size_loss_tracker = keras.metrics.Mean(name="size_loss")
-        self.offset_loss_tracker = keras.metrics.Mean(name="offset_loss")
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Total CenterNet loss for a batch; updates the per-component trackers."""
-        del x, sample_weight, training
-        losses = centernet_loss(y, y_pred, self.loss_weights)
-        self.heatmap_loss_tracker.update_state(losses["heatmap_loss"])
-        self.size_loss_tracker.update_state(losses["size_loss"])
-        self.offset_loss_tracker.update_state(losses["offset_loss"])
-        total = losses["loss"]
-        if self.losses:  # weight regularisers, if any
-            total = total + ops.sum(ops.stack(self.losses))
-        return _scale_for_replicas(total)
+    def detector_losses(self, y_true, y_pred) -> dict:
+        return centernet_loss(y_true, y_pred, self.loss_weights)
 
-    def decode(self, outputs: dict) -> dict:
-        """Decode raw head outputs into padded detections (input-pixel boxes).
+    def activate(self, outputs) -> dict:
+        return {
+            "heatmap": ops.sigmoid(outputs["heatmap"]),
+            "size": outputs["size"],
+            "offset": outputs["offset"],
+        }
 
-        Returns:
-            ``{"boxes" [B, K, 4], "scores" [B, K], "classes" [B, K], "num_detections" [B]}``.
-        """
-        return decode_centernet(
-            ops.sigmoid(outputs["heatmap"]),
-            outputs["size"],
-            outputs["offset"],
-            max_detections=self.max_detections,
-            score_threshold=self.score_threshold,
-            nms_iou=self.nms_iou,
-            stride=OUTPUT_STRIDE,
-        )
+    def merge_flip(self, maps, flipped) -> dict:
+        """The reference flip test: average heatmap probabilities and sizes; offsets of the
+        unflipped image."""
+        return {
+            "heatmap": (maps["heatmap"] + ops.flip(flipped["heatmap"], axis=2)) / 2.0,
+            "size": (maps["size"] + ops.flip(flipped["size"], axis=2)) / 2.0,
+            "offset": maps["offset"],
+        }
 
-    def set_decoding(
-        self,
-        max_detections: int | None = None,
-        score_threshold: float | None = None,
-        nms_iou: float | str | None = "keep",
-    ) -> None:
-        """Change the decoder settings used by ``predict`` (forces a retrace).
+    def target_encoder(self, max_objects: int) -> Callable[..., dict]:
+        from centernet_keras.targets import encode_targets  # TF ops: only where targets are made
 
-        Args:
-            max_detections: new K, or ``None`` to keep.
-            score_threshold: new threshold, or ``None`` to keep.
-            nms_iou: new NMS IoU, ``None`` to switch NMS off, or ``"keep"``.
-        """
-        if max_detections is not None:
-            self.max_detections = int(max_detections)
-        if score_threshold is not None:
-            self.score_threshold = float(score_threshold)
-        if nms_iou != "keep":
-            self.nms_iou = None if nms_iou is None else float(nms_iou)
-        self.predict_function = None  # the traced predict used the old settings
+        num_classes = self.num_classes
 
-    def predict_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.decode(self(x, training=False))
+        def encode(boxes, classes, image_hw):
+            return encode_targets(boxes, classes, image_hw, num_classes, max_objects)
+
+        return encode
 
     def get_config(self) -> dict:
         return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "num_classes": self.num_classes,
+            **super().get_config(),
             "neck_filters": list(self.neck_filters),
             "head_channels": self.head_channels,
             "head_batchnorm": self.head_batchnorm,
             "loss_weights": list(self.loss_weights),
-            "max_detections": self.max_detections,
-            "score_threshold": self.score_threshold,
-            "nms_iou": self.nms_iou,
-            "class_names": None if self.class_names is None else list(self.class_names),
-            "image_resize": self.image_resize,
-            "pretrained_layers": list(self.pretrained_layers),
         }
 
     @classmethod
     def from_config(cls, config: dict) -> CenterNet:
-        config = copy.deepcopy(config)  # deserialisation consumes the nested dicts
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
+        config = dict(config)
+        if "decoder" not in config:  # saved before the decoder was a layer
+            config["decoder"] = keras.saving.serialize_keras_object(_legacy_decoder(config))
+        for key in _LEGACY_DECODER_KEYS:
+            config.pop(key, None)
+        return super().from_config(config)
 
 
-def _scale_for_replicas(loss):
-    """Divide by the number of tf.distribute replicas, as Keras's own losses do.
+def _legacy_decoder(config: dict) -> CenterNetDecoder:
+    """The decoder of a config saved by earlier versions (settings as model attributes).
 
-    Under a ``MirroredStrategy`` the gradients of the replicas are summed, so each replica's
-    loss is scaled by ``1 / num_replicas`` (Keras logs the unscaled value). Other backends and
-    the default strategy: unchanged.
+    Those versions' ``Predictor`` applied NMS 0.5 to ResNet backbones when the model had
+    none ("auto"); that default is now the decoder's own setting.
     """
-    if keras.backend.backend() != "tensorflow":
-        return loss
-    import tensorflow as tf  # only on the TF backend
-
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return loss if replicas == 1 else loss * (1.0 / replicas)
+    iou = config.get("nms_iou")
+    if iou is None and config["backbone"].get("config", {}).get("name", "").startswith("resnet"):
+        iou = 0.5
+    return CenterNetDecoder(
+        max_detections=config.get("max_detections", 100),
+        score_threshold=config.get("score_threshold", 0.0),
+        iou_threshold=iou,
+    )
 
 
 def _check_stride(backbone: keras.Model, num_upsamplings: int) -> None:
@@ -219,6 +168,9 @@ def build_centernet(
     backbone: str | keras.Model = "resnet50",
     input_shape: tuple[int | None, int | None, int] = (512, 512, 3),
     weights: str | None = None,
+    max_detections: int = 100,
+    score_threshold: float = 0.0,
+    iou_threshold: float | str | None = "auto",
     **kwargs,
 ) -> CenterNet:
     """Build a CenterNet detector.
@@ -233,7 +185,11 @@ def build_centernet(
             ``head_channels`` to the reference's 256.
         input_shape: ``(H, W, 3)``, H and W multiples of 32 (``None`` for any size).
         weights: backbone weights: ``None``, ``"imagenet"`` or a local file path.
-        **kwargs: passed to ``CenterNet`` (neck_filters, head_channels, decoder settings…).
+        max_detections, score_threshold: settings of the model's ``CenterNetDecoder``.
+        iou_threshold: the decoder's class-wise NMS IoU, ``None`` for none, or ``"auto"``:
+            0.5 for the ResNet backbones (``resnet*``, as the Keras CenterNet ports), none
+            otherwise.
+        **kwargs: passed to ``CenterNet`` (neck_filters, head_channels, class_names…).
 
     Returns:
         An uncompiled ``CenterNet``.
@@ -248,6 +204,10 @@ def build_centernet(
                 f"input height and width must be multiples of 32 (stride of the backbone), "
                 f"got {input_shape[:2]}; letterbox/resize images to e.g. 512x512"
             )
+    if iou_threshold == "auto":
+        name = backbone if isinstance(backbone, str) else backbone.name
+        iou_threshold = 0.5 if name.startswith("resnet") else None
+    kwargs["decoder"] = CenterNetDecoder(max_detections, score_threshold, iou_threshold)
     if isinstance(backbone, str):
         if backbone.endswith("_fpn"):  # stride-4 backbones with their own light skip neck
             kwargs.setdefault("neck_filters", ())

@@ -16,22 +16,22 @@ def evaluate_model(
     model: keras.Model,
     records: Sequence[ImageRecord],
     metric: str = "voc07",
-    confidence: float = 0.01,
+    score_threshold: float = 0.01,
 ):
     """mAP of ``model`` on ``records`` through the ``Predictor`` and evaluator of ``get_map``.
 
     Args:
-        model: a CenterNet.
+        model: a detector.
         records: images with ground truth (original-image pixels).
         metric: ``"voc07"``, ``"voc"`` or ``"coco"``.
-        confidence: score threshold of the detections (low for mAP).
+        score_threshold: score threshold of the detections (low for mAP).
     """
     from centernet_keras.evaluation import evaluate
     from centernet_keras.evaluation.runner import collect_detections
     from centernet_keras.inference import Predictor
 
     names = list(model.class_names or [str(c) for c in range(model.num_classes)])
-    predictor = Predictor(model, names, confidence=confidence)
+    predictor = Predictor(model, names, score_threshold=score_threshold)
     ground_truth, detections, failures = collect_detections(predictor, records, names, False)
     for failure in failures:
         log.warning("validation image skipped: %s", failure)
@@ -45,16 +45,20 @@ class MapCallback(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, records: Sequence[ImageRecord], every: int, last_epoch: int, confidence: float = 0.01
+        self,
+        records: Sequence[ImageRecord],
+        every: int,
+        last_epoch: int,
+        score_threshold: float = 0.01,
     ):
         super().__init__()
         self.records, self.every, self.last_epoch = list(records), int(every), int(last_epoch)
-        self.confidence = confidence
+        self.score_threshold = score_threshold
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
         if (epoch + 1) % self.every and epoch + 1 != self.last_epoch:
             return
-        result = evaluate_model(self.model, self.records, "voc07", self.confidence)
+        result = evaluate_model(self.model, self.records, "voc07", self.score_threshold)
         logs["val_map"] = float(result.mean_ap)
         log.info("epoch %d: val mAP@0.5 (VOC07) = %.4f", epoch + 1, result.mean_ap)

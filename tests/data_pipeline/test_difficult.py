@@ -1,32 +1,25 @@
 """VOC difficult objects: written flagged by the converter, never trained on as positives,
 ignored by every VOC metric (get_map from an annotation file, the training mAP callback)."""
 
-import importlib.util
 import json
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from helpers import load_script
 from PIL import Image
 
 from centernet_keras.data.annotations import ImageRecord, read_annotation_file
 from centernet_keras.data.pipeline import PipelineConfig, make_dataset
+from centernet_keras.detections import Detections
 from centernet_keras.evaluation.runner import evaluate_split, load_split
-from centernet_keras.inference import Detections
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASSES = ["cat", "dog"]
 # stem → gray level (identifies the image), [(x1, y1, x2, y2, class, difficult)]: a cat and a
 # difficult cat in each image
 IMAGES = {f"im{i}": (40 + 30 * i, [(4, 5, 30, 28, 0, 0), (34, 8, 60, 40, 0, 1)]) for i in range(4)}
-
-
-def _load_script(name):
-    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), ROOT / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _voc(root):
@@ -50,7 +43,7 @@ def _convert(tmp_path, *flags):
     voc_root = _voc(tmp_path)
     argv = ["--voc-root", voc_root, "--classes", tmp_path / "classes.txt", "--out-dir", tmp_path]
     argv += ["--trainval-percent", "1", "--train-percent", "0", *flags]
-    assert _load_script("voc_annotation.py").main([str(a) for a in argv]) == 0
+    assert load_script("voc_annotation.py").main([str(a) for a in argv]) == 0
     records, problems = read_annotation_file(tmp_path / "2007_val.txt")
     assert problems == [] and len(records) == len(IMAGES)
     return records
@@ -101,11 +94,11 @@ def test_perfect_detector_scores_one_from_the_converted_file(tmp_path):
 
 def test_get_map_cli_perfect_detector_scores_one(tmp_path, monkeypatch, capsys):
     _convert(tmp_path)
-    get_map = _load_script("get_map.py")
+    get_map = load_script("get_map.py")
     fake = SimpleNamespace(
         class_names=CLASSES,
-        confidence=0.01,
-        nms_iou=None,
+        score_threshold=0.01,
+        iou_threshold=None,
         max_detections=100,
         letterbox=True,
         flip_test=False,
@@ -127,7 +120,7 @@ def test_training_map_callback_ignores_difficult(tmp_path, monkeypatch):
     from centernet_keras.training.map_callback import evaluate_model
 
     records = _convert(tmp_path)
-    monkeypatch.setattr(inference, "Predictor", lambda model, names, confidence: ORACLE)
+    monkeypatch.setattr(inference, "Predictor", lambda model, names, score_threshold: ORACLE)
     model = SimpleNamespace(class_names=CLASSES, num_classes=2)
     make_dataset(records, PipelineConfig((64, 64), 2, batch_size=2), training=False)
     assert evaluate_model(model, records, "voc07").mean_ap == pytest.approx(1.0)

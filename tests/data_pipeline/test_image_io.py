@@ -11,6 +11,7 @@ from PIL import Image, ImageOps
 from centernet_keras.data.image_io import read_image_rgb
 from centernet_keras.data.problems import read_image_size
 from centernet_keras.data.voc import parse_voc_xml
+from centernet_keras.decoding import CenterNetDecoder
 from centernet_keras.inference import Predictor, fit_to_input, load_image
 
 STORED_W, STORED_H = 80, 40  # the pixels as stored in the file
@@ -23,6 +24,7 @@ class _StubModel:
     num_classes, class_names, image_resize = 1, ("thing",), "letterbox"
     input_shape = (None, 64, 96, 3)
     backbone = types.SimpleNamespace(name="stub")
+    decoder = CenterNetDecoder()
 
 
 def _save_with_orientation(path, pixels, orientation, **kwargs):

@@ -1,6 +1,5 @@
 """voc_annotation.py end to end, in a subprocess, on a tiny synthetic VOC set."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -8,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load_script
 
 from centernet_keras.data.annotations import read_annotation_file
 from centernet_keras.data.synthetic import SHAPE_CLASSES, generate_voc
@@ -30,10 +30,7 @@ def run(*args, cwd=REPO):
 
 def load_cli():
     """The script as a module, to call ``main`` in-process (no second TensorFlow import)."""
-    spec = importlib.util.spec_from_file_location("voc_annotation", SCRIPT)
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
-    return cli
+    return load_script("voc_annotation.py")
 
 
 def test_help_explains_every_flag():

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from reference_data import load_json
 
+from centernet_keras.detections import Detections
 from centernet_keras.evaluation import STAT_NAMES, evaluate
 from centernet_keras.evaluation.coco import to_coco_dicts
 from centernet_keras.evaluation.runner import collect_detections, load_split
-from centernet_keras.inference import Detections
 
 REF = load_json("voc_eval.json")
 TOL = 1e-6  # fixture README, section 7

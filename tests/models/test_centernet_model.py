@@ -188,14 +188,11 @@ def test_keras_round_trip_safe_mode(tiny_model, tmp_path):
 
 def test_predict_returns_padded_detections(tiny_model):
     images = np.random.default_rng(2).uniform(0, 255, (3, 64, 64, 3)).astype("float32")
-    tiny_model.set_decoding(score_threshold=0.0)
+    assert tiny_model.decoder.score_threshold == 0.0
     every_peak = tiny_model.predict(images, verbose=0)["num_detections"]
     # random weights: heatmap probabilities sit near sigmoid(-2.19) ≈ 0.1
-    tiny_model.set_decoding(score_threshold=0.2)
-    try:
-        out = tiny_model.predict(images, verbose=0)
-    finally:
-        tiny_model.set_decoding(score_threshold=0.0)
+    strict = tiny_model.replace(decoder=tiny_model.decoder.replace(score_threshold=0.2))
+    out = strict.predict(images, verbose=0)
     assert out["boxes"].shape == (3, 100, 4)
     assert out["scores"].shape == (3, 100)
     assert out["classes"].shape == (3, 100)

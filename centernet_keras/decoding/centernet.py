@@ -11,7 +11,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from centernet_keras.boxes import box_iou
+from centernet_keras.decoding.common import class_nms, compact_rows
+from centernet_keras.gather import gather_feature
 
 
 def peak_keep(heatmap: keras.KerasTensor, kernel: int = 3) -> keras.KerasTensor:
@@ -61,67 +62,12 @@ def topk_peaks(
     return scores, spatial, classes, num_entries
 
 
-def _gather_spatial(
-    feature_map: keras.KerasTensor, spatial: keras.KerasTensor
-) -> keras.KerasTensor:
-    """``[B, H, W, D]`` map, ``[B, K]`` flat indices (clipped to range) → ``[B, K, D]`` float32."""
+def _gather_at(feature_map: keras.KerasTensor, spatial: keras.KerasTensor) -> keras.KerasTensor:
+    """``[B, H, W, D]`` map at ``[B, K]`` flat indices (padding rows clipped into range) →
+    ``[B, K, D]`` float32."""
     shape = ops.shape(feature_map)
-    flat = ops.reshape(ops.cast(feature_map, "float32"), (shape[0], -1, shape[3]))
     last = ops.cast(shape[1] * shape[2] - 1, "int32")
-    idx = ops.expand_dims(ops.minimum(spatial, last), -1)
-    return ops.take_along_axis(flat, idx, axis=1)
-
-
-def class_nms(
-    boxes: keras.KerasTensor,
-    classes: keras.KerasTensor,
-    valid: keras.KerasTensor,
-    iou_threshold: float,
-) -> keras.KerasTensor:
-    """Exact class-wise greedy NMS over rows already sorted by descending score.
-
-    Row ``j`` is suppressed iff some kept row ``i < j`` of the same class has IoU > threshold.
-
-    Args:
-        boxes: ``[B, K, 4]`` xyxy boxes.
-        classes: ``[B, K]`` int class ids.
-        valid: ``[B, K]`` bool, rows taking part (invalid rows neither suppress nor are kept).
-        iou_threshold: IoU above which a lower-scoring box is removed.
-
-    Returns:
-        ``[B, K]`` bool keep mask.
-    """
-    k = ops.shape(boxes)[1]
-    same_class = ops.equal(ops.expand_dims(classes, 2), ops.expand_dims(classes, 1))
-    both_valid = ops.logical_and(ops.expand_dims(valid, 2), ops.expand_dims(valid, 1))
-    overlap = ops.logical_and(box_iou(boxes, boxes) > iou_threshold, same_class)
-    overlap = ops.cast(ops.logical_and(overlap, both_valid), "float32")  # [B, K, K]
-    positions = ops.arange(k, dtype="int32")
-
-    def body(i: int, keep: keras.KerasTensor) -> keras.KerasTensor:
-        row = ops.take(overlap, i, axis=1)  # [B, K]: rows suppressed by row i
-        keep_i = ops.expand_dims(ops.take(keep, i, axis=1), -1)  # [B, 1]
-        later = ops.cast(positions > i, "float32")  # [K]
-        return keep * (1.0 - row * keep_i * later)
-
-    keep = ops.fori_loop(0, k, body, ops.cast(valid, "float32"))
-    return keep > 0.5
-
-
-def _compact(valid: keras.KerasTensor, *tensors: keras.KerasTensor) -> list[keras.KerasTensor]:
-    """Move valid rows first (keeping their order) along axis 1 and set the others to -1."""
-    k = ops.shape(valid)[1]
-    positions = ops.expand_dims(ops.arange(k, dtype="int32"), 0)
-    keys = ops.where(valid, positions, positions + k)  # unique keys: stable without a stable sort
-    order = ops.argsort(keys, axis=1)
-    valid_sorted = ops.take_along_axis(valid, order, axis=1)
-    out = []
-    for t in tensors:
-        idx = order if len(t.shape) == 2 else ops.expand_dims(order, -1)
-        g = ops.take_along_axis(t, idx, axis=1)
-        v = valid_sorted if len(t.shape) == 2 else ops.expand_dims(valid_sorted, -1)
-        out.append(ops.where(v, g, ops.cast(-1, g.dtype)))
-    return out
+    return ops.cast(gather_feature(feature_map, ops.minimum(spatial, last)), "float32")
 
 
 def decode_centernet(
@@ -130,7 +76,7 @@ def decode_centernet(
     offset: keras.KerasTensor | None = None,
     max_detections: int = 100,
     score_threshold: float = 0.0,
-    nms_iou: float | None = None,
+    iou_threshold: float | None = None,
     stride: int = 4,
 ) -> dict[str, keras.KerasTensor]:
     """Decode CenterNet head outputs into padded per-image detections.
@@ -143,8 +89,8 @@ def decode_centernet(
             (``H·W·C < K``) yield only ``H·W·C`` valid rows.
         score_threshold: Detections with ``score >= score_threshold`` are valid (0.0 keeps every
             peak; non-peaks, whose score is 0 after the peak keep, are never detections).
-        nms_iou: If set, class-wise greedy NMS: a box is removed when its IoU with a
-            higher-scoring kept box of the same class is ``> nms_iou``.
+        iou_threshold: If set, class-wise greedy NMS: a box is removed when its IoU with a
+            higher-scoring kept box of the same class is ``> iou_threshold``.
         stride: Output-map stride; boxes are multiplied by it to give input pixels.
 
     Returns:
@@ -161,9 +107,9 @@ def decode_centernet(
     if offset is None:
         xs, ys = xs + 0.5, ys + 0.5
     else:
-        off = _gather_spatial(offset, spatial)  # [B, K, 2]
+        off = _gather_at(offset, spatial)  # [B, K, 2]
         xs, ys = xs + off[..., 0], ys + off[..., 1]
-    wh = _gather_spatial(size, spatial)  # [B, K, 2]
+    wh = _gather_at(size, spatial)  # [B, K, 2]
     half_w, half_h = wh[..., 0] / 2.0, wh[..., 1] / 2.0
     boxes = ops.stack([xs - half_w, ys - half_h, xs + half_w, ys + half_h], axis=-1)
     boxes = boxes * float(stride)  # [B, K, 4]
@@ -172,9 +118,9 @@ def decode_centernet(
     # whose order among themselves is arbitrary and differs between backends).
     real = ops.logical_and(classes >= 0, scores > 0.0)
     valid = ops.logical_and(real, scores >= score_threshold)  # [B, K]
-    if nms_iou is not None:
-        valid = class_nms(boxes, classes, valid, float(nms_iou))
-    boxes, scores, classes = _compact(valid, boxes, scores, classes)
+    if iou_threshold is not None:
+        valid = class_nms(boxes, classes, valid, float(iou_threshold))
+    boxes, scores, classes = compact_rows(valid, boxes, scores, classes)
     num_detections = ops.sum(ops.cast(valid, "int32"), axis=1)
     return {
         "boxes": boxes,

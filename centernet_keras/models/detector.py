@@ -1,0 +1,199 @@
+"""``Detector``: the base model every detector of the package builds on.
+
+A detector is a functional ``keras.Model`` (raw RGB images → dict of head outputs) plus what
+training, prediction, export and evaluation need from it, all in one place:
+
+- ``class_names``, ``image_resize`` (letterbox or stretch) and ``pretrained_layers`` (what the
+  freeze phase freezes), saved with the model;
+- ``compute_loss``: the subclass's loss dict (``detector_losses``); every named term is logged,
+  weight regularisers are added and the loss is scaled for ``tf.distribute`` replicas;
+- ``decoder``: a ``decoding.Decoder`` layer saved with the model; ``maps`` (forward + activation,
+  optional flip test through ``merge_flip``), ``detect`` and ``predict_step`` run it;
+- ``target_encoder``: the ``tf.data`` target function the training pipeline maps.
+
+Subclasses (``CenterNet``) build the graph and fill in ``detector_losses``, ``activate``,
+``merge_flip``, ``target_encoder`` and their own ``get_config`` keys.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+
+import keras
+from keras import ops
+
+from centernet_keras.decoding.layers import Decoder
+
+IMAGE_RESIZE_MODES = ("letterbox", "resize")
+
+
+class Detector(keras.Model):
+    """Base of the detectors (not used on its own).
+
+    Args:
+        inputs: the image input ``[B, H, W, 3]`` (raw RGB 0–255).
+        outputs: dict of head outputs.
+        decoder: the decoder ``predict`` and the ``Predictor`` run.
+        backbone: the feature extractor (a sub-model of the graph); its
+            ``pretrained_layers`` are the default of ``pretrained_layers``.
+        num_classes: number of object classes.
+        class_names: optional names of the classes, saved with the model.
+        image_resize: how images are fitted to the input during training and so at
+            inference: ``"letterbox"`` (keep aspect, pad gray) or ``"resize"`` (stretch).
+        pretrained_layers: names of the backbone's layers that hold pretrained weights.
+    """
+
+    #: the detector's name in configs (``train.py --detector``).
+    detector_name: str = ""
+    #: the loss terms besides ``"loss"`` that ``detector_losses`` returns and training logs.
+    loss_terms: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        inputs: keras.KerasTensor,
+        outputs: Mapping[str, keras.KerasTensor],
+        *,
+        decoder: Decoder,
+        backbone: keras.Model,
+        num_classes: int,
+        class_names: Sequence[str] | None = None,
+        image_resize: str = "letterbox",
+        pretrained_layers: Sequence[str] | None = None,
+        **kwargs,
+    ):
+        if class_names is not None and len(class_names) != num_classes:
+            raise ValueError(
+                f"{len(class_names)} class names given for a model of {num_classes} classes"
+            )
+        if image_resize not in IMAGE_RESIZE_MODES:
+            raise ValueError(
+                f"image_resize must be one of {IMAGE_RESIZE_MODES}, got {image_resize!r}"
+            )
+        if not isinstance(decoder, Decoder):
+            raise TypeError(f"decoder must be a decoding.Decoder, got {type(decoder).__name__}")
+        super().__init__(inputs=inputs, outputs=dict(outputs), **kwargs)
+        self.backbone = backbone
+        self.decoder = decoder
+        self.num_classes = int(num_classes)
+        self.class_names = None if class_names is None else tuple(str(c) for c in class_names)
+        self.image_resize = image_resize
+        if pretrained_layers is None:
+            pretrained_layers = getattr(backbone, "pretrained_layers", ())
+        self.pretrained_layers = tuple(str(name) for name in pretrained_layers)
+        for term in self.loss_terms:  # attribute names as saved by earlier versions
+            setattr(self, f"{term}_tracker", keras.metrics.Mean(name=term))
+
+    # ---- what a subclass provides ----------------------------------------------------------
+
+    def detector_losses(self, y_true: Mapping, y_pred: Mapping) -> dict[str, keras.KerasTensor]:
+        """``{"loss": total, <each of loss_terms>: scalar}`` for a batch."""
+        raise NotImplementedError
+
+    def activate(self, outputs: Mapping[str, keras.KerasTensor]) -> dict[str, keras.KerasTensor]:
+        """Raw head outputs → the maps the decoder reads (e.g. logits → probabilities)."""
+        raise NotImplementedError
+
+    def merge_flip(self, maps: Mapping, flipped: Mapping) -> dict[str, keras.KerasTensor]:
+        """Merge the maps of images with those of their mirror images (flip test).
+
+        ``flipped`` holds the maps of the horizontally flipped images, still flipped.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no flip test")
+
+    def target_encoder(self, max_objects: int) -> Callable[..., dict]:
+        """The training targets of one image, as ``tf.data`` maps them.
+
+        Returns:
+            ``encode(boxes [N, 4] float32 input pixels, classes [N] int32, image_hw) → dict``
+            of target tensors (TF ops).
+        """
+        raise NotImplementedError
+
+    # ---- shared ------------------------------------------------------------------------------
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The detector's total loss; logs each term of ``loss_terms``."""
+        del x, sample_weight, training
+        losses = self.detector_losses(y, y_pred)
+        for term in self.loss_terms:
+            getattr(self, f"{term}_tracker").update_state(losses[term])
+        total = losses["loss"]
+        if self.losses:  # weight regularisers, if any
+            total = total + ops.sum(ops.stack(self.losses))
+        return _scale_for_replicas(total)
+
+    def maps(self, images: keras.KerasTensor, flip_test: bool = False) -> dict:
+        """Forward + ``activate`` on ``[B, H, W, 3]`` images (uint8 or float, 0–255).
+
+        With ``flip_test`` the mirrored images run in the same batch and ``merge_flip``
+        combines both.
+        """
+        x = ops.cast(images, "float32")
+        if not flip_test:
+            return self.activate(self(x, training=False))
+        b = ops.shape(x)[0]
+        both = self.activate(self(ops.concatenate([x, ops.flip(x, axis=2)], 0), training=False))
+        return self.merge_flip(
+            {k: v[:b] for k, v in both.items()}, {k: v[b:] for k, v in both.items()}
+        )
+
+    def detect(
+        self, images: keras.KerasTensor, decoder: Decoder | None = None, flip_test: bool = False
+    ) -> dict:
+        """Images → padded detections in input pixels, by ``decoder`` (default the model's)."""
+        return (decoder or self.decoder)(self.maps(images, flip_test))
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.detect(x)
+
+    def replace(self, **changes) -> Detector:
+        """A copy of the model (same weights) with some constructor arguments changed,
+        e.g. ``decoder=model.decoder.replace(score_threshold=0.3)`` or ``class_names=…``."""
+        config = self.get_config()
+        for key, value in changes.items():
+            if key not in config:
+                raise TypeError(f"{type(self).__name__} has no setting {key!r}")
+            config[key] = (
+                keras.saving.serialize_keras_object(value)
+                if isinstance(value, keras.layers.Layer)
+                else value
+            )
+        clone = type(self).from_config(config)
+        clone.set_weights(self.get_weights())
+        return clone
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_classes": self.num_classes,
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "class_names": None if self.class_names is None else list(self.class_names),
+            "image_resize": self.image_resize,
+            "pretrained_layers": list(self.pretrained_layers),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> Detector:
+        config = copy.deepcopy(config)  # deserialisation consumes the nested dicts
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
+        return cls(**config)
+
+
+def _scale_for_replicas(loss):
+    """Divide by the number of tf.distribute replicas, as Keras's own losses do.
+
+    Under a ``MirroredStrategy`` the gradients of the replicas are summed, so each replica's
+    loss is scaled by ``1 / num_replicas`` (Keras logs the unscaled value). Other backends and
+    the default strategy: unchanged.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf  # only on the TF backend
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss * (1.0 / replicas)
