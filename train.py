@@ -69,8 +69,9 @@ def _defaults() -> dict:
 
 def _backbone_names() -> str:
     from centernet_keras.backbones import BACKBONES
+    from centernet_keras.models.features import BACKBONE_ALIASES
 
-    return " | ".join(sorted(BACKBONES))
+    return " | ".join(sorted(BACKBONES) + sorted(BACKBONE_ALIASES))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,7 +1,9 @@
-"""Backbones: raw RGB (0–255) in, stride-32 features out, preprocessing inside.
+"""Backbones: raw RGB (0–255) in, preprocessing inside, a feature pyramid out.
 
-``build_backbone(name, input_shape, weights)`` maps the names accepted by
-``build_centernet(backbone=...)`` to their constructors.
+Every backbone maps ``[B, H, W, 3]`` to ``{"P2": …, "P3": …, "P4": …, "P5": …}`` (level ``l``
+at stride ``2**l``) and records in ``pretrained_layers`` which of its layers hold pretrained
+weights. Necks (``centernet_keras.necks``) are chosen by the detector, never built here.
+``build_backbone(name, input_shape, weights)`` maps the names to their constructors.
 """
 
 from __future__ import annotations
@@ -11,39 +13,23 @@ from collections.abc import Callable
 import keras
 
 from centernet_keras.backbones.dla import dla34_backbone, dla34_base
-from centernet_keras.backbones.mobilenet import mobilenetv3_backbone, mobilenetv3_fpn_backbone
+from centernet_keras.backbones.mobilenet import mobilenetv3_backbone
 from centernet_keras.backbones.preprocessing import ImagePreprocessing
-from centernet_keras.backbones.resnet import (
-    resnet18_backbone,
-    resnet18_fpn_backbone,
-    resnet50_backbone,
-)
+from centernet_keras.backbones.resnet import resnet18_backbone, resnet50_backbone
 from centernet_keras.backbones.weights import WeightsUnavailableError
 
 BACKBONES: dict[str, Callable[..., keras.Model]] = {
     "resnet50": resnet50_backbone,
     "resnet18": resnet18_backbone,
-    "resnet18_fpn": resnet18_fpn_backbone,
     "mobilenetv3_large": lambda input_shape, weights: mobilenetv3_backbone(
         input_shape, weights, "large"
     ),
     "mobilenetv3_small": lambda input_shape, weights: mobilenetv3_backbone(
         input_shape, weights, "small"
     ),
+    "dla34": dla34_backbone,
 }
 BACKBONES["mobilenetv3"] = BACKBONES["mobilenetv3_large"]
-# MobileNetV3 + light skip neck: stride-4 output (64 channels), the light model for CPU / demo.
-BACKBONES["mobilenetv3_small_fpn"] = lambda input_shape, weights: mobilenetv3_fpn_backbone(
-    input_shape, weights, "small"
-)
-BACKBONES["mobilenetv3_large_fpn"] = lambda input_shape, weights: mobilenetv3_fpn_backbone(
-    input_shape, weights, "large"
-)
-# DLA-34 DLASeg: stride-4 output (64 channels), aggregation neck included.
-BACKBONES["dla34"] = lambda input_shape, weights: dla34_backbone(input_shape, weights, "dcn")
-BACKBONES["dla34_plain"] = lambda input_shape, weights: dla34_backbone(
-    input_shape, weights, "plain"
-)
 
 
 def build_backbone(
@@ -54,7 +40,8 @@ def build_backbone(
     """Build a backbone by name (see ``BACKBONES``).
 
     Returns:
-        A model mapping ``[B, H, W, 3]`` raw RGB to ``[B, H/32, W/32, C]``.
+        A model mapping ``[B, H, W, 3]`` raw RGB to ``{"P2": [B, H/4, W/4, C2], …,
+        "P5": [B, H/32, W/32, C5]}``.
     """
     if name not in BACKBONES:
         raise ValueError(f"Unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
@@ -69,8 +56,6 @@ __all__ = [
     "dla34_backbone",
     "dla34_base",
     "mobilenetv3_backbone",
-    "mobilenetv3_fpn_backbone",
     "resnet18_backbone",
-    "resnet18_fpn_backbone",
     "resnet50_backbone",
 ]

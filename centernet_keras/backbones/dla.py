@@ -1,4 +1,6 @@
-"""DLA-34 (Deep Layer Aggregation): the base network and the DLASeg backbones built on it.
+"""DLA-34 (Deep Layer Aggregation): the base network and the backbone (levels 2–5 as a pyramid).
+
+DLASeg (CenterNet's ``dla_34`` / ``dlav0_34``) is this backbone + ``necks.dla_up``.
 
 ``dla34_base`` is the reference ``dlav0.dla34`` without its classifier: levels
 ``[1, 1, 1, 2, 2, 1]``, channels ``[16, 32, 64, 128, 256, 512]``, ``Tree`` / ``Root`` /
@@ -28,10 +30,9 @@ from keras import layers
 
 from centernet_keras.backbones.preprocessing import ImagePreprocessing
 from centernet_keras.backbones.weights import load_local_weights, mark_pretrained
+from centernet_keras.layers.conv_bn import batch_norm, conv_bn
 from centernet_keras.layers.passthrough import PassThrough
-from centernet_keras.necks.dla_up import VARIANTS, dla_up_neck
 
-BN_KWARGS = {"epsilon": 1e-5, "momentum": 0.9}
 # The discarded projections get no gradient (torch's optimizers skip them silently); silence
 # Keras's warning about exactly those variables, and only when they are the whole list.
 warnings.filterwarnings(
@@ -45,14 +46,10 @@ DLA34_CHANNELS = (16, 32, 64, 128, 256, 512)
 
 def _conv(x, filters: int, kernel: int, stride: int, name: str):
     """Bias-free conv with torch padding ``kernel // 2``."""
-    if stride == 1:  # "same" pads symmetrically for odd kernels at stride 1
-        return layers.Conv2D(filters, kernel, padding="same", use_bias=False, name=name)(x)
-    x = layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
-    return layers.Conv2D(filters, kernel, strides=stride, use_bias=False, name=name)(x)
+    return conv_bn(x, filters, kernel, stride, conv=name, bn=None)
 
 
-def _bn(x, name: str):
-    return layers.BatchNormalization(**BN_KWARGS, name=name)(x)
+_bn = batch_norm
 
 
 def _conv_level(x, filters: int, convs: int, stride: int, name: str):
@@ -159,32 +156,28 @@ def dla34_base(
 def dla34_backbone(
     input_shape: tuple[int | None, int | None, int] = (512, 512, 3),
     weights: str | None = None,
-    variant: str = "dcn",
 ) -> keras.Model:
-    """DLASeg backbone: DLA-34 base + DLAUp/IDAUp aggregation to a stride-4, 64-channel map.
+    """DLA-34 backbone: the base's levels 2–5 as a feature pyramid (DLASeg's input).
 
     Args:
         input_shape: ``(H, W, 3)``, H and W multiples of 32; ``None`` dims allowed.
         weights: ``None`` or a local weights file saved from this backbone (there are no
             Keras ImageNet DLA weights; ``"imagenet"`` raises ValueError).
-        variant: ``"dcn"`` (CenterNet's ``dla_34``: deformable convs) or ``"plain"`` (the
-            reference ``dlav0_34``: plain convs) — see ``centernet_keras.necks.dla_up``.
 
     Returns:
-        A model mapping raw RGB ``[B, H, W, 3]`` (0–255) to ``[B, H/4, W/4, 64]``; the base
-        is the nested model ``get_layer("dla34_base")``.
+        A model mapping raw RGB ``[B, H, W, 3]`` (0–255) to ``{"P2": [B, H/4, W/4, 64],
+        "P3": …128, "P4": …256, "P5": [B, H/32, W/32, 512]}``; the base is the nested model
+        ``get_layer("dla34_base")``.
     """
     if weights == "imagenet":
         raise ValueError(
             "There are no Keras ImageNet weights for DLA-34. Pass weights=None, or a local "
             "weights file saved from this backbone (e.g. converted from the reference)."
         )
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     inputs = keras.Input(shape=input_shape, name="image")
     levels = dla34_base(input_shape)(inputs)
-    x = dla_up_neck(levels[2:], variant=variant)
-    model = keras.Model(inputs, x, name="dla34" if variant == "dcn" else "dla34_plain")
-    if weights is not None:  # a file saved from this backbone: base and aggregation neck
+    pyramid = {f"P{level}": levels[level] for level in range(2, 6)}
+    model = keras.Model(inputs, pyramid, name="dla34")
+    if weights is not None:
         load_local_weights(model, weights)
     return mark_pretrained(model, model if weights is not None else None)

@@ -1,4 +1,5 @@
-"""MobileNetV3 backbones from ``keras.applications`` (light models for CPU / mobile)."""
+"""MobileNetV3 backbones from ``keras.applications`` (light models for CPU / mobile): raw RGB in,
+the feature pyramid ``{"P2", "P3", "P4", "P5"}`` (strides 4–32) out."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def mobilenetv3_backbone(
         variant: ``"small"`` or ``"large"``.
 
     Returns:
-        A model mapping raw RGB ``[B, H, W, 3]`` to ``[B, H/32, W/32, 576 | 960]``.
+        A model mapping raw RGB ``[B, H, W, 3]`` to ``{"P2": [B, H/4, W/4, 16 | 24], "P3": …,
+        "P4": …, "P5": [B, H/32, W/32, 576 | 960]}``: the last feature map at each stride.
     """
     if variant not in _WEIGHT_FILES:
         raise ValueError(f"variant must be 'small' or 'large', got {variant!r}")
@@ -55,11 +57,14 @@ def mobilenetv3_backbone(
         model = build(None)
         if weights is not None:
             load_local_weights(model, weights)
-    backbone = set_batchnorm_momentum(keras.Model(model.input, model.output, name=name))
+    inner = model.layers
+    pyramid = {f"P{i}": inner[j].output for i, j in enumerate(_stage_indices(variant), start=2)}
+    pyramid["P5"] = model.output
+    backbone = set_batchnorm_momentum(keras.Model(model.input, pyramid, name=name))
     return mark_pretrained(backbone, model if weights is not None else None)
 
 
-def _stage_indices(variant: str, strides: tuple[int, ...]) -> list[int]:
+def _stage_indices(variant: str, strides: tuple[int, ...] = (4, 8, 16)) -> list[int]:
     """Layer indices of the last layer at each stride (the features before each downsampling).
 
     Found on a 128×128 probe of the same architecture (so they hold for ``None`` input
@@ -72,29 +77,3 @@ def _stage_indices(variant: str, strides: tuple[int, ...]) -> list[int]:
         if len(shape) == 4 and shape[1]:
             last[128 // shape[1]] = index
     return [last[s] for s in strides]
-
-
-def mobilenetv3_fpn_backbone(
-    input_shape: tuple[int | None, int | None, int] = (512, 512, 3),
-    weights: str | None = None,
-    variant: str = "small",
-    filters: tuple[int, int, int] = (96, 64, 64),
-) -> keras.Model:
-    """MobileNetV3 with a light skip neck (``necks.skip``): raw RGB → stride-4 features.
-
-    The light model of this toolkit: from scratch it learns a small dataset in minutes on a
-    CPU (``make demo``). ``build_centernet`` uses it with ``neck_filters=()`` (the ``*_fpn``
-    backbone names).
-
-    Returns:
-        A model mapping raw RGB ``[B, H, W, 3]`` to ``[B, H/4, W/4, filters[-1]]``.
-    """
-    from centernet_keras.necks.skip import skip_neck
-
-    base = mobilenetv3_backbone(input_shape, weights, variant)
-    inner = base.layers  # same order as the applications model's layers
-    features = [inner[i].output for i in _stage_indices(variant, (4, 8, 16))] + [base.output]
-    neck = skip_neck(features, filters)
-    model = set_batchnorm_momentum(keras.Model(base.input, neck, name=f"mobilenetv3_{variant}_fpn"))
-    model.pretrained_layers = base.pretrained_layers  # the neck is new
-    return model

@@ -1,4 +1,4 @@
-"""ResNet backbones (raw RGB in, stride-32 C5 features out).
+"""ResNet backbones: raw RGB in, the feature pyramid ``{"P2": C2, …, "P5": C5}`` out.
 
 ``resnet50`` wraps ``keras.applications.ResNet50`` (its ImageNet weights expect caffe
 preprocessing). ``resnet18`` is built here in the torchvision layout (explicit padding,
@@ -18,8 +18,10 @@ from centernet_keras.backbones.weights import (
     mark_pretrained,
     set_batchnorm_momentum,
 )
+from centernet_keras.layers.conv_bn import conv_bn
 
-BN_KWARGS = {"epsilon": 1e-5, "momentum": 0.9}
+#: The last layer of each stage of ``keras.applications.ResNet50`` (strides 4, 8, 16, 32).
+_RESNET50_STAGES = ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out")
 
 
 def resnet50_backbone(
@@ -34,7 +36,8 @@ def resnet50_backbone(
             weights file (e.g. ``resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5``).
 
     Returns:
-        A model mapping raw RGB ``[B, H, W, 3]`` (0–255) to C5 ``[B, H/32, W/32, 2048]``.
+        A model mapping raw RGB ``[B, H, W, 3]`` (0–255) to the pyramid ``{"P2": [B, H/4, W/4,
+        256], "P3": …512, "P4": …1024, "P5": [B, H/32, W/32, 2048]}``.
     """
     inputs = keras.Input(shape=input_shape, name="image")
     x = ImagePreprocessing("caffe", name="preprocess")(inputs)
@@ -50,17 +53,14 @@ def resnet50_backbone(
         model = build(None)
         if weights is not None:
             load_local_weights(model, weights)
-    backbone = set_batchnorm_momentum(keras.Model(inputs, model.output, name="resnet50"))
+    pyramid = {f"P{i}": model.get_layer(n).output for i, n in enumerate(_RESNET50_STAGES, 2)}
+    backbone = set_batchnorm_momentum(keras.Model(inputs, pyramid, name="resnet50"))
     return mark_pretrained(backbone, model if weights is not None else None)
 
 
 def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, relu: bool = True):
-    pad = kernel // 2
-    if pad:
-        x = layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
-    x = layers.Conv2D(filters, kernel, strides=stride, use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(**BN_KWARGS, name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x) if relu else x
+    relu_name = f"{name}_relu" if relu else None
+    return conv_bn(x, filters, kernel, stride, conv=f"{name}_conv", bn=f"{name}_bn", relu=relu_name)
 
 
 def _basic_block(x, filters: int, stride: int, name: str):
@@ -85,7 +85,9 @@ def resnet18_backbone(
             (Keras ships no ImageNet ResNet-18; ``"imagenet"`` raises ValueError.)
 
     Returns:
-        A model mapping raw RGB ``[B, H, W, 3]`` (0–255) to C5 ``[B, H/32, W/32, 512]``.
+        A model mapping raw RGB ``[B, H, W, 3]`` (0–255) to the pyramid ``{"P2": [B, H/4, W/4,
+        64], "P3": …128, "P4": …256, "P5": [B, H/32, W/32, 512]}`` (the last block of each
+        stage, ``layer{1..4}_1_out``).
     """
     if weights == "imagenet":
         raise ValueError(
@@ -97,30 +99,13 @@ def resnet18_backbone(
     x = _conv_bn(x, 64, 7, 2, "stem")
     x = layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
     x = layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)
+    pyramid = {}
     for stage, filters in enumerate((64, 128, 256, 512), start=1):
         for block in range(2):
             stride = 2 if (stage > 1 and block == 0) else 1
             x = _basic_block(x, filters, stride, f"layer{stage}_{block}")
-    model = keras.Model(inputs, x, name="resnet18")
+        pyramid[f"P{stage + 1}"] = x
+    model = keras.Model(inputs, pyramid, name="resnet18")
     if weights is not None:
         load_local_weights(model, weights)
     return mark_pretrained(model, model if weights is not None else None)
-
-
-def resnet18_fpn_backbone(
-    input_shape: tuple[int | None, int | None, int] = (512, 512, 3),
-    weights: str | None = None,
-    filters: tuple[int, int, int] = (128, 64, 64),
-) -> keras.Model:
-    """ResNet-18 with the light skip neck (``necks.skip``): raw RGB → stride-4 features.
-
-    Returns:
-        A model mapping raw RGB ``[B, H, W, 3]`` to ``[B, H/4, W/4, filters[-1]]``.
-    """
-    from centernet_keras.necks.skip import skip_neck
-
-    base = resnet18_backbone(input_shape, weights)
-    features = [base.get_layer(f"layer{i}_1_out").output for i in (1, 2, 3)] + [base.output]
-    model = keras.Model(base.input, skip_neck(features, filters), name="resnet18_fpn")
-    model.pretrained_layers = base.pretrained_layers  # the neck is new
-    return model

@@ -5,15 +5,16 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from centernet_keras.layers.conv_bn import conv_bn
+
 HEATMAP_BIAS = -2.19  # log((1 - 0.1) / 0.1): initial foreground probability ≈ 0.1
-BN_KWARGS = {"epsilon": 1e-5, "momentum": 0.9}
 
 
 def _head(x, out_channels: int, channels: int, batchnorm: bool, name: str, bias_init):
-    x = layers.Conv2D(channels, 3, padding="same", use_bias=not batchnorm, name=f"{name}_conv")(x)
-    if batchnorm:
-        x = layers.BatchNormalization(**BN_KWARGS, name=f"{name}_bn")(x)
-    x = layers.ReLU(name=f"{name}_relu")(x)
+    bn = f"{name}_bn" if batchnorm else None
+    x = conv_bn(
+        x, channels, 3, conv=f"{name}_conv", bn=bn, relu=f"{name}_relu", use_bias=not batchnorm
+    )
     # Final conv in float32 so mixed-precision training keeps the logits/regressions exact.
     return layers.Conv2D(out_channels, 1, bias_initializer=bias_init, dtype="float32", name=name)(x)
 

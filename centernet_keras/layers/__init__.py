@@ -1,5 +1,7 @@
-"""Custom Keras layers (registered for ``safe_mode`` loading): DCNv2, depthwise upsampling."""
+"""Custom Keras layers (registered for ``safe_mode`` loading): DCNv2, depthwise upsampling;
+the shared conv → BN builder."""
 
+from centernet_keras.layers.conv_bn import BN_KWARGS, batch_norm, conv_bn
 from centernet_keras.layers.deform_conv import DCNv2, DeformConv2D, deform_conv2d
 from centernet_keras.layers.depthwise_conv_transpose import (
     BilinearUpsampling,
@@ -9,11 +11,14 @@ from centernet_keras.layers.depthwise_conv_transpose import (
 from centernet_keras.layers.passthrough import PassThrough
 
 __all__ = [
+    "BN_KWARGS",
     "BilinearUpsampling",
     "DCNv2",
     "DeformConv2D",
     "DepthwiseConv2DTranspose",
     "PassThrough",
+    "batch_norm",
+    "conv_bn",
     "deform_conv2d",
     "depthwise_conv_transpose",
 ]

@@ -12,7 +12,8 @@ from centernet_keras.decoding.layers import CenterNetDecoder
 from centernet_keras.heads.centernet import centernet_heads
 from centernet_keras.losses import centernet_loss
 from centernet_keras.models.detector import Detector
-from centernet_keras.necks.deconv import deconv_neck
+from centernet_keras.models.features import default_neck_filters, neck_options, resolve
+from centernet_keras.necks import build_neck, deconv_neck
 
 OUTPUT_STRIDE = 4
 #: CenterNet's decoder settings in configs saved before the decoder was a layer.
@@ -32,11 +33,14 @@ class CenterNet(Detector):
     detections of ``model.decoder`` (a ``CenterNetDecoder``), boxes in network-input pixels.
 
     Args:
-        backbone: a model mapping raw RGB to stride-32 features (or stride-4 features, e.g. a
-            DLA-34 with its own aggregation neck, together with ``neck_filters=()``).
+        backbone: a model mapping raw RGB to a feature pyramid ``{"P2": …, "P5": …}`` (see
+            ``centernet_keras.backbones``), or to one stride-32 map (read as ``"P5"``).
         num_classes: number of object classes.
-        neck_filters: filters of the 2× transposed convs (three for a stride-32 backbone,
-            none for a stride-4 one).
+        neck: a name of ``centernet_keras.necks.NECKS`` (its output must be stride 4), or
+            ``None``: the backbone's single output, through ``deconv`` if ``neck_filters``
+            are given, as is otherwise (models saved before necks had names).
+        neck_filters: filters of the ``deconv`` / ``skip`` neck's three upsampling stages
+            (``()`` for the DLA necks).
         head_channels: width of each head's 3×3 conv.
         head_batchnorm: BN in the heads (default) or the reference's conv bias.
         loss_weights: (heatmap, size, offset) loss weights.
@@ -53,6 +57,7 @@ class CenterNet(Detector):
         self,
         backbone: keras.Model,
         num_classes: int,
+        neck: str | None = "deconv",
         neck_filters: Sequence[int] = (256, 128, 64),
         head_channels: int = 64,
         head_batchnorm: bool = True,
@@ -62,8 +67,12 @@ class CenterNet(Detector):
     ):
         inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
         features = backbone(inputs)
-        _check_stride(backbone, len(neck_filters))
-        x = deconv_neck(features, neck_filters) if neck_filters else features
+        if neck is None:  # a single-output backbone (saved models of earlier versions)
+            x = deconv_neck({"P5": features}, neck_filters) if neck_filters else features
+        else:
+            pyramid = features if isinstance(features, dict) else {"P5": features}
+            x = build_neck(neck, pyramid, **neck_options(neck, neck_filters))
+        _check_stride(keras.Model(inputs, x))
         outputs = centernet_heads(x, num_classes, head_channels, head_batchnorm)
         kwargs.setdefault("name", "centernet")
         super().__init__(
@@ -74,6 +83,7 @@ class CenterNet(Detector):
             num_classes=num_classes,
             **kwargs,
         )
+        self.neck = neck
         self.neck_filters = tuple(int(f) for f in neck_filters)
         self.head_channels = int(head_channels)
         self.head_batchnorm = bool(head_batchnorm)
@@ -111,6 +121,7 @@ class CenterNet(Detector):
     def get_config(self) -> dict:
         return {
             **super().get_config(),
+            "neck": self.neck,
             "neck_filters": list(self.neck_filters),
             "head_channels": self.head_channels,
             "head_batchnorm": self.head_batchnorm,
@@ -120,6 +131,7 @@ class CenterNet(Detector):
     @classmethod
     def from_config(cls, config: dict) -> CenterNet:
         config = dict(config)
+        config.setdefault("neck", None)  # saved before necks had names: single-output backbone
         if "decoder" not in config:  # saved before the decoder was a layer
             config["decoder"] = keras.saving.serialize_keras_object(_legacy_decoder(config))
         for key in _LEGACY_DECODER_KEYS:
@@ -143,23 +155,22 @@ def _legacy_decoder(config: dict) -> CenterNetDecoder:
     )
 
 
-def _check_stride(backbone: keras.Model, num_upsamplings: int) -> None:
-    """Raise if backbone stride / 2^num_upsamplings is not the output stride 4.
+def _check_stride(features: keras.Model) -> None:
+    """Raise unless ``features`` (raw RGB → the map the heads read) has stride 4.
 
-    Checked on a probe of the backbone's static input shape (a multiple-of-32 square when the
-    input shape is dynamic).
+    Checked on a probe of the static input shape (a multiple-of-32 square when dynamic).
     """
-    in_shape = backbone.input_shape[1:3]
+    in_shape = features.input_shape[1:3]
     probe = tuple(d if d is not None else 64 for d in in_shape)
-    out_shape = backbone.compute_output_shape((1, *probe, 3))
-    if isinstance(out_shape, list | tuple) and isinstance(out_shape[0], list | tuple):
+    out_shape = features.compute_output_shape((1, *probe, 3))
+    if isinstance(out_shape, dict) or isinstance(out_shape[0], list | tuple):
         raise ValueError("the backbone must have a single output (a feature map)")
     stride = probe[0] // out_shape[1] if out_shape[1] else None
-    if stride != OUTPUT_STRIDE * 2**num_upsamplings:
+    if stride != OUTPUT_STRIDE:
         raise ValueError(
-            f"backbone stride {stride} with {num_upsamplings} 2x upsampling(s) does not give "
-            f"the output stride {OUTPUT_STRIDE}: use 3 neck_filters for a stride-32 backbone "
-            f"and none for a stride-4 one"
+            f"the neck's output has stride {stride}, not the output stride {OUTPUT_STRIDE}: "
+            f"use 3 neck_filters for the deconv / skip necks of a stride-32 backbone, and "
+            f"none for a stride-4 backbone"
         )
 
 
@@ -168,6 +179,7 @@ def build_centernet(
     backbone: str | keras.Model = "resnet50",
     input_shape: tuple[int | None, int | None, int] = (512, 512, 3),
     weights: str | None = None,
+    neck: str | None = None,
     max_detections: int = 100,
     score_threshold: float = 0.0,
     iou_threshold: float | str | None = "auto",
@@ -177,14 +189,18 @@ def build_centernet(
 
     Args:
         num_classes: number of object classes (heatmap channels).
-        backbone: ``"resnet50"``, ``"resnet18"``, ``"mobilenetv3"`` (= large),
-            ``"mobilenetv3_large"``, ``"mobilenetv3_small"``, ``"dla34"`` (DLA-34 DLASeg with
-            deformable convs), ``"dla34_plain"`` (dlav0, plain convs), or a ready
-            ``keras.Model`` mapping raw RGB to stride-32 features. The DLA backbones output
-            stride 4 themselves, so for them ``neck_filters`` defaults to ``()`` and
-            ``head_channels`` to the reference's 256.
+        backbone: a name of ``centernet_keras.backbones.BACKBONES`` (``"resnet50"``,
+            ``"resnet18"``, ``"mobilenetv3_small"``, ``"mobilenetv3_large"``, ``"dla34"``…),
+            a former name of a backbone with its neck (``"resnet18_fpn"``,
+            ``"mobilenetv3_*_fpn"``: the ``skip`` neck; ``"dla34_plain"``: ``dla_up_plain``),
+            or a ready ``keras.Model`` giving a pyramid (or one stride-32 map).
         input_shape: ``(H, W, 3)``, H and W multiples of 32 (``None`` for any size).
         weights: backbone weights: ``None``, ``"imagenet"`` or a local file path.
+        neck: a name of ``centernet_keras.necks.NECKS``; default ``"dla_up"`` (CenterNet's
+            DLASeg, deformable convs) for ``dla34``, ``"deconv"`` otherwise. With the DLA
+            necks ``neck_filters`` is ``()`` and ``head_channels`` defaults to the
+            reference's 256; ``neck_filters`` defaults to ``(256, 128, 64)`` for ``deconv``
+            and ``(96, 64, 64)`` for ``skip`` (``(128, 64, 64)`` on ``resnet18``).
         max_detections, score_threshold: settings of the model's ``CenterNetDecoder``.
         iou_threshold: the decoder's class-wise NMS IoU, ``None`` for none, or ``"auto"``:
             0.5 for the ResNet backbones (``resnet*``, as the Keras CenterNet ports), none
@@ -209,10 +225,12 @@ def build_centernet(
         iou_threshold = 0.5 if name.startswith("resnet") else None
     kwargs["decoder"] = CenterNetDecoder(max_detections, score_threshold, iou_threshold)
     if isinstance(backbone, str):
-        if backbone.endswith("_fpn"):  # stride-4 backbones with their own light skip neck
-            kwargs.setdefault("neck_filters", ())
-        if backbone.startswith("dla"):  # stride-4 DLASeg backbones carry their own neck
-            kwargs.setdefault("neck_filters", ())
+        backbone, neck = resolve(backbone, neck)
+        if kwargs.get("neck_filters") is None:
+            kwargs["neck_filters"] = default_neck_filters(backbone, neck)
+        if neck.startswith("dla_up"):
             kwargs.setdefault("head_channels", 256)
         backbone = build_backbone(backbone, input_shape, weights)
-    return CenterNet(backbone, num_classes, **kwargs)
+    elif neck is None:
+        neck = "deconv"
+    return CenterNet(backbone, num_classes, neck=neck, **kwargs)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from keras import layers
 
-BN_KWARGS = {"epsilon": 1e-5, "momentum": 0.9}
+from centernet_keras.layers.conv_bn import batch_norm
 
 
-def deconv_neck(features, filters: Sequence[int] = (256, 128, 64), name: str = "neck"):
+def deconv_neck(pyramid: Mapping, filters: Sequence[int] = (256, 128, 64), name: str = "neck"):
     """Apply ``len(filters)`` × [Conv2DTranspose(k4, s2, no bias) → BN → ReLU].
 
     Args:
-        features: ``[B, H/32, W/32, C]`` backbone output (a Keras tensor).
+        pyramid: the backbone's levels; only ``"P5"`` ``[B, H/32, W/32, C]`` is used.
         filters: output channels of each transposed conv (reference: 256/256/256; this
             project's default 256/128/64).
         name: layer-name prefix.
@@ -21,11 +21,11 @@ def deconv_neck(features, filters: Sequence[int] = (256, 128, 64), name: str = "
     Returns:
         ``[B, H/32 · 2^n, W/32 · 2^n, filters[-1]]``; with three stages, stride 4.
     """
-    x = features
+    x = pyramid["P5"]
     for i, f in enumerate(filters):
         x = layers.Conv2DTranspose(
             f, 4, strides=2, padding="same", use_bias=False, name=f"{name}_deconv{i}"
         )(x)
-        x = layers.BatchNormalization(**BN_KWARGS, name=f"{name}_bn{i}")(x)
+        x = batch_norm(x, f"{name}_bn{i}")
         x = layers.ReLU(name=f"{name}_relu{i}")(x)
     return x

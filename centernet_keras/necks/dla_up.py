@@ -22,13 +22,13 @@ kernel transposed ``(2, 3, 0, 1)``); the final IDAUp is ``ida_up_*``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 from keras import layers
 
 from centernet_keras.layers import DeformConv2D, DepthwiseConv2DTranspose
+from centernet_keras.layers.conv_bn import batch_norm, conv_bn
 
-BN_KWARGS = {"epsilon": 1e-5, "momentum": 0.9}
 VARIANTS = ("dcn", "plain")
 FIRST_STRIDE = 4  # level 2 of DLA; the neck's output stride
 
@@ -36,15 +36,12 @@ FIRST_STRIDE = 4  # level 2 of DLA; the neck's output stride
 def _deform_block(x, filters: int, name: str):
     """The reference's ``DeformConv``: DCNv2 3×3 (with bias) → BN → ReLU."""
     x = DeformConv2D(filters, 3, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(**BN_KWARGS, name=f"{name}_actf_0")(x)
-    return layers.ReLU(name=f"{name}_actf_1")(x)
+    return layers.ReLU(name=f"{name}_actf_1")(batch_norm(x, f"{name}_actf_0"))
 
 
 def _conv_block(x, filters: int, kernel: int, name: str):
     """``Sequential(Conv2d(no bias, padding k//2), BN, ReLU)`` named ``name_0/1/2``."""
-    x = layers.Conv2D(filters, kernel, padding="same", use_bias=False, name=f"{name}_0")(x)
-    x = layers.BatchNormalization(**BN_KWARGS, name=f"{name}_1")(x)
-    return layers.ReLU(name=f"{name}_2")(x)
+    return conv_bn(x, filters, kernel, conv=f"{name}_0", bn=f"{name}_1", relu=f"{name}_2")
 
 
 def _up(x, factor: int, name: str):
@@ -100,12 +97,13 @@ def ida_up_plain(features: list, strides: list[int], filters: int, name: str) ->
     return nodes
 
 
-def dla_up_neck(levels: Sequence, variant: str = "dcn", name: str = "dla_up"):
-    """Aggregate DLA levels 2–5 into one stride-4 map (DLASeg's neck).
+def dla_up_neck(pyramid: Mapping, variant: str = "dcn", name: str = "dla_up"):
+    """Aggregate pyramid levels 2–5 into one stride-4 map (DLASeg's neck).
 
     Args:
-        levels: ``[B, H/4, W/4, 64]``, ``[B, H/8, W/8, 128]``, ``[B, H/16, W/16, 256]``,
-            ``[B, H/32, W/32, 512]`` (Keras tensors; widths as given are used).
+        pyramid: ``{"P2": [B, H/4, W/4, 64], "P3": [B, H/8, W/8, 128], "P4": [B, H/16, W/16,
+            256], "P5": [B, H/32, W/32, 512]}`` for DLA-34 (Keras tensors; widths as given
+            are used).
         variant: ``"dcn"`` or ``"plain"`` (see the module docstring).
         name: prefix of the DLAUp layers (the DCN variant's final IDAUp is ``ida_up``).
 
@@ -114,7 +112,7 @@ def dla_up_neck(levels: Sequence, variant: str = "dcn", name: str = "dla_up"):
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    features = list(levels)
+    features = [pyramid[f"P{level}"] for level in range(2, 6)]
     strides = [FIRST_STRIDE * 2**i for i in range(len(features))]
     widths = [int(x.shape[-1]) for x in features]
     outputs = [features[-1]]

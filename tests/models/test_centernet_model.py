@@ -84,11 +84,13 @@ def test_every_batchnorm_uses_momentum_0_9(name):
 @pytest.mark.parametrize("name", ["mobilenetv3_small_fpn", "mobilenetv3_large_fpn"])
 def test_fpn_backbones_output_stride_4_and_use_their_skips(name):
     model = build_centernet(2, name, (96, 160, 3), head_channels=16)
-    assert model.neck_filters == ()
+    assert (model.backbone.name, model.neck) == (name.removesuffix("_fpn"), "skip")
+    assert model.neck_filters == (96, 64, 64)
     assert model(np.zeros((1, 96, 160, 3)))["heatmap"].shape == (1, 24, 40, 2)
     dynamic = build_centernet(2, name, (None, None, 3), head_channels=16)
     assert dynamic(np.zeros((1, 64, 128, 3)))["heatmap"].shape == (1, 16, 32, 2)
-    skips = [layer for layer in model.backbone.layers if layer.name.startswith("neck_skip")]
+    skips = [layer for layer in model.layers if layer.name.startswith("neck_skip")]
+    assert not [layer for layer in model.backbone.layers if layer.name.startswith("neck")]
     # one 1x1 projection (+ BN) per stride 16, 8, 4, each reading a backbone feature map
     assert len([s for s in skips if not s.name.endswith("_bn")]) == 3
     strides = sorted(96 // s.input.shape[1] for s in skips if not s.name.endswith("_bn"))

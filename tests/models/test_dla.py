@@ -15,6 +15,7 @@ from reference_data import load_json
 from centernet_keras.backbones import build_backbone, dla34_base
 from centernet_keras.layers import DeformConv2D, DepthwiseConv2DTranspose
 from centernet_keras.models import build_centernet
+from centernet_keras.models.features import feature_model
 from centernet_keras.targets import encode_targets
 
 ARCH = load_json("architectures.json")
@@ -92,7 +93,7 @@ def _keras_weight(model: keras.Model, key: str):
 def test_every_reference_tensor_has_one_keras_home_of_the_same_shape():
     """Plain DLASeg vs ``dlav0_dlaseg_dla34.state_dict_shapes``: a bijection, shapes equal."""
     shapes = ARCH["dlav0_dlaseg_dla34"]["state_dict_shapes"]
-    seg = build_backbone("dla34_plain", (64, 64, 3))
+    seg = feature_model("dla34_plain", input_shape=(64, 64, 3))
     claimed = {}
     for key, shape in shapes.items():
         skip = ("base.fc.", "hm.", "wh.", "reg.")
@@ -113,18 +114,13 @@ def test_dlaseg_plain_count_is_the_reference_exactly():
     assert model.neck_filters == () and model.head_channels == 256
     assert _trainable(model) == ref["num_parameters_torch"] - FC == 17_946_056
     assert model.count_params() == ref["keras_count_params_expected_if_identical"] - FC
-    assert (
-        _trainable(model.backbone)
-        == _trainable(dla34_base()) + ref["params_per_top_level_module"]["dla_up"]
-    )
-    heads = ref["params_per_top_level_module"]
-    assert (
-        _trainable(model) - _trainable(model.backbone) == heads["hm"] + heads["wh"] + heads["reg"]
+    assert _trainable(model.backbone) == _trainable(dla34_base())  # the neck is the model's
+    modules = ref["params_per_top_level_module"]
+    assert _trainable(model) - _trainable(model.backbone) == sum(
+        modules[m] for m in ("dla_up", "hm", "wh", "reg")
     )
     ups = [
-        layer
-        for layer in model.backbone._flatten_layers()
-        if isinstance(layer, DepthwiseConv2DTranspose)
+        layer for layer in model._flatten_layers() if isinstance(layer, DepthwiseConv2DTranspose)
     ]
     assert sorted((u.name, u.factor) for u in ups) == sorted(
         (t["module"].replace(".", "_"), t["stride"][0]) for t in ref["conv_transpose2d"]
@@ -143,7 +139,7 @@ def _dcn(c_in: int, c_out: int) -> int:
 
 def test_dlaseg_dcn_matches_centernet_dla34_layout():
     """CenterNet's default ``dla_34`` (pose_dla_dcn): DLAUp of DeformConvs + final IDAUp."""
-    seg = build_backbone("dla34", (64, 64, 3))
+    seg = feature_model("dla34", input_shape=(64, 64, 3))
     ups = {
         "dla_up_ida_0": [(512, 256, 2)],
         "dla_up_ida_1": [(256, 128, 2)] * 2,
@@ -166,12 +162,12 @@ def test_dlaseg_dcn_matches_centernet_dla34_layout():
 
 @pytest.mark.parametrize("name", ["dla34_plain", "dla34"])
 def test_output_is_stride_4_64_channels_for_non_square_inputs(name):
-    dynamic = build_backbone(name, (None, None, 3))
+    dynamic = feature_model(name, input_shape=(None, None, 3))
     rng = np.random.default_rng(0)
     for h, w in [(64, 96), (96, 32)]:
         out = dynamic(rng.uniform(0, 255, (2, h, w, 3)).astype("float32"))
         assert out.shape == (2, h // 4, w // 4, 64)
-    assert build_backbone(name, (64, 96, 3)).output.shape == (None, 16, 24, 64)
+    assert feature_model(name, input_shape=(64, 96, 3)).output.shape == (None, 16, 24, 64)
 
 
 def test_build_centernet_defaults_and_errors():

@@ -33,8 +33,8 @@ SOURCES = {
     "mobilenetv3_small": _applications(keras.applications.MobileNetV3Small, **MOBILE),
     "mobilenetv3_small_fpn": _applications(keras.applications.MobileNetV3Small, **MOBILE),
     "mobilenetv3_large_fpn": _applications(keras.applications.MobileNetV3Large, **MOBILE),
-    "dla34": lambda: dla34_backbone(SHAPE, variant="dcn"),
-    "dla34_plain": lambda: dla34_backbone(SHAPE, variant="plain"),
+    "dla34": lambda: dla34_backbone(SHAPE),
+    "dla34_plain": lambda: dla34_backbone(SHAPE),
 }
 
 
@@ -78,9 +78,11 @@ def test_random_backbone_weights_freeze_nothing():
 
 
 def _weights_by_layer(model) -> dict:
+    """Backbone layers and the detector's own (neck, heads), by name."""
+    layers = [*model.backbone.layers, *(x for x in model.layers if x is not model.backbone)]
     return {
         layer.name: [keras.ops.convert_to_numpy(w).copy() for w in layer.weights]
-        for layer in model.backbone.layers
+        for layer in layers
         if layer.weights
     }
 
@@ -93,8 +95,9 @@ class _Snapshot(keras.callbacks.Callback):
 @pytest.mark.slow
 @pytest.mark.parametrize("pretrained", [True, False])
 def test_freeze_phase_of_train_updates_the_new_neck(tiny_voc, tmp_path, caplog, pretrained):
-    """Through ``train``: a freeze-only run moves the skip neck (inside ``model.backbone``)
-    and keeps the loaded layers; with random weights it trains everything, with a warning."""
+    """Through ``train``: a freeze-only run moves the skip neck (the detector's layers, beside
+    the backbone) and keeps the loaded layers; with random weights it trains everything, with
+    a warning."""
     weights = _pretrained_file("resnet18_fpn", tmp_path)[0] if pretrained else None
     settings = config_dict(
         tiny_voc, tmp_path / "run", backbone="resnet18_fpn", weights=weights, neck_filters=None,
@@ -106,7 +109,7 @@ def test_freeze_phase_of_train_updates_the_new_neck(tiny_voc, tmp_path, caplog, 
     end = _weights_by_layer(result.model)
     frozen = set(result.model.pretrained_layers)
     assert bool(frozen) == pretrained
-    assert any(name.startswith("neck") for name in end)  # the neck is inside model.backbone
+    assert any(name.startswith("neck") for name in end)  # the neck is among them
     for layer, values in end.items():
         start = snapshot.start[layer]
         moved = any(not np.array_equal(a, b) for a, b in zip(start, values, strict=True))

@@ -1,0 +1,82 @@
+"""Backbone + neck by name: the feature extractor every detector starts from.
+
+Backbones (``centernet_keras.backbones``) give a pyramid, necks (``centernet_keras.necks``)
+turn it into what the heads read; this module pairs them. Names of earlier versions that meant a
+backbone with a neck built in (``resnet18_fpn``, ``mobilenetv3_*_fpn``, ``dla34_plain``) stay
+accepted as aliases of a (backbone, neck) pair, so saved training configs keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from centernet_keras.backbones import build_backbone
+from centernet_keras.necks import NECKS, build_neck
+
+#: Former backbone names → (backbone, neck).
+BACKBONE_ALIASES: dict[str, tuple[str, str]] = {
+    "resnet18_fpn": ("resnet18", "skip"),
+    "mobilenetv3_small_fpn": ("mobilenetv3_small", "skip"),
+    "mobilenetv3_large_fpn": ("mobilenetv3_large", "skip"),
+    "dla34_plain": ("dla34", "dla_up_plain"),
+}
+#: ``filters`` of the upsampling necks when none are given (skip: per backbone width).
+_NECK_FILTERS = {"deconv": (256, 128, 64), "skip": (96, 64, 64), "resnet18/skip": (128, 64, 64)}
+
+
+def resolve(backbone: str, neck: str | None = None) -> tuple[str, str]:
+    """``(backbone, neck)`` names for a backbone name (alias or not) and an optional neck.
+
+    Without ``neck``: the alias's neck, ``"dla_up"`` for ``dla34``, else ``"deconv"``.
+
+    Raises:
+        ValueError: an alias given together with a different neck, or an unknown neck.
+    """
+    if backbone in BACKBONE_ALIASES:
+        base, implied = BACKBONE_ALIASES[backbone]
+        if neck not in (None, implied):
+            raise ValueError(
+                f"backbone {backbone!r} is the former name of backbone={base!r} with "
+                f"neck={implied!r}; pass backbone={base!r}, neck={neck!r} instead"
+            )
+        return base, implied
+    if neck is None:
+        neck = "dla_up" if backbone.startswith("dla") else "deconv"
+    if neck not in NECKS:
+        raise ValueError(f"Unknown neck {neck!r}; choose one of {sorted(NECKS)}")
+    return backbone, neck
+
+
+def default_neck_filters(backbone: str, neck: str) -> tuple[int, ...]:
+    """The ``filters`` of an upsampling neck by default (``()`` for the DLA necks)."""
+    return _NECK_FILTERS.get(f"{backbone}/{neck}", _NECK_FILTERS.get(neck, ()))
+
+
+def neck_options(neck: str, filters: Sequence[int]) -> dict:
+    """Keyword options of ``build_neck(neck, …)`` for a detector's ``neck_filters``."""
+    if neck in ("deconv", "skip"):
+        return {"filters": tuple(filters)}
+    if filters:
+        raise ValueError(f"neck {neck!r} has fixed widths; pass neck_filters=() (got {filters})")
+    return {}
+
+
+def feature_model(
+    backbone: str,
+    neck: str | None = None,
+    input_shape: tuple[int | None, int | None, int] = (512, 512, 3),
+    weights: str | None = None,
+    neck_filters: Sequence[int] | None = None,
+) -> keras.Model:
+    """Backbone + neck as one model: raw RGB ``[B, H, W, 3]`` → the neck's output.
+
+    E.g. ``feature_model("dla34", "dla_up_plain")`` is the reference ``dlav0`` DLASeg without
+    heads: ``[B, H/4, W/4, 64]``.
+    """
+    backbone, neck = resolve(backbone, neck)
+    filters = default_neck_filters(backbone, neck) if neck_filters is None else neck_filters
+    base = build_backbone(backbone, input_shape, weights)  # its layers become this model's
+    out = build_neck(neck, base.output, **neck_options(neck, filters))
+    return keras.Model(base.input, out, name=f"{backbone}_{neck}")
