@@ -20,8 +20,9 @@ from centernet_keras.data.annotations import (
     drop_out_of_range_classes,
     read_annotation_file,
 )
+from centernet_keras.data.augment import AugmentConfig
 from centernet_keras.data.image_io import SkipLog
-from centernet_keras.data.pipeline import AUGMENT_FIELDS, PipelineConfig, make_dataset
+from centernet_keras.data.pipeline import PipelineConfig, make_dataset
 from centernet_keras.models import CenterNet, build_centernet
 from centernet_keras.training.callbacks import (
     LAST,
@@ -290,26 +291,28 @@ def train(
         if last <= max(first, start):
             continue  # empty phase, or finished before the resume point
         pipe = PipelineConfig(
-            input_size=config.input_size,
-            num_classes=len(class_names),
+            config.input_size,
             batch_size=batch,
             max_objects=config.max_objects,
             image_resize=config.image_resize,
-            augment=config.augment,
+            augment=AugmentConfig(
+                config.augment, config.jitter, config.scale_range, config.flip_prob,
+                config.hue, config.sat, config.val,
+            ),
             seed=config.seed + first,
-            **{name: getattr(config, name) for name in AUGMENT_FIELDS},
-        )
+        )  # fmt: skip
+        encoder = model.target_encoder(config.max_objects)
         # Fixed epoch length on an endless stream: a skipped image shifts the batches instead
         # of shortening the epoch, so optimizer steps (and the LR schedule) stay exact. A
         # resumed phase starts the stream where the epochs before it stopped.
         steps = config.steps_per_epoch or max(len(train_records) // batch, 1)
         consumed = (max(first, start) - first) * steps * batch
         train_data = make_dataset(
-            train_records, pipe, training=True, skips=skips, repeat=True, start=consumed
+            train_records, pipe, True, skips, repeat=True, start=consumed, encoder=encoder
         )
         val_data, val_steps = None, None
         if val_records:
-            val_data = make_dataset(val_records, pipe, training=False, skips=skips).repeat()
+            val_data = make_dataset(val_records, pipe, False, skips, encoder=encoder).repeat()
             val_steps = math.ceil(len(val_records) / batch)
         continuing = bool(state) and state["phase"] == phase and start > first
         with strategy.scope():
