@@ -1,26 +1,32 @@
-"""Train a CenterNet detector on annotation-line files (see voc_annotation.py).
+"""Train a detector (CenterNet) on annotation-line files (see voc_annotation.py).
 
     python train.py --classes model_data/voc_classes.txt --train 2007_train.txt --val 2007_val.txt
     python train.py --config my_run.json                 # flags override the JSON
     python train.py --resume --save-dir logs              # continue a killed run
 
-Writes to --save-dir: config.json (resolved settings), last.keras / best.keras (atomic),
-train_state.json (for --resume), log.csv, loss.png, tensorboard/.
+Writes to --save-dir: config.json (resolved settings, with "model" and "augment" sections),
+last.keras / best.keras (atomic), train_state.json (for --resume), log.csv, loss.png,
+tensorboard/. A --config JSON may be sectioned like config.json or flat (the flags' names, as
+earlier versions wrote config.json).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from centernet_keras.training.config import TrainConfig
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 
 FLAGS = [
-    # (flag, config field, type, help); the default shown is TrainConfig's
+    # (flag, config key (flat: see training.config.FLAT_KEYS), type, help); the default shown
+    # is TrainConfig's
     ("--classes", "classes_path", str, "class names file, one per line"),
     ("--train", "train_annotations", str, "training annotation lines (path x1,y1,x2,y2,cls ...)"),
     ("--val", "val_annotations", str, "validation annotation lines ('' for none)"),
@@ -61,10 +67,16 @@ FLAGS = [
 
 
 def _defaults() -> dict:
-    """TrainConfig's defaults, read without importing TensorFlow."""
-    from centernet_keras.training.config import TrainConfig
+    """TrainConfig's defaults by flat key."""
+    from centernet_keras.training.config import flat_defaults
 
-    return {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    return flat_defaults()
+
+
+def _detector_names() -> list[str]:
+    from centernet_keras.training.config import DETECTORS
+
+    return sorted(DETECTORS)
 
 
 def _backbone_names() -> str:
@@ -81,7 +93,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
+    parser.add_argument(
+        "--config",
+        help="JSON settings, sectioned like config.json or flat with these flags' names (flags "
+        "override it)",
+    )
+    parser.add_argument(
+        "--detector",
+        choices=_detector_names(),
+        default=None,
+        help=f"the detector to train (default: {defaults['detector']})",
+    )
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -117,10 +139,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from centernet_keras.training import TrainConfig, train
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The ``TrainConfig`` of the parsed flags: ``--config`` (or, with ``--resume``, the run's
+    ``config.json``) with the flags given overriding it, else the defaults with the flags."""
+    from centernet_keras.training import TrainConfig
     from centernet_keras.training.trainer import CONFIG_FILE
 
     overrides = {k: v for k, v in vars(args).items() if v is not None}
@@ -136,12 +158,18 @@ def main(argv: list[str] | None = None) -> int:
     config_path = args.config
     if args.resume and not config_path:
         config_path = str(Path(overrides.get("save_dir", "logs")) / CONFIG_FILE)
+    if config_path:
+        return TrainConfig.from_json(config_path, **overrides)
+    return TrainConfig.from_dict(overrides, source="flags")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from centernet_keras.training import train
+
     try:
-        config = (
-            TrainConfig.from_json(config_path, **overrides)
-            if config_path
-            else TrainConfig(**overrides)
-        )
+        config = config_from_args(args)
         result = train(config, resume=args.resume, verbose=2 if args.quiet else "auto")
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

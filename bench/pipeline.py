@@ -33,7 +33,7 @@ from PIL import Image
 
 from centernet_keras.data.annotations import ImageRecord, read_annotation_file
 from centernet_keras.data.pipeline import PipelineConfig, make_dataset
-from centernet_keras.targets import draw_gaussian, gaussian_radius
+from centernet_keras.targets import draw_gaussian, encode_targets, gaussian_radius
 
 BATCH = 8
 
@@ -83,8 +83,12 @@ def read_records(path: str, root: str | None, limit: int | None) -> tuple[list[I
 def tf_throughput(
     records, size: int, threads: int | None, batches: int, num_classes: int = 20
 ) -> float:
-    config = PipelineConfig((size, size), num_classes, batch_size=BATCH)
-    data = make_dataset(records, config, training=True).repeat()
+    config = PipelineConfig((size, size), batch_size=BATCH)
+
+    def encode(boxes, classes, image_hw):  # CenterNet's targets (CenterNet.target_encoder)
+        return encode_targets(boxes, classes, image_hw, num_classes, config.max_objects)
+
+    data = make_dataset(records, config, training=True, encoder=encode).repeat()
     if threads:
         options = tf.data.Options()
         options.threading.private_threadpool_size = threads

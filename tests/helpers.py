@@ -13,3 +13,13 @@ def load_script(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def centernet_encoder(num_classes: int, max_objects: int = 100):
+    """CenterNet's target encoder as ``CenterNet.target_encoder`` makes it (no model needed)."""
+    from centernet_keras.targets import encode_targets
+
+    def encode(boxes, classes, image_hw):
+        return encode_targets(boxes, classes, image_hw, num_classes, max_objects)
+
+    return encode

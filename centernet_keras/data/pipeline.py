@@ -1,4 +1,4 @@
-"""The ``tf.data`` input pipeline: read → augment / letterbox → CenterNet targets → batch.
+"""The ``tf.data`` input pipeline: read → augment / letterbox → the detector's targets → batch.
 
 Every step after reading is TF ops in one graph (``num_parallel_calls=AUTOTUNE``, prefetch).
 Reading goes through ``tf.numpy_function`` + OpenCV so that a corrupt or unreadable image is
@@ -6,19 +6,22 @@ Reading goes through ``tf.numpy_function`` + OpenCV so that a corrupt or unreada
 The order and the augmentation are stateless functions of ``seed`` and the position in the
 stream (``training_stream``): the same seed gives the same batches, every pass draws a new order
 and new augmentations, and a stream can start at any position (exact ``--resume``).
+The targets are the detector's (``encoder``, e.g. ``model.target_encoder(max_objects)``): the
+pipeline knows boxes and classes, not what a detector trains on.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 
 import numpy as np
 import tensorflow as tf
 
 from centernet_keras.data.annotations import ImageRecord
 from centernet_keras.data.augment import (
+    AugmentConfig,
     drop_tiny_boxes,
     hsv_jitter,
     letterbox_geometry,
@@ -27,9 +30,12 @@ from centernet_keras.data.augment import (
     warp_image,
 )
 from centernet_keras.data.image_io import SkipLog, safe_read_image
-from centernet_keras.targets import encode_targets
 
 log = logging.getLogger("centernet_keras.data")
+
+#: ``encode(boxes [N, 4] float32 input pixels, classes [N] int32 (−1: ignore), input_hw) → dict``
+#: of target tensors (TF ops), as ``Detector.target_encoder`` returns it.
+TargetEncoder = Callable[..., dict]
 
 
 @dataclass
@@ -38,37 +44,24 @@ class PipelineConfig:
 
     Attributes:
         input_size: network input ``(height, width)``, multiples of 32.
-        num_classes: number of classes.
         batch_size: images per batch.
-        max_objects: target slots per image (boxes beyond it are not trained on; reported).
+        max_objects: target slots per image of the encoder (only reported here: images with
+            more boxes are named in a warning).
         image_resize: ``"letterbox"`` or ``"resize"`` (validation / inference geometry).
-        augment: random augmentation when training; ``False`` trains on the deterministic
-            letterbox / resize of validation (the fields below are then unused).
-        jitter, scale_range: random aspect jitter and scale range (training).
-        flip_prob: horizontal flip probability (training).
-        hue, sat, val: HSV jitter (training).
+        augment: the random training augmentation (``augment.enabled=False``: training uses
+            the deterministic letterbox / resize of validation).
         min_box_size: boxes at most this many pixels wide or tall after augmentation are dropped.
         seed: seed of the shuffling (a full permutation per pass) and the augmentation.
     """
 
     input_size: tuple[int, int]
-    num_classes: int
+    _: KW_ONLY
     batch_size: int = 8
     max_objects: int = 100
     image_resize: str = "letterbox"
-    augment: bool = True
-    jitter: float = 0.3
-    scale_range: tuple[float, float] = (0.25, 2.0)
-    flip_prob: float = 0.5
-    hue: float = 0.1
-    sat: float = 1.5
-    val: float = 1.5
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     min_box_size: float = 1.0
     seed: int = 0
-
-
-#: The augmentation settings, shared by name with ``TrainConfig``.
-AUGMENT_FIELDS = ("jitter", "scale_range", "flip_prob", "hue", "sat", "val")
 
 
 def records_to_tensors(records: Sequence[ImageRecord]) -> tuple[tf.Tensor, ...]:
@@ -99,14 +92,23 @@ def _read(path: tf.Tensor, skips: SkipLog) -> tuple[tf.Tensor, tf.Tensor]:
     return image, ok
 
 
-def transform_example(image, boxes, classes, config: PipelineConfig, seed=None):
-    """One image ``[h, w, 3]`` + boxes ``[n, 4]`` → network input and targets.
+def transform_example(
+    image: tf.Tensor,
+    boxes: tf.Tensor,
+    classes: tf.Tensor,
+    config: PipelineConfig,
+    seed: tf.Tensor | None = None,
+    encoder: TargetEncoder | None = None,
+) -> tuple[tf.Tensor, dict]:
+    """One image ``[h, w, 3]`` + boxes ``[n, 4]`` + classes ``[n]`` → network input and targets.
 
     With ``seed`` (``[2]`` int), the random training augmentation; without, the deterministic
     letterbox / resize.
 
     Returns:
-        ``(image [H, W, 3] float32 0–255, targets dict of encode_targets)``.
+        ``(image [H, W, 3] float32 0–255, targets)``: targets are ``encoder``'s dict, or
+        without an encoder the moved boxes ``{"boxes": [n, 4] float32 input pixels,
+        "classes": [n] (−1 where a box left the canvas or became too small)}``.
     """
     image_hw = tf.shape(image)[:2]
     hw = config.input_size
@@ -114,15 +116,17 @@ def transform_example(image, boxes, classes, config: PipelineConfig, seed=None):
         geometry, flip = letterbox_geometry(image_hw, hw, config.image_resize), False
     else:
         seeds = tf.random.experimental.stateless_split(seed, 3)
-        geometry = random_geometry(image_hw, hw, seeds[0], config.jitter, config.scale_range)
-        flip = tf.random.stateless_uniform([], seed=seeds[1]) < config.flip_prob
+        aug = config.augment
+        geometry = random_geometry(image_hw, hw, seeds[0], aug.jitter, aug.scale_range)
+        flip = tf.random.stateless_uniform([], seed=seeds[1]) < aug.flip_prob
     out = warp_image(image, image_hw, geometry, hw, flip)
     boxes = warp_boxes(boxes, geometry, image_hw, hw, flip)
     if seed is not None:
-        out = hsv_jitter(out, seeds[2], config.hue, config.sat, config.val)
+        out = hsv_jitter(out, seeds[2], aug.hue, aug.sat, aug.val)
     classes = drop_tiny_boxes(boxes, classes, config.min_box_size)
-    targets = encode_targets(boxes, classes, hw, config.num_classes, config.max_objects)
-    return out, targets
+    if encoder is None:
+        return out, {"boxes": boxes, "classes": classes}
+    return out, encoder(boxes, classes, hw)
 
 
 def _report_overfull(records: Sequence[ImageRecord], max_objects: int) -> None:
@@ -172,12 +176,16 @@ def make_dataset(
     drop_remainder: bool | None = None,
     repeat: bool = False,
     start: int = 0,
+    *,
+    encoder: TargetEncoder,
 ) -> tf.data.Dataset:
     """Build the batched dataset ``(images [B, H, W, 3] float32 0–255, targets)``.
 
     Args:
         records: images and their boxes (e.g. from ``read_annotation_file``).
         config: pipeline settings.
+        encoder: the detector's targets of one image (``model.target_encoder(max_objects)``;
+            see ``TargetEncoder``).
         training: shuffle + random augmentation (else letterbox/resize only, file order).
         skips: collects the images that could not be read (count, messages); pass one to
             report them after an epoch.
@@ -189,8 +197,9 @@ def make_dataset(
             examples that earlier epochs consumed); see ``training_stream``.
 
     Returns:
-        A ``tf.data.Dataset``; targets are ``heatmap [B, H/4, W/4, C]``, ``size``/``offset``
-        ``[B, M, 2]``, ``indices`` ``[B, M]`` int32, ``mask`` ``[B, M]``.
+        A ``tf.data.Dataset``; targets are the encoder's, batched (CenterNet: ``heatmap
+        [B, H/4, W/4, C]``, ``size``/``offset`` ``[B, M, 2]``, ``indices`` ``[B, M]`` int32,
+        ``mask`` ``[B, M]``).
     """
     if not records:
         raise ValueError("no images to build a dataset from")
@@ -216,8 +225,10 @@ def make_dataset(
         return image, boxes, classes, ok, noise
 
     def transform(image, boxes, classes, ok, noise):
-        random = training and config.augment
-        return transform_example(image, boxes, classes, config, noise if random else None)
+        random = training and config.augment.enabled
+        return transform_example(
+            image, boxes, classes, config, noise if random else None, encoder=encoder
+        )
 
     data = data.map(read, num_parallel_calls=tf.data.AUTOTUNE)
     data = data.filter(lambda image, boxes, classes, ok, noise: ok)

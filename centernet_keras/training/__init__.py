@@ -1,20 +1,21 @@
 """Training: configuration, LR schedules, callbacks and the two-phase fit loop.
 
-``TrainConfig``, ``train`` and ``TrainResult`` are imported on first use, so importing
-``centernet_keras.training.schedules`` (done by ``import centernet_keras`` to register the LR
-schedule that saved checkpoints refer to) stays light.
+``TrainConfig`` (with its ``ModelConfig`` section), ``train`` and ``TrainResult`` are imported
+on first use, so importing ``centernet_keras.training.schedules`` (done by
+``import centernet_keras`` to register the LR schedule that saved checkpoints refer to) stays
+light.
 """
 
 from typing import Any
 
-__all__ = ["TrainConfig", "TrainResult", "train"]
+__all__ = ["ModelConfig", "TrainConfig", "TrainResult", "train"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "TrainConfig":
-        from centernet_keras.training.config import TrainConfig
+    if name in ("TrainConfig", "ModelConfig"):
+        from centernet_keras.training import config
 
-        return TrainConfig
+        return getattr(config, name)
     if name in ("train", "TrainResult"):
         from centernet_keras.training import trainer
 

@@ -1,37 +1,91 @@
-"""Training configuration: one typed dataclass, loadable from JSON, saved next to the weights."""
+"""Training configuration: typed dataclasses, loadable from JSON, saved next to the weights.
+
+``TrainConfig`` holds the run's settings and two sections: ``model`` (``ModelConfig``: which
+detector to build) and ``augment`` (``AugmentConfig``, the one the ``tf.data`` pipeline uses).
+``save`` writes the sections as nested objects; ``from_json`` / ``from_dict`` read that and the
+flat form of earlier versions (every field at the top level, ``augment`` a bool,
+``eval_confidence``), which is also the form of ``train.py``'s flags (``FLAT_KEYS``).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from centernet_keras.data.augment import AugmentConfig
 from centernet_keras.io import atomic_write_text
+from centernet_keras.models import Detector, build_centernet
+
+#: The detectors ``train`` builds (``--detector``): name → builder, called as
+#: ``builder(num_classes, backbone=, input_shape=, weights=, class_names=, image_resize=,
+#: **ModelConfig.options())``.
+DETECTORS: dict[str, Callable[..., Detector]] = {"centernet": build_centernet}
 
 
 @dataclass
-class TrainConfig:
-    """Everything ``train`` needs; ``train.py`` flags and ``--config`` JSON map onto it.
+class ModelConfig:
+    """The detector to build: the ``model`` section of ``TrainConfig``.
 
-    Paths are as given (relative to the working directory). ``weights`` is the backbone's
-    (``"imagenet"``, a file, or ``None``); ``model_path`` optionally starts from a full
-    ``.keras`` model (fine-tuning).
+    Attributes:
+        detector: one of ``DETECTORS``.
+        backbone: a backbone name (``centernet_keras.backbones.BACKBONES``).
+        neck: a neck name, or ``None`` for the backbone's default neck.
+        input_size: network input ``(height, width)``, multiples of 32.
+        weights: the backbone's weights: ``"imagenet"``, a file, or ``None``.
+        model_path: start from a full ``.keras`` model (fine-tuning), or ``None``.
+        neck_filters: the neck's filters, or ``None`` for the backbone's default.
+        head_channels: width of each head's conv, or ``None`` for the backbone's default.
+        image_resize: ``"letterbox"`` (keep aspect, gray padding) or ``"resize"`` (stretch).
     """
 
-    classes_path: str = "model_data/voc_classes.txt"
-    train_annotations: str = "2007_train.txt"
-    val_annotations: str | None = "2007_val.txt"
-    save_dir: str = "logs"
-    # model
+    detector: str = "centernet"
     backbone: str = "resnet50"
+    neck: str | None = None
     input_size: tuple[int, int] = (512, 512)
     weights: str | None = "imagenet"
     model_path: str | None = None
     neck_filters: tuple[int, ...] | None = None
     head_channels: int | None = None
     image_resize: str = "letterbox"
+
+    def __post_init__(self) -> None:
+        self.input_size = tuple(int(v) for v in self.input_size)
+        if self.neck_filters is not None:
+            self.neck_filters = tuple(int(v) for v in self.neck_filters)
+        if self.weights in ("none", "None", ""):
+            self.weights = None
+        problems = []
+        if self.detector not in DETECTORS:
+            problems.append(f"detector must be one of {sorted(DETECTORS)}, got {self.detector!r}")
+        if len(self.input_size) != 2 or any(v % 32 for v in self.input_size):
+            problems.append(f"input_size must be (h, w), multiples of 32: {self.input_size}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def options(self) -> dict:
+        """The builder's optional arguments that are set (``neck``, ``neck_filters``,
+        ``head_channels``); unset ones keep the builder's per-backbone defaults."""
+        names = ("neck", "neck_filters", "head_channels")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``train`` needs; ``train.py`` flags and ``--config`` JSON map onto it.
+
+    Paths are as given (relative to the working directory). Build one from flat or sectioned
+    settings with ``from_dict`` / ``from_json``.
+    """
+
+    classes_path: str = "model_data/voc_classes.txt"
+    train_annotations: str = "2007_train.txt"
+    val_annotations: str | None = "2007_val.txt"
+    save_dir: str = "logs"
+    model: ModelConfig = field(default_factory=ModelConfig)
     max_objects: int = 100
     # schedule
     freeze_epochs: int = 50
@@ -46,29 +100,16 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_schedule: str = "cos"
     warmup_epochs: float = 1.0
-    # augmentation
-    augment: bool = True
-    jitter: float = 0.3
-    scale_range: tuple[float, float] = (0.25, 2.0)
-    flip_prob: float = 0.5
-    hue: float = 0.1
-    sat: float = 1.5
-    val: float = 1.5
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     # bookkeeping
     eval_every: int = 0
-    eval_confidence: float = 0.01
+    eval_score_threshold: float = 0.01
     seed: int = 0
     mixed_precision: bool = False
     strategy: str = "none"
     steps_per_epoch: int | None = None
 
     def __post_init__(self) -> None:
-        self.input_size = tuple(int(v) for v in self.input_size)
-        self.scale_range = tuple(float(v) for v in self.scale_range)
-        if self.neck_filters is not None:
-            self.neck_filters = tuple(int(v) for v in self.neck_filters)
-        if self.weights in ("none", "None", ""):
-            self.weights = None
         problems = []
         if self.optimizer not in ("adam", "sgd"):
             problems.append(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
@@ -78,8 +119,6 @@ class TrainConfig:
             problems.append(f"strategy must be 'none' or 'mirrored', got {self.strategy!r}")
         if not 0 <= self.freeze_epochs <= self.epochs:
             problems.append(f"need 0 <= freeze_epochs ({self.freeze_epochs}) <= epochs")
-        if len(self.input_size) != 2 or any(v % 32 for v in self.input_size):
-            problems.append(f"input_size must be (h, w), multiples of 32: {self.input_size}")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -89,27 +128,92 @@ class TrainConfig:
         return self.lr * 0.01 if self.min_lr is None else self.min_lr
 
     @classmethod
+    def from_dict(cls, data: Mapping, source: str = "config") -> TrainConfig:
+        """A config from settings, flat (``FLAT_KEYS``) or sectioned (as ``to_dict``).
+
+        Raises:
+            ValueError: unknown keys (named, with ``source``), or invalid values.
+        """
+        data = sectioned(data)
+        sections = {}
+        for name, section in SECTIONS.items():
+            values = data.pop(name)
+            _check_keys(section, values, source, f"{name}.")
+            sections[name] = section(**values)
+        _check_keys(cls, data, source)
+        return cls(**data, **sections)
+
+    @classmethod
     def from_json(cls, path: str | Path, **overrides) -> TrainConfig:
-        """Load a JSON config; ``overrides`` (e.g. from CLI flags) win. Unknown keys raise."""
-        data = json.loads(Path(path).read_text())
-        if data.get("extra") == {}:  # an unused field of earlier versions
-            del data["extra"]
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{path}: unknown config keys {unknown}")
+        """Load a JSON config; ``overrides`` (flat or sectioned, e.g. from CLI flags) win."""
+        data = sectioned(json.loads(Path(path).read_text()))
+        overrides = sectioned(overrides)
         saved_min = data.get("min_lr")
         if "lr" in overrides and "min_lr" not in overrides and saved_min is not None:
             # configs saved before min_lr stayed unresolved hold lr/100: follow the new --lr
             data["min_lr"] = (
                 None if math.isclose(saved_min, data.get("lr", cls.lr) * 0.01) else saved_min
             )
-        data.update(overrides)
-        return cls(**data)
+        for key, value in overrides.items():
+            data[key] = {**data[key], **value} if key in SECTIONS else value
+        return cls.from_dict(data, source=str(path))
 
     def to_dict(self) -> dict:
+        """The sectioned settings (JSON types but tuples)."""
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> None:
         """Write the resolved config as JSON (atomically)."""
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+#: The sections of ``TrainConfig``.
+SECTIONS: dict[str, type] = {"model": ModelConfig, "augment": AugmentConfig}
+#: Flat keys (``train.py`` flags, configs of earlier versions) that live in a section:
+#: key → ``(section, field)``. Every other key is a field of ``TrainConfig`` itself.
+FLAT_KEYS: dict[str, tuple[str, str]] = {
+    **{f.name: ("model", f.name) for f in dataclasses.fields(ModelConfig)},
+    **{
+        f.name: ("augment", f.name)
+        for f in dataclasses.fields(AugmentConfig)
+        if f.name != "enabled"
+    },
+    "augment": ("augment", "enabled"),  # a bool in a flat config
+}
+#: Former names of ``TrainConfig`` fields, accepted when loading.
+RENAMED = {"eval_confidence": "eval_score_threshold"}
+
+
+def sectioned(data: Mapping) -> dict:
+    """Flat or sectioned settings → sectioned, each section a (possibly empty) dict.
+
+    Former names (``RENAMED``) are renamed; the empty ``extra`` of earlier versions is dropped.
+    """
+    out: dict = {name: {} for name in SECTIONS}
+    for key, value in data.items():
+        key = RENAMED.get(key, key)
+        if key == "extra" and value == {}:  # an unused field of earlier versions
+            continue
+        if key in SECTIONS and isinstance(value, Mapping):
+            out[key].update(value)
+        elif key in FLAT_KEYS:
+            section, name = FLAT_KEYS[key]
+            out[section][name] = value
+        else:
+            out[key] = value
+    return out
+
+
+def flat_defaults() -> dict:
+    """The default of every flat key (``train.py``'s flags show them)."""
+    config = TrainConfig()
+    defaults = {f.name: getattr(config, f.name) for f in dataclasses.fields(TrainConfig)}
+    for key, (section, name) in FLAT_KEYS.items():
+        defaults[key] = getattr(getattr(config, section), name)
+    return defaults
+
+
+def _check_keys(kind: type, values: Mapping, source: str, prefix: str = "") -> None:
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(kind)})
+    if unknown:
+        raise ValueError(f"{source}: unknown config keys {[prefix + k for k in unknown]}")

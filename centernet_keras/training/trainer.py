@@ -21,8 +21,8 @@ from centernet_keras.data.annotations import (
     read_annotation_file,
 )
 from centernet_keras.data.image_io import SkipLog
-from centernet_keras.data.pipeline import AUGMENT_FIELDS, PipelineConfig, make_dataset
-from centernet_keras.models import CenterNet, build_centernet
+from centernet_keras.data.pipeline import PipelineConfig, make_dataset
+from centernet_keras.models import Detector
 from centernet_keras.training.callbacks import (
     LAST,
     LOG,
@@ -33,7 +33,7 @@ from centernet_keras.training.callbacks import (
     recover,
     start_fresh,
 )
-from centernet_keras.training.config import TrainConfig
+from centernet_keras.training.config import DETECTORS, TrainConfig
 from centernet_keras.training.map_callback import MapCallback
 from centernet_keras.training.schedules import (
     LR_LIMITS,
@@ -50,7 +50,7 @@ CONFIG_FILE = "config.json"
 class TrainResult:
     """What a finished ``train`` call leaves behind."""
 
-    model: CenterNet
+    model: Detector
     save_dir: Path
     history: dict
     skipped_images: int
@@ -90,31 +90,27 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy(devices)
 
 
-def build_model(config: TrainConfig, class_names: list[str]) -> CenterNet:
-    """A new CenterNet per the config (optionally initialised from ``config.model_path``)."""
-    kwargs = {}
-    if config.neck_filters is not None:
-        kwargs["neck_filters"] = config.neck_filters
-    if config.head_channels is not None:
-        kwargs["head_channels"] = config.head_channels
-    model = build_centernet(
+def build_model(config: TrainConfig, class_names: list[str]) -> Detector:
+    """A new detector per ``config.model`` (initialised from its ``model_path`` if set)."""
+    settings = config.model
+    model = DETECTORS[settings.detector](
         len(class_names),
-        backbone=config.backbone,
-        input_shape=(*config.input_size, 3),
-        weights=config.weights,
+        backbone=settings.backbone,
+        input_shape=(*settings.input_size, 3),
+        weights=settings.weights,
         class_names=class_names,
-        image_resize=config.image_resize,
-        **kwargs,
+        image_resize=settings.image_resize,
+        **settings.options(),
     )
-    if config.model_path:
-        source = keras.saving.load_model(config.model_path, compile=False)
+    if settings.model_path:
+        source = keras.saving.load_model(settings.model_path, compile=False)
         model.set_weights(source.get_weights())
         # the whole backbone now holds trained weights: the freeze phase freezes all of it
         model.pretrained_layers = tuple(x.name for x in model.backbone.layers if x.weights)
     return model
 
 
-def set_frozen(model: CenterNet, frozen: bool) -> int:
+def set_frozen(model: Detector, frozen: bool) -> int:
     """Freeze (or unfreeze) exactly the backbone layers that hold pretrained weights.
 
     Everything built new — necks, heads, a backbone without pretrained weights — stays
@@ -216,7 +212,7 @@ def _resume_state(config: TrainConfig, save_dir: Path, resume: bool) -> dict | N
     return state
 
 
-def _prepare_phase(model: CenterNet, phase: str, first: int, last: int, batch: int, n: int):
+def _prepare_phase(model: Detector, phase: str, first: int, last: int, batch: int, n: int):
     """Freeze per phase; log the phase's settings. Warn where defaults change the outcome."""
     if phase == "freeze":
         frozen = set_frozen(model, True)
@@ -240,7 +236,7 @@ def _prepare_phase(model: CenterNet, phase: str, first: int, last: int, batch: i
 def train(
     config: TrainConfig, resume: bool = False, verbose: int | str = 2, extra_callbacks=()
 ) -> TrainResult:
-    """Train a CenterNet as configured; see ``train.py --help`` for the options.
+    """Train a detector as configured; see ``train.py --help`` for the options.
 
     Args:
         config: the settings (saved as ``<save_dir>/config.json``).
@@ -290,26 +286,25 @@ def train(
         if last <= max(first, start):
             continue  # empty phase, or finished before the resume point
         pipe = PipelineConfig(
-            input_size=config.input_size,
-            num_classes=len(class_names),
+            config.model.input_size,
             batch_size=batch,
             max_objects=config.max_objects,
-            image_resize=config.image_resize,
+            image_resize=config.model.image_resize,
             augment=config.augment,
             seed=config.seed + first,
-            **{name: getattr(config, name) for name in AUGMENT_FIELDS},
         )
+        encoder = model.target_encoder(config.max_objects)
         # Fixed epoch length on an endless stream: a skipped image shifts the batches instead
         # of shortening the epoch, so optimizer steps (and the LR schedule) stay exact. A
         # resumed phase starts the stream where the epochs before it stopped.
         steps = config.steps_per_epoch or max(len(train_records) // batch, 1)
         consumed = (max(first, start) - first) * steps * batch
         train_data = make_dataset(
-            train_records, pipe, training=True, skips=skips, repeat=True, start=consumed
+            train_records, pipe, True, skips, repeat=True, start=consumed, encoder=encoder
         )
         val_data, val_steps = None, None
         if val_records:
-            val_data = make_dataset(val_records, pipe, training=False, skips=skips).repeat()
+            val_data = make_dataset(val_records, pipe, False, skips, encoder=encoder).repeat()
             val_steps = math.ceil(len(val_records) / batch)
         continuing = bool(state) and state["phase"] == phase and start > first
         with strategy.scope():
@@ -328,13 +323,16 @@ def train(
         commit = EpochCommit(
             save_dir, phase, "val_loss" if val_data else "loss", best, skips=skips, run=run
         )
+        evaluation = []
+        if config.eval_every and val_records:
+            evaluation.append(
+                MapCallback(
+                    val_records, config.eval_every, config.epochs, config.eval_score_threshold
+                )
+            )
         callbacks = [
             *extra_callbacks,
-            *(
-                [MapCallback(val_records, config.eval_every, config.epochs, config.eval_confidence)]
-                if config.eval_every and val_records
-                else []
-            ),
+            *evaluation,
             SkipReportCallback(skips),
             keras.callbacks.TerminateOnNaN(),
             keras.callbacks.TensorBoard(str(save_dir / "tensorboard"), write_graph=False),

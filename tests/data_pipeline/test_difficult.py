@@ -7,16 +7,18 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from helpers import load_script
+from helpers import centernet_encoder, load_script
 from PIL import Image
 
 from centernet_keras.data.annotations import ImageRecord, read_annotation_file
+from centernet_keras.data.augment import AugmentConfig
 from centernet_keras.data.pipeline import PipelineConfig, make_dataset
 from centernet_keras.detections import Detections
 from centernet_keras.evaluation.runner import evaluate_split, load_split
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASSES = ["cat", "dog"]
+ENCODE = centernet_encoder(num_classes=len(CLASSES))
 # stem → gray level (identifies the image), [(x1, y1, x2, y2, class, difficult)]: a cat and a
 # difficult cat in each image
 IMAGES = {f"im{i}": (40 + 30 * i, [(4, 5, 30, 28, 0, 0), (34, 8, 60, 40, 0, 1)]) for i in range(4)}
@@ -122,7 +124,7 @@ def test_training_map_callback_ignores_difficult(tmp_path, monkeypatch):
     records = _convert(tmp_path)
     monkeypatch.setattr(inference, "Predictor", lambda model, names, score_threshold: ORACLE)
     model = SimpleNamespace(class_names=CLASSES, num_classes=2)
-    make_dataset(records, PipelineConfig((64, 64), 2, batch_size=2), training=False)
+    make_dataset(records, PipelineConfig((64, 64), batch_size=2), training=False, encoder=ENCODE)
     assert evaluate_model(model, records, "voc07").mean_ap == pytest.approx(1.0)
     assert all(r.difficult.tolist() == [False, True] for r in records)  # records not mutated
 
@@ -141,8 +143,9 @@ def test_pipeline_targets_have_no_difficult_box(tmp_path, training):
         ImageRecord(paths[1], boxes, [0, 1], [False, True]),
         ImageRecord(paths[2], boxes, [1, 1], [True, True]),
     ]
-    config = PipelineConfig((64, 64), 2, batch_size=3, augment=False)
-    (_, targets), *_ = list(make_dataset(records, config, training=training, drop_remainder=False))
+    config = PipelineConfig((64, 64), batch_size=3, augment=AugmentConfig(enabled=False))
+    data = make_dataset(records, config, training=training, drop_remainder=False, encoder=ENCODE)
+    (_, targets), *_ = list(data)
     mask = targets["mask"].numpy()
     heatmap = targets["heatmap"].numpy()
     order = np.argsort(-mask.sum(1))  # training shuffles: images with one box first

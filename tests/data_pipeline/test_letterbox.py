@@ -60,7 +60,7 @@ def test_validation_input_equals_predictor_input(rng, image_resize, hw):
     h, w = hw
     input_hw = (96, 128)
     image = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
-    config = PipelineConfig(input_hw, 1, image_resize=image_resize)
+    config = PipelineConfig(input_hw, image_resize=image_resize)
     ours, _ = transform_example(tf.constant(image), np.zeros((0, 4), np.float32), [], config)
     ours = ours.numpy()
     theirs = fit_to_input(image, input_hw, image_resize == "letterbox").astype(np.float32)

@@ -105,7 +105,7 @@ def test_freeze_phase_of_train_updates_the_new_neck(tiny_voc, tmp_path, caplog, 
     )  # fmt: skip
     snapshot = _Snapshot()
     with caplog.at_level(logging.WARNING, logger="centernet_keras.training"):
-        result = train(TrainConfig(**settings), verbose=0, extra_callbacks=[snapshot])
+        result = train(TrainConfig.from_dict(settings), verbose=0, extra_callbacks=[snapshot])
     end = _weights_by_layer(result.model)
     frozen = set(result.model.pretrained_layers)
     assert bool(frozen) == pretrained

@@ -30,7 +30,7 @@ def _state(save_dir: Path) -> dict | None:
 
 @pytest.mark.slow
 def test_train_writes_checkpoints_logs_and_learns(tiny_voc, tmp_path, capsys):
-    config = TrainConfig(**config_dict(tiny_voc, tmp_path, epochs=4, eval_every=2))
+    config = TrainConfig.from_dict(config_dict(tiny_voc, tmp_path, epochs=4, eval_every=2))
     result = train(config, verbose=2)
     printed = capsys.readouterr().out
     epoch_lines = [line for line in printed.splitlines() if " - loss: " in line]
@@ -152,7 +152,7 @@ MIRRORED = textwrap.dedent(
     from centernet_keras.training import TrainConfig, train
     from centernet_keras.training.trainer import make_strategy
     assert make_strategy("mirrored").num_replicas_in_sync == 2
-    result = train(TrainConfig(**json.loads(sys.argv[1])), verbose=0)
+    result = train(TrainConfig.from_dict(json.loads(sys.argv[1])), verbose=0)
     print(json.dumps(result.history["loss"]))
     """
 )
@@ -184,4 +184,4 @@ def test_unknown_class_ids_are_dropped_and_counted(tiny_voc, tmp_path, caplog):
 
 def test_resume_without_a_run_is_a_clear_error(tiny_voc, tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
-        train(TrainConfig(**config_dict(tiny_voc, tmp_path)), resume=True)
+        train(TrainConfig.from_dict(config_dict(tiny_voc, tmp_path)), resume=True)

@@ -1,0 +1,78 @@
+"""train.py's flags reach the sectioned config (--detector among them); --resume of a run whose
+config.json an earlier version wrote flat."""
+
+import csv
+import json
+from pathlib import Path
+
+import keras
+import pytest
+from conftest import config_dict
+from helpers import load_script
+
+from centernet_keras.training import TrainConfig, train
+
+FLAT_CONFIG = Path(__file__).resolve().parents[1] / "data" / "configs" / "flat_config_v0.json"
+
+
+@pytest.fixture(scope="module")
+def train_cli():
+    return load_script("train.py")
+
+
+def test_help_lists_the_detectors_with_the_default(train_cli, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.parse_args(["--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--detector {centernet}" in text
+    assert "the detector to train (default: centernet)" in text
+
+
+def test_flags_land_in_their_sections(train_cli, tmp_path):
+    argv = ["--detector", "centernet", "--backbone", "resnet18", "--input-size", "256"]
+    argv += ["--neck-filters", "64,32,16", "--no-augment", "--epochs", "60"]
+    config = train_cli.config_from_args(train_cli.parse_args(argv))
+    assert config.model.detector == "centernet" and config.model.backbone == "resnet18"
+    assert config.model.input_size == (256, 256) and config.model.neck_filters == (64, 32, 16)
+    assert config.augment.enabled is False and config.epochs == 60
+    # over a flat --config file of an earlier version: the flags win, the rest is the file's
+    path = tmp_path / "flat.json"
+    path.write_text(FLAT_CONFIG.read_text())
+    config = train_cli.config_from_args(
+        train_cli.parse_args(["--config", str(path), "--backbone", "resnet50"])
+    )
+    assert config.model.backbone == "resnet50" and config.model.input_size == (256, 320)
+    assert config.augment.jitter == 0.2 and config.eval_score_threshold == 0.05
+
+
+def test_an_unknown_detector_is_an_argparse_error(train_cli, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.parse_args(["--detector", "fcos"])
+    assert exit_info.value.code == 2
+    assert "argument --detector: invalid choice: 'fcos'" in capsys.readouterr().err
+
+
+class _StopAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True  # the epoch is still committed (later callback)
+
+
+@pytest.mark.slow
+def test_resume_a_run_whose_config_json_is_flat(train_cli, tiny_voc, tmp_path):
+    """A run started by an earlier version (flat config.json with its field names) resumes."""
+    settings = {"epochs": 2, "freeze_epochs": 1, "steps_per_epoch": 2, "val_annotations": None}
+    flat = {**json.loads(FLAT_CONFIG.read_text()), **config_dict(tiny_voc, tmp_path, **settings)}
+    assert "eval_confidence" in flat and "backbone" in flat  # the earlier version's form
+    train(TrainConfig.from_dict(flat), verbose=0, extra_callbacks=[_StopAfterFirstEpoch()])
+    assert json.loads((tmp_path / "train_state.json").read_text())["epoch"] == 1
+    (tmp_path / "config.json").write_text(json.dumps(flat, indent=2))  # as it was written
+
+    assert train_cli.main(["--resume", "--save-dir", str(tmp_path), "--quiet"]) == 0
+    state = json.loads((tmp_path / "train_state.json").read_text())
+    assert state["epoch"] == 2 and state["phase"] == "unfreeze"
+    with open(tmp_path / "log.csv") as f:
+        assert [int(row["epoch"]) for row in csv.DictReader(f)] == [0, 1]
+    saved = json.loads((tmp_path / "config.json").read_text())  # now written with sections
+    assert saved["model"]["backbone"] == flat["backbone"] and "backbone" not in saved
+    assert TrainConfig.from_json(tmp_path / "config.json") == TrainConfig.from_dict(flat)
