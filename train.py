@@ -79,6 +79,12 @@ def _detector_names() -> list[str]:
     return sorted(DETECTORS)
 
 
+def _neck_names() -> list[str]:
+    from centernet_keras.necks import NECKS
+
+    return sorted(NECKS)
+
+
 def _backbone_names() -> str:
     from centernet_keras.backbones import BACKBONES
     from centernet_keras.models.features import BACKBONE_ALIASES
@@ -115,7 +121,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"network input 'H,W', or 'S' for SxS; multiples of 32 (default: {size[0]},{size[1]})",
     )
     parser.add_argument(
-        "--neck-filters", help="transposed-conv filters, e.g. '256,128,64' (default: per backbone)"
+        "--neck",
+        choices=_neck_names(),
+        default=None,
+        help="the neck between backbone and heads (default: per backbone: dla_up for dla34, "
+        "skip for the former *_fpn names, else deconv)",
+    )
+    parser.add_argument(
+        "--neck-filters",
+        help="filters of the deconv / skip neck's 3 upsampling stages, e.g. '256,128,64' "
+        "(default: per backbone and neck)",
     )
     parser.add_argument("--mixed-precision", action="store_true", default=None,
                         help="float16 (GPU) / bfloat16 (CPU) compute, float32 weights")  # fmt: skip

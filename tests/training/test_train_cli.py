@@ -76,3 +76,18 @@ def test_resume_a_run_whose_config_json_is_flat(train_cli, tiny_voc, tmp_path):
     saved = json.loads((tmp_path / "config.json").read_text())  # now written with sections
     assert saved["model"]["backbone"] == flat["backbone"] and "backbone" not in saved
     assert TrainConfig.from_json(tmp_path / "config.json") == TrainConfig.from_dict(flat)
+
+
+def test_neck_flag_builds_that_neck(train_cli):
+    from centernet_keras.training.trainer import build_model
+
+    argv = ["--backbone", "resnet18", "--neck", "skip", "--input-size", "64", "--weights", "none"]
+    config = train_cli.config_from_args(train_cli.parse_args(argv))
+    assert config.model.neck == "skip"
+    model = build_model(config, ["a", "b"])
+    assert model.neck == "skip" and model.neck_filters == (128, 64, 64)
+    assert [layer.name for layer in model.layers if layer.name.startswith("neck_skip")]
+    plain = build_model(
+        train_cli.config_from_args(train_cli.parse_args(argv[:2] + argv[4:])), ["a"]
+    )
+    assert plain.neck == "deconv"
