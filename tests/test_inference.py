@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from detector_cases import CLASSES, tiny_centernet
 from PIL import Image
 
 from centernet_keras.boxes import letterbox_params
@@ -14,29 +15,7 @@ from centernet_keras.inference import (
     load_image,
     resolve_class_names,
 )
-from centernet_keras.models import CenterNet, build_centernet
-
-CLASSES = ["cat", "dog", "car"]
-
-
-def tiny_centernet(input_shape=(64, 64, 3), **kwargs):
-    """A tiny CenterNet with positive sizes (so it makes boxes) and spread-out scores."""
-    model = build_centernet(
-        3,
-        backbone="resnet18",
-        input_shape=input_shape,
-        neck_filters=(32, 32, 32),
-        head_channels=16,
-        class_names=CLASSES,
-        **kwargs,
-    )
-    size = model.get_layer("size")
-    size.kernel.assign(size.kernel * 0.01)
-    size.bias.assign(np.array([3.0, 5.0], np.float32))  # 12 x 20 input pixels
-    heat = model.get_layer("heatmap")
-    heat.kernel.assign(heat.kernel * 100.0)  # logits spread ~N(0, 1)
-    heat.bias.assign(np.zeros(3, np.float32))
-    return model
+from centernet_keras.models import CenterNet
 
 
 @pytest.fixture(scope="module")

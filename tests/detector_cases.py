@@ -1,0 +1,98 @@
+"""The detector contract's cases and the tiny models the tests share.
+
+A ``DetectorCase`` says how to build a tiny detector and one training batch for it; the contract
+(``tests/test_detector_contract.py``) runs every case in ``CASES`` through the same checks. A new
+detector joins by adding its case to ``CASES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from centernet_keras.models import Detector, build_centernet
+
+CLASSES = ["cat", "dog", "car"]
+
+
+def tiny_centernet(input_shape=(64, 64, 3), **kwargs) -> Detector:
+    """A tiny CenterNet (ResNet-18, 3 classes) with positive sizes (so it makes boxes) and
+    spread-out scores."""
+    settings = {"backbone": "resnet18", "neck_filters": (32, 32, 32), "head_channels": 16}
+    model = build_centernet(3, input_shape=input_shape, class_names=CLASSES, **settings | kwargs)
+    size = model.get_layer("size")
+    size.kernel.assign(size.kernel * 0.01)
+    size.bias.assign(np.array([3.0, 5.0], np.float32))  # 12 x 20 input pixels
+    heat = model.get_layer("heatmap")
+    heat.kernel.assign(heat.kernel * 100.0)  # logits spread ~N(0, 1)
+    heat.bias.assign(np.zeros(3, np.float32))
+    return model
+
+
+def box_batch(model: Detector, rng: np.random.Generator, batch: int = 2, max_objects: int = 4):
+    """Random images ``[B, H, W, 3]`` float32 and the detector's batched targets for random
+    boxes (from ``model.target_encoder``)."""
+    h, w = model.input_shape[1:3]
+    encode = model.target_encoder(max_objects)
+    images = rng.uniform(0, 255, (batch, h, w, 3)).astype("float32")
+    per_image = []
+    for _ in range(batch):
+        xy = rng.uniform(0, [w - 16, h - 16], (2, 2))
+        boxes = np.concatenate([xy, xy + rng.uniform(8, 16, (2, 2))], axis=1).astype("float32")
+        classes = rng.integers(0, model.num_classes, 2).astype("int32")
+        per_image.append(encode(boxes, classes, (h, w)))
+    targets = {k: np.stack([np.asarray(t[k]) for t in per_image]) for k in per_image[0]}
+    return images, targets
+
+
+def centernet_probe(raw: dict, rng: np.random.Generator) -> dict:
+    """Decoder input without ties (random-init maps have pixels where classes are equal, and
+    top-k orders ties differently on each backend)."""
+    return {
+        "heatmap": rng.normal(-2.0, 2.0, raw["heatmap"].shape).astype("float32"),
+        "size": rng.uniform(1, 10, raw["size"].shape).astype("float32"),
+        "offset": rng.uniform(0, 1, raw["offset"].shape).astype("float32"),
+    }
+
+
+@dataclass(frozen=True)
+class DetectorCase:
+    """How the contract builds and feeds one detector.
+
+    Attributes:
+        name: test id.
+        build: ``(input_shape) -> Detector``, tiny, making real detections at random init.
+        batch: ``(model, rng) -> (images, targets)`` one training batch.
+        probe: ``(raw outputs, rng) -> raw-like maps`` for decoding without ties.
+        mirrored: output keys whose maps a horizontal flip mirrors (the flip-test check).
+        backend_variants: further ``build`` kwargs checked on the torch backend (backbones…).
+    """
+
+    name: str
+    build: Callable[..., Detector]
+    batch: Callable
+    probe: Callable
+    mirrored: tuple[str, ...]
+    backend_variants: dict
+
+
+CENTERNET = DetectorCase(
+    name="centernet",
+    build=tiny_centernet,
+    batch=box_batch,
+    probe=centernet_probe,
+    mirrored=("heatmap", "size"),
+    backend_variants={
+        "mobilenetv3_small": {
+            "backbone": "mobilenetv3_small",
+            "neck_filters": None,
+            "iou_threshold": 0.5,
+        },
+        "dla34": {"backbone": "dla34", "neck_filters": None, "head_channels": 32},
+        "dla34_plain": {"backbone": "dla34_plain", "neck_filters": None, "head_channels": 32},
+    },
+)
+
+CASES = [CENTERNET]

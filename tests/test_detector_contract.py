@@ -1,0 +1,206 @@
+"""The contract every detector passes (keras-hub's ``run_task_test`` is the model).
+
+For each case of ``detector_cases.CASES``: a tiny build gives its outputs and named loss terms;
+one ``fit`` step lowers the loss; ``predict`` returns padded detections of fixed dtypes; the
+``.keras`` file round-trips with ``safe_mode=True``; every export format gives the model's maps
+and detections back; the flip-test merge mirrors; Keras's torch backend gives the same numbers.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from detector_cases import CASES
+
+from centernet_keras.export import DETECTION_KEYS, RAW_KEYS, export_model, load_exported
+
+SHAPE = (64, 64, 3)
+SETTINGS = {"score_threshold": 0.15, "max_detections": 20, "iou_threshold": 0.5}
+
+
+@pytest.fixture(scope="module", params=CASES, ids=lambda case: case.name)
+def case(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def model(case):
+    keras.utils.set_random_seed(0)
+    return case.build(SHAPE)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).integers(0, 256, (2, *SHAPE)).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def expected(model, images):
+    """The Keras model's raw maps and its decode with the export settings."""
+    raw = {k: np.asarray(v) for k, v in model(images.astype(np.float32), training=False).items()}
+    decoder = model.decoder.replace(**SETTINGS)
+    decoded = {k: np.asarray(v) for k, v in decoder(model.activate(raw)).items()}
+    assert decoded["num_detections"].min() >= 3  # the comparison has something to compare
+    return {**raw, **decoded}
+
+
+def assert_same_detections(got: dict, want: dict) -> None:
+    """Same count per image; each detection found with the same class, score and box."""
+    np.testing.assert_array_equal(got["num_detections"], want["num_detections"])
+    for b, n in enumerate(want["num_detections"]):
+        assert np.all(got["classes"][b, n:] == -1)
+        for i in range(n):
+            match = (
+                (got["classes"][b, :n] == want["classes"][b, i])
+                & (np.abs(got["scores"][b, :n] - want["scores"][b, i]) < 1e-5)
+                & np.all(np.abs(got["boxes"][b, :n] - want["boxes"][b, i]) < 1e-3, axis=-1)
+            )
+            assert match.any(), f"image {b}: detection {i} not found"
+
+
+def test_outputs_and_named_loss_terms(case, model):
+    images, targets = case.batch(model, np.random.default_rng(1))
+    raw = model(images, training=False)
+    assert all(v.shape[0] == len(images) and np.all(np.isfinite(v)) for v in raw.values())
+    losses = model.detector_losses(targets, raw)
+    assert set(losses) == {"loss", *model.loss_terms}
+    assert all(np.isfinite(float(v)) for v in losses.values())
+
+
+@pytest.mark.slow
+def test_one_fit_step_lowers_the_loss(case):
+    keras.utils.set_random_seed(0)
+    model = case.build(SHAPE)
+    images, targets = case.batch(model, np.random.default_rng(1))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = model.fit(images, targets, batch_size=len(images), epochs=2, verbose=0).history
+    assert {"loss", *model.loss_terms} <= set(history)  # each named term logged
+    assert history["loss"][1] < history["loss"][0], history["loss"]
+
+
+def test_predict_is_padded_with_fixed_dtypes(model, images):
+    out = model.predict(images.astype("float32"), verbose=0)
+    k = model.decoder.max_detections
+    assert out["boxes"].shape == (2, k, 4) and out["boxes"].dtype == np.float32
+    assert out["scores"].shape == (2, k) and out["scores"].dtype == np.float32
+    assert out["classes"].shape == (2, k) and out["classes"].dtype == np.int32
+    assert out["num_detections"].shape == (2,) and out["num_detections"].dtype == np.int32
+    for b, n in enumerate(out["num_detections"]):
+        assert 0 < n <= k and np.all(out["classes"][b, n:] == -1)
+        assert np.all((out["classes"][b, :n] >= 0) & (out["classes"][b, :n] < model.num_classes))
+        assert np.all(np.diff(out["scores"][b, :n]) <= 0)  # best first
+
+
+def test_keras_file_round_trips_in_safe_mode(model, images, expected, tmp_path):
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert type(again) is type(model) and again.class_names == model.class_names
+    assert again.decoder.get_config() == model.decoder.get_config()
+    assert again.pretrained_layers == model.pretrained_layers
+    out = again(images.astype(np.float32), training=False)
+    for key, value in out.items():
+        np.testing.assert_allclose(np.asarray(value), expected[key], rtol=0, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["keras", "saved_model", "tflite", "onnx"])
+def test_export_round_trip(model, images, expected, fmt, tmp_path):
+    before = model.decoder.get_config()
+    suffix = {"keras": ".keras", "tflite": ".tflite", "onnx": ".onnx", "saved_model": ""}[fmt]
+    path = export_model(model, tmp_path / f"m{suffix}", fmt, **SETTINGS)
+    out = load_exported(path)(images)
+    assert set(out) == {*DETECTION_KEYS, *RAW_KEYS}
+    for key in RAW_KEYS:
+        np.testing.assert_allclose(out[key], expected[key], rtol=0, atol=1e-4, err_msg=key)
+    assert out["boxes"].dtype == np.float32 and out["num_detections"].dtype == np.int32
+    assert_same_detections(out, expected)
+    one = load_exported(path)(images[:1])  # the batch size is dynamic
+    np.testing.assert_array_equal(one["num_detections"], expected["num_detections"][:1])
+    assert model.decoder.get_config() == before  # the model itself is not changed
+
+
+def test_flip_test_merge_is_mirror_symmetric(case, model, images):
+    """The merged maps of a mirrored image are the mirrored merged maps (for the keys a flip
+    mirrors), and differ from the plain pass."""
+    image = images[:1].astype(np.float32)
+    merged = model.maps(image, flip_test=True)
+    mirror = model.maps(image[:, :, ::-1].copy(), flip_test=True)
+    plain = model.maps(image)
+    for key in case.mirrored:
+        got, want = np.asarray(mirror[key]), np.asarray(merged[key])[:, :, ::-1]
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5, err_msg=key)
+    assert not np.allclose(
+        np.asarray(merged[case.mirrored[0]]), np.asarray(plain[case.mirrored[0]])
+    )
+
+
+TORCH_SIDE = textwrap.dedent(
+    """
+    import sys
+    import keras
+    import numpy as np
+    assert keras.backend.backend() == "torch", keras.backend.backend()
+    import centernet_keras.models  # registers the custom objects
+
+    for name in sys.argv[1:]:
+        d = dict(np.load(name + ".in.npz"))
+        model = keras.saving.load_model(name + ".keras", safe_mode=True)
+        out = {k: keras.ops.convert_to_numpy(v) for k, v in model(d["images"]).items()}
+        targets = {k[2:]: d[k] for k in d if k.startswith("t_")}
+        tf_out = {k[3:]: d[k] for k in d if k.startswith("tf_")}
+        own = model.detector_losses(targets, out)
+        same = model.detector_losses(targets, tf_out)
+        probe = {k[6:]: d[k] for k in d if k.startswith("probe_")}
+        det = model.decoder(model.activate(probe))
+        res = {"out_" + k: v for k, v in out.items()}
+        res.update({"own_" + k: keras.ops.convert_to_numpy(v) for k, v in own.items()})
+        res.update({"same_" + k: keras.ops.convert_to_numpy(v) for k, v in same.items()})
+        res.update({"det_" + k: keras.ops.convert_to_numpy(v) for k, v in det.items()})
+        np.savez(name + ".out.npz", **res)
+    """
+)
+
+
+def _tensorflow_side(case, variant: dict, path) -> dict:
+    """Build, save and run the variant here (TF); write the torch side's inputs."""
+    rng = np.random.default_rng(0)
+    keras.utils.set_random_seed(0)
+    model = case.build((64, 96, 3), **variant)
+    images, targets = case.batch(model, rng)
+    out = {k: np.asarray(v) for k, v in model(images, training=False).items()}
+    probe = case.probe(out, rng)
+    model.save(f"{path}.keras")
+    arrays = {"images": images}
+    arrays.update({"t_" + k: v for k, v in targets.items()})
+    arrays.update({"tf_" + k: v for k, v in out.items()})
+    arrays.update({"probe_" + k: v for k, v in probe.items()})
+    np.savez(f"{path}.in.npz", **arrays)
+    loss = {k: float(v) for k, v in model.detector_losses(targets, out).items()}
+    det = {k: np.asarray(v) for k, v in model.decoder(model.activate(probe)).items()}
+    return {"out": out, "loss": loss, "det": det}
+
+
+@pytest.mark.slow
+def test_torch_backend_matches_tensorflow(case, tmp_path):
+    """Model, loss and decoder under KERAS_BACKEND=torch (a subprocess loading the same
+    ``.keras`` files) equal TensorFlow's, for the case and its backbone variants."""
+    variants = {case.name: {}, **case.backend_variants}
+    expected = {n: _tensorflow_side(case, v, tmp_path / n) for n, v in variants.items()}
+    env = {**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""}
+    paths = [str(tmp_path / n) for n in variants]
+    subprocess.run([sys.executable, "-c", TORCH_SIDE, *paths], env=env, check=True, timeout=600)
+    for name, exp in expected.items():
+        got = dict(np.load(tmp_path / f"{name}.out.npz"))
+        for k, v in exp["out"].items():
+            np.testing.assert_allclose(got["out_" + k], v, atol=1e-4, err_msg=f"{name} {k}")
+        for k, v in exp["loss"].items():
+            np.testing.assert_allclose(got["own_" + k], v, rtol=1e-4, err_msg=f"{name} {k}")
+            np.testing.assert_allclose(got["same_" + k], v, rtol=1e-5, err_msg=f"{name} {k}")
+        np.testing.assert_array_equal(got["det_classes"], exp["det"]["classes"])
+        np.testing.assert_array_equal(got["det_num_detections"], exp["det"]["num_detections"])
+        np.testing.assert_allclose(got["det_scores"], exp["det"]["scores"], atol=1e-6)
+        np.testing.assert_allclose(got["det_boxes"], exp["det"]["boxes"], atol=1e-4)
