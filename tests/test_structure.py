@@ -32,3 +32,15 @@ def test_one_batchnorm_setting_and_decode_called_from_the_decoder_only():
         if "decode_centernet(" in s and "def decode_centernet(" not in s
     ]
     assert calling == ["decoding/layers.py"]
+
+
+def test_public_names_stay():
+    import centernet_keras as ck
+    from centernet_keras.backbones.dla import dla34_base
+    from centernet_keras.evaluation import evaluate
+    from centernet_keras.inference import Predictor
+
+    names = ("build_centernet", "encode_targets", "centernet_loss", "decode_centernet")
+    names += ("gaussian_radius", "draw_gaussian")
+    assert all(callable(getattr(ck, name)) for name in names)
+    assert callable(dla34_base) and callable(evaluate) and callable(Predictor.from_checkpoint)
