@@ -91,3 +91,18 @@ def test_neck_flag_builds_that_neck(train_cli):
         train_cli.config_from_args(train_cli.parse_args(argv[:2] + argv[4:])), ["a"]
     )
     assert plain.neck == "deconv"
+
+
+def test_lr_flag_is_the_learning_rate_with_no_scale_lr(train_cli, caplog):
+    """--lr reaches the optimizer as given with --no-scale-lr; the default scaling clamps it
+    and says so (issue 8, defect 5)."""
+    import logging
+
+    from centernet_keras.training.trainer import effective_lr
+
+    given = train_cli.config_from_args(train_cli.parse_args(["--lr", "1e-3", "--no-scale-lr"]))
+    assert effective_lr(given, batch_size=8)[0] == pytest.approx(1e-3)
+    scaled = train_cli.config_from_args(train_cli.parse_args(["--lr", "1e-3"]))
+    with caplog.at_level(logging.WARNING, logger="centernet_keras.training"):
+        assert effective_lr(scaled, batch_size=8)[0] == pytest.approx(2.5e-4)
+    assert "--no-scale-lr" in caplog.text
