@@ -106,3 +106,15 @@ def test_lr_flag_is_the_learning_rate_with_no_scale_lr(train_cli, caplog):
     with caplog.at_level(logging.WARNING, logger="centernet_keras.training"):
         assert effective_lr(scaled, batch_size=8)[0] == pytest.approx(2.5e-4)
     assert "--no-scale-lr" in caplog.text
+
+
+def test_new_lr_over_a_config_moves_the_derived_min_lr(train_cli, tmp_path):
+    """--lr over a --config whose min_lr was lr/100 (saved resolved by earlier versions) gives
+    min_lr = new lr/100; an explicitly different min_lr is kept (issue 8, defect 10)."""
+    path = tmp_path / "c.json"
+    for saved_min, want in ((1e-5, 1e-4), (3e-6, 3e-6)):
+        path.write_text(json.dumps({"lr": 1e-3, "min_lr": saved_min}))
+        config = train_cli.config_from_args(
+            train_cli.parse_args(["--config", str(path), "--lr", "1e-2"])
+        )
+        assert config.lr == 1e-2 and config.resolved_min_lr == pytest.approx(want)
