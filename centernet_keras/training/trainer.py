@@ -353,8 +353,14 @@ def train(
         best = commit.best
         for key, values in fit.history.items():
             history.setdefault(key, []).extend(values)
-        if model.stop_training:  # TerminateOnNaN
-            log.error("training stopped: loss became NaN")
+        if model.stop_training:  # TerminateOnNaN, or a callback that ended training
+            losses = fit.history.get("loss", [])
+            if losses and not math.isfinite(losses[-1]):
+                log.error("training stopped: loss became NaN")
+            else:
+                log.warning(
+                    "training stopped early by a callback (%d epoch(s) of this phase)", len(losses)
+                )
             break
     if skips.paths:
         log.warning("%d unreadable image(s) were skipped during training", len(skips.paths))

@@ -185,3 +185,20 @@ def test_unknown_class_ids_are_dropped_and_counted(tiny_voc, tmp_path, caplog):
 def test_resume_without_a_run_is_a_clear_error(tiny_voc, tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         train(TrainConfig.from_dict(config_dict(tiny_voc, tmp_path)), resume=True)
+
+
+class _StopAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
+
+
+@pytest.mark.slow
+def test_a_callback_that_stops_training_is_not_reported_as_nan(tiny_voc, tmp_path, caplog):
+    import logging
+
+    settings = config_dict(tiny_voc, tmp_path, epochs=3, steps_per_epoch=2, val_annotations=None)
+    with caplog.at_level(logging.WARNING, logger="centernet_keras.training"):
+        result = train(TrainConfig.from_dict(settings), verbose=0,
+                       extra_callbacks=[_StopAfterFirstEpoch()])  # fmt: skip
+    assert len(result.history["loss"]) == 1
+    assert "NaN" not in caplog.text and "stopped early by a callback" in caplog.text
