@@ -74,7 +74,7 @@ class GeneratedDataset:
     seconds: float
 
 
-def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """Grey, low-saturation texture with noise: every channel spread stays below 60."""
     grey = rng.uniform(70, 185)
     cells = rng.integers(3, 12, size=2)
@@ -168,7 +168,7 @@ def render_image(
         The image, its objects (tight boxes of visible pixels), and the instance map.
     """
     height, width = (int(v) for v in rng.integers(min_side, max_side + 1, size=2))
-    image = _background(rng, height, width)
+    image = background(rng, height, width)
     instance_map = np.zeros((height, width), np.int16)
     placed: list[tuple[int, tuple[slice, slice], tuple[int, int, int]]] = []
     areas: list[int] = []  # pixels of each placed shape
@@ -237,7 +237,7 @@ def voc_xml(
     return "\n".join(parts) + "\n"
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def write_bytes(path: Path, data: bytes) -> None:
     """Write via a temporary file and rename (no fsync: a rerun regenerates the same file)."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
@@ -288,10 +288,10 @@ def generate_voc(
         sample = render_image(np.random.default_rng([seed, index]))
         buffer = io.BytesIO()
         Image.fromarray(sample.image).save(buffer, format="JPEG", quality=92)
-        _write_bytes(image_dir / f"{stem}.jpg", buffer.getvalue())
+        write_bytes(image_dir / f"{stem}.jpg", buffer.getvalue())
         height, width = sample.image.shape[:2]
         xml = voc_xml(f"{stem}.jpg", width, height, sample.objects, voc_dir.name)
-        _write_bytes(xml_dir / f"{stem}.xml", xml.encode("utf-8"))
+        write_bytes(xml_dir / f"{stem}.xml", xml.encode("utf-8"))
         for obj in sample.objects:
             per_class[SHAPE_CLASSES[obj.cls]] += 1
             difficult += obj.difficult
