@@ -50,6 +50,75 @@ def _axis_gaussian(center: tf.Tensor, radius: tf.Tensor, length: int) -> tf.Tens
     return tf.where(tf.abs(d) <= radius[:, None], values, tf.zeros_like(values))
 
 
+def _output_size(image_size: tuple[int, int], stride: int) -> tuple[int, int]:
+    """``(H_out, W_out)`` of an input ``(height, width)``; raises ValueError unless divisible."""
+    in_h, in_w = (int(v) for v in image_size)
+    if in_h % stride or in_w % stride:
+        raise ValueError(f"image_size {image_size} must be divisible by stride {stride}")
+    return in_h // stride, in_w // stride
+
+
+def _clipped_centres(
+    boxes: tf.Tensor, out_h: int, out_w: int
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Clip output-map boxes as ``ctdet.py`` does and return their sizes and centres.
+
+    Args:
+        boxes: ``[n, 4]`` float32 ``[x1, y1, x2, y2]`` in output-map pixels.
+        out_h: Output map height; y is clipped to ``[0, H_out − 1]``.
+        out_w: Output map width; x is clipped to ``[0, W_out − 1]``.
+
+    Returns:
+        ``size [n, 2]`` float32 ``(w, h)`` after clipping, ``centre [n, 2]`` float32 ``(x, y)``
+        and ``centre_int [n, 2]`` int32 (truncated; the clipped centre is never negative).
+    """
+    x1 = tf.clip_by_value(boxes[:, 0], 0.0, out_w - 1.0)
+    x2 = tf.clip_by_value(boxes[:, 2], 0.0, out_w - 1.0)
+    y1 = tf.clip_by_value(boxes[:, 1], 0.0, out_h - 1.0)
+    y2 = tf.clip_by_value(boxes[:, 3], 0.0, out_h - 1.0)
+    size = tf.stack([x2 - x1, y2 - y1], axis=-1)
+    centre = tf.stack([(x1 + x2) / 2, (y1 + y2) / 2], axis=-1)
+    return size, centre, tf.cast(centre, tf.int32)
+
+
+def _flat_index(xy_int: tf.Tensor, out_w: int) -> tf.Tensor:
+    """Flat spatial index ``y · W_out + x`` of ``[..., 2]`` int32 ``(x, y)`` points."""
+    return xy_int[..., 1] * out_w + xy_int[..., 0]
+
+
+def _draw_heatmaps(
+    centre_int: tf.Tensor,
+    radius: tf.Tensor,
+    channel: tf.Tensor,
+    num_channels: int,
+    out_h: int,
+    out_w: int,
+) -> tf.Tensor:
+    """Max-combine one gaussian per row into a ``[H_out, W_out, C]`` map (``draw_umich_gaussian``).
+
+    Each gaussian is separable and restricted to the ``(2r + 1)²`` window around its centre;
+    rows are combined by an element-wise max per channel. Memory is ``n · H_out · W_out``.
+
+    Args:
+        centre_int: ``[n, 2]`` int32 ``(x, y)`` centres inside the map.
+        radius: ``[n]`` int32 radii.
+        channel: ``[n]`` int32 channel of each row; ``num_channels`` for a row not drawn.
+        num_channels: Number of channels ``C``.
+        out_h: Map height.
+        out_w: Map width.
+
+    Returns:
+        ``[H_out, W_out, C]`` float32 map, zero where nothing was drawn.
+    """
+    gx = _axis_gaussian(centre_int[:, 0], radius, out_w)  # [n, W_out] float64
+    gy = _axis_gaussian(centre_int[:, 1], radius, out_h)  # [n, H_out] float64
+    per_row = tf.cast(gy[:, :, None] * gx[:, None, :], tf.float32)  # [n, H_out, W_out]
+    per_row = tf.reshape(per_row, [-1, out_h * out_w])  # [n, H_out·W_out]
+    per_channel = tf.math.unsorted_segment_max(per_row, channel, num_channels + 1)
+    heatmap = tf.maximum(per_channel[:num_channels], 0.0)  # empty channels: lowest float
+    return tf.reshape(tf.transpose(heatmap), [out_h, out_w, num_channels])
+
+
 def _pad_slots(values: tf.Tensor, max_objects: int) -> tf.Tensor:
     """Zero-pad ``[n, ...]`` (``n ≤ max_objects``) to a static ``[max_objects, ...]``."""
     extra = max_objects - tf.shape(values)[0]
@@ -99,12 +168,9 @@ def encode_targets(
     Raises:
         ValueError: If ``image_size`` is not divisible by ``stride`` or ``radius_mode`` is unknown.
     """
-    in_h, in_w = (int(v) for v in image_size)
-    if in_h % stride or in_w % stride:
-        raise ValueError(f"image_size {image_size} must be divisible by stride {stride}")
+    out_h, out_w = _output_size(image_size, stride)
     if radius_mode not in RADIUS_MODES:
         raise ValueError(f"radius_mode must be one of {RADIUS_MODES}, got {radius_mode!r}")
-    out_h, out_w = in_h // stride, in_w // stride
 
     boxes = tf.reshape(tf.cast(boxes, tf.float32), [-1, 4])[:max_objects]  # [n, 4]
     classes = tf.reshape(tf.cast(classes, tf.int32), [-1])[:max_objects]  # [n]
@@ -116,14 +182,11 @@ def encode_targets(
     # Unclipped centre in input pixels: a point outside the image is skipped.
     cx_in = (boxes[:, 0] + boxes[:, 2]) / 2
     cy_in = (boxes[:, 1] + boxes[:, 3]) / 2
+    in_h, in_w = out_h * stride, out_w * stride
     point_inside = (cx_in >= 0) & (cx_in < in_w) & (cy_in >= 0) & (cy_in < in_h)
 
-    out = boxes / stride
-    x1 = tf.clip_by_value(out[:, 0], 0.0, out_w - 1.0)
-    x2 = tf.clip_by_value(out[:, 2], 0.0, out_w - 1.0)
-    y1 = tf.clip_by_value(out[:, 1], 0.0, out_h - 1.0)
-    y2 = tf.clip_by_value(out[:, 3], 0.0, out_h - 1.0)
-    w, h = x2 - x1, y2 - y1  # [n]
+    size, ct, ct_int = _clipped_centres(boxes / stride, out_h, out_w)
+    w, h = size[:, 0], size[:, 1]  # [n]
 
     known_class = (classes >= 0) & (classes < num_classes)
     valid = known_class & tf.where(is_point, point_inside, (h > 0) & (w > 0))  # [n]
@@ -133,25 +196,15 @@ def encode_targets(
         tf.fill(tf.shape(classes), tf.constant(point_radius, tf.int32)),
         _box_radius(h, w, min_overlap, radius_mode),
     )
-    ct = tf.stack([(x1 + x2) / 2, (y1 + y2) / 2], axis=-1)  # [n, 2] float32
-    ct_int = tf.cast(ct, tf.int32)  # truncation; ct >= 0 after clipping
-
-    # Heatmap: separable per-box gaussians restricted to the (2r+1)² window around ct_int,
-    # then an element-wise max over the boxes of each class. Invalid rows go to segment C.
-    gx = _axis_gaussian(ct_int[:, 0], radius, out_w)  # [n, W_out] float64
-    gy = _axis_gaussian(ct_int[:, 1], radius, out_h)  # [n, H_out] float64
-    per_box = tf.cast(gy[:, :, None] * gx[:, None, :], tf.float32)  # [n, H_out, W_out]
-    per_box = tf.reshape(per_box, [-1, out_h * out_w])  # [n, H_out·W_out]
+    # Invalid rows go to channel C, which is not drawn.
     segment = tf.where(valid, classes, num_classes)
-    per_class = tf.math.unsorted_segment_max(per_box, segment, num_classes + 1)[:num_classes]
-    heatmap = tf.maximum(per_class, 0.0)  # empty classes come back as the lowest float
-    heatmap = tf.reshape(tf.transpose(heatmap), [out_h, out_w, num_classes])
+    heatmap = _draw_heatmaps(ct_int, radius, segment, num_classes, out_h, out_w)
 
     keep = valid[:, None]  # [n, 1]
     zeros2 = tf.zeros_like(ct)
-    box_size = tf.where(keep & ~is_point[:, None], tf.stack([w, h], axis=-1), zeros2)  # [n, 2]
+    box_size = tf.where(keep & ~is_point[:, None], size, zeros2)  # [n, 2]
     offset = tf.where(keep, ct - tf.cast(ct_int, tf.float32), zeros2)  # [n, 2]
-    indices = tf.where(valid, ct_int[:, 1] * out_w + ct_int[:, 0], 0)  # [n]
+    indices = tf.where(valid, _flat_index(ct_int, out_w), 0)  # [n]
     return {
         "heatmap": heatmap,
         "size": _pad_slots(box_size, max_objects),
