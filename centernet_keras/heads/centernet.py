@@ -10,7 +10,8 @@ from centernet_keras.layers.conv_bn import conv_bn
 HEATMAP_BIAS = -2.19  # log((1 - 0.1) / 0.1): initial foreground probability ≈ 0.1
 
 
-def _head(x, out_channels: int, channels: int, batchnorm: bool, name: str, bias_init):
+def conv_head(x, out_channels: int, channels: int, batchnorm: bool, name: str, bias_init):
+    """3×3 conv(``channels``) [+ BN] + ReLU + 1×1 conv(``out_channels``, float32) named ``name``."""
     bn = f"{name}_bn" if batchnorm else None
     x = conv_bn(
         x, channels, 3, conv=f"{name}_conv", bn=bn, relu=f"{name}_relu", use_bias=not batchnorm
@@ -36,7 +37,7 @@ def centernet_heads(features, num_classes: int, channels: int = 64, batchnorm: b
         "offset": [B, h, w, 2]}``.
     """
     return {
-        "heatmap": _head(
+        "heatmap": conv_head(
             features,
             num_classes,
             channels,
@@ -44,6 +45,6 @@ def centernet_heads(features, num_classes: int, channels: int = 64, batchnorm: b
             "heatmap",
             keras.initializers.Constant(HEATMAP_BIAS),
         ),
-        "size": _head(features, 2, channels, batchnorm, "size", "zeros"),
-        "offset": _head(features, 2, channels, batchnorm, "offset", "zeros"),
+        "size": conv_head(features, 2, channels, batchnorm, "size", "zeros"),
+        "offset": conv_head(features, 2, channels, batchnorm, "offset", "zeros"),
     }

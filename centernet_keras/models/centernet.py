@@ -7,13 +7,11 @@ from collections.abc import Callable, Sequence
 import keras
 from keras import ops
 
-from centernet_keras.backbones import build_backbone
 from centernet_keras.decoding.layers import CenterNetDecoder
 from centernet_keras.heads.centernet import centernet_heads
 from centernet_keras.losses import centernet_loss
 from centernet_keras.models.detector import Detector
-from centernet_keras.models.features import default_neck_filters, neck_options, resolve
-from centernet_keras.necks import build_neck, deconv_neck
+from centernet_keras.models.features import backbone_and_neck, neck_output
 
 OUTPUT_STRIDE = 4
 #: CenterNet's decoder settings in configs saved before the decoder was a layer.
@@ -66,13 +64,7 @@ class CenterNet(Detector):
         **kwargs,
     ):
         inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
-        features = backbone(inputs)
-        if neck is None:  # a single-output backbone (saved models of earlier versions)
-            x = deconv_neck({"P5": features}, neck_filters) if neck_filters else features
-        else:
-            pyramid = features if isinstance(features, dict) else {"P5": features}
-            x = build_neck(neck, pyramid, **neck_options(neck, neck_filters))
-        _check_stride(keras.Model(inputs, x))
+        x = neck_output(backbone, inputs, neck, neck_filters, OUTPUT_STRIDE)
         outputs = centernet_heads(x, num_classes, head_channels, head_batchnorm)
         kwargs.setdefault("name", "centernet")
         super().__init__(
@@ -155,25 +147,6 @@ def _legacy_decoder(config: dict) -> CenterNetDecoder:
     )
 
 
-def _check_stride(features: keras.Model) -> None:
-    """Raise unless ``features`` (raw RGB → the map the heads read) has stride 4.
-
-    Checked on a probe of the static input shape (a multiple-of-32 square when dynamic).
-    """
-    in_shape = features.input_shape[1:3]
-    probe = tuple(d if d is not None else 64 for d in in_shape)
-    out_shape = features.compute_output_shape((1, *probe, 3))
-    if isinstance(out_shape, dict) or isinstance(out_shape[0], list | tuple):
-        raise ValueError("the backbone must have a single output (a feature map)")
-    stride = probe[0] // out_shape[1] if out_shape[1] else None
-    if stride != OUTPUT_STRIDE:
-        raise ValueError(
-            f"the neck's output has stride {stride}, not the output stride {OUTPUT_STRIDE}: "
-            f"use 3 neck_filters for the deconv / skip necks of a stride-32 backbone, and "
-            f"none for a stride-4 backbone"
-        )
-
-
 def build_centernet(
     num_classes: int,
     backbone: str | keras.Model = "resnet50",
@@ -224,13 +197,5 @@ def build_centernet(
         name = backbone if isinstance(backbone, str) else backbone.name
         iou_threshold = 0.5 if name.startswith("resnet") else None
     kwargs["decoder"] = CenterNetDecoder(max_detections, score_threshold, iou_threshold)
-    if isinstance(backbone, str):
-        backbone, neck = resolve(backbone, neck)
-        if kwargs.get("neck_filters") is None:
-            kwargs["neck_filters"] = default_neck_filters(backbone, neck)
-        if neck.startswith("dla_up"):
-            kwargs.setdefault("head_channels", 256)
-        backbone = build_backbone(backbone, input_shape, weights)
-    elif neck is None:
-        neck = "deconv"
+    backbone, neck = backbone_and_neck(backbone, neck, input_shape, weights, kwargs)
     return CenterNet(backbone, num_classes, neck=neck, **kwargs)

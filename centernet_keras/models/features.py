@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import keras
 
 from centernet_keras.backbones import build_backbone
-from centernet_keras.necks import NECKS, build_neck
+from centernet_keras.necks import NECKS, build_neck, deconv_neck
 
 #: Former backbone names → (backbone, neck).
 BACKBONE_ALIASES: dict[str, tuple[str, str]] = {
@@ -80,3 +80,58 @@ def feature_model(
     base = build_backbone(backbone, input_shape, weights)  # its layers become this model's
     out = build_neck(neck, base.output, **neck_options(neck, filters))
     return keras.Model(base.input, out, name=f"{backbone}_{neck}")
+
+
+def backbone_and_neck(
+    backbone: str | keras.Model,
+    neck: str | None,
+    input_shape: tuple[int | None, int | None, int],
+    weights: str | None,
+    kwargs: dict,
+) -> tuple[keras.Model, str]:
+    """The built backbone and the neck name of a detector builder's arguments.
+
+    A name (or alias) is resolved and built; ``kwargs`` (the detector's other arguments) get the
+    neck's default ``neck_filters`` and, for the DLA necks, the reference's ``head_channels``
+    256 unless given. A ready model keeps its neck (default ``"deconv"``).
+    """
+    if not isinstance(backbone, str):
+        return backbone, neck or "deconv"
+    name, neck = resolve(backbone, neck)
+    if kwargs.get("neck_filters") is None:
+        kwargs["neck_filters"] = default_neck_filters(name, neck)
+    if neck.startswith("dla_up"):
+        kwargs.setdefault("head_channels", 256)
+    return build_backbone(name, input_shape, weights), neck
+
+
+def neck_output(backbone: keras.Model, inputs, neck: str | None, neck_filters, stride: int):
+    """Apply ``backbone`` and the neck to ``inputs``; the map the heads read.
+
+    ``neck=None``: the backbone's single output, through ``deconv`` if ``neck_filters`` are given
+    (models saved before necks had names). A single-output backbone with a named neck is read as
+    ``{"P5": output}``.
+
+    Raises:
+        ValueError: the result's stride is not ``stride`` (checked on a probe of the static input
+            shape, a multiple-of-32 square when dynamic).
+    """
+    features = backbone(inputs)
+    if neck is None:
+        x = deconv_neck({"P5": features}, neck_filters) if neck_filters else features
+    else:
+        pyramid = features if isinstance(features, dict) else {"P5": features}
+        x = build_neck(neck, pyramid, **neck_options(neck, neck_filters))
+    probe_model = keras.Model(inputs, x)
+    probe = tuple(d if d is not None else 64 for d in probe_model.input_shape[1:3])
+    out_shape = probe_model.compute_output_shape((1, *probe, 3))
+    if isinstance(out_shape, dict) or isinstance(out_shape[0], list | tuple):
+        raise ValueError("the backbone must have a single output (a feature map)")
+    found = probe[0] // out_shape[1] if out_shape[1] else None
+    if found != stride:
+        raise ValueError(
+            f"the neck's output has stride {found}, not the output stride {stride}: use 3 "
+            f"neck_filters for the deconv / skip necks of a stride-32 backbone, and none for a "
+            f"stride-4 backbone"
+        )
+    return x
