@@ -101,9 +101,10 @@ def _snap(
     )[:, :, :, 0]  # [B, K, J, 2]
     x1, y1, x2, y2 = (ops.expand_dims(boxes[..., i], -1) for i in range(4))  # [B, K, 1]
     sx, sy = snapped[..., 0], snapped[..., 1]
-    inside = (sx >= x1) & (sx <= x2) & (sy >= y1) & (sy <= y2)
+    inside_x = ops.logical_and(sx >= x1, sx <= x2)
+    inside = ops.logical_and(inside_x, ops.logical_and(sy >= y1, sy <= y2))
     near = min_dist <= ops.maximum(y2 - y1, x2 - x1) * SNAP_RADIUS
-    use = inside & near & (score >= threshold)  # [B, K, J]
+    use = ops.logical_and(ops.logical_and(inside, near), score >= threshold)  # [B, K, J]
     joints = ops.where(ops.expand_dims(use, -1), snapped, joints)
     return joints, ops.where(use, score, 0.0)
 
