@@ -62,12 +62,58 @@ def topk_peaks(
     return scores, spatial, classes, num_entries
 
 
-def _gather_at(feature_map: keras.KerasTensor, spatial: keras.KerasTensor) -> keras.KerasTensor:
+def gather_at(feature_map: keras.KerasTensor, spatial: keras.KerasTensor) -> keras.KerasTensor:
     """``[B, H, W, D]`` map at ``[B, K]`` flat indices (padding rows clipped into range) →
     ``[B, K, D]`` float32."""
     shape = ops.shape(feature_map)
     last = ops.cast(shape[1] * shape[2] - 1, "int32")
     return ops.cast(gather_feature(feature_map, ops.minimum(spatial, last)), "float32")
+
+
+def box_peaks(
+    heatmap: keras.KerasTensor,
+    size: keras.KerasTensor,
+    offset: keras.KerasTensor | None,
+    k: int,
+) -> tuple[keras.KerasTensor, ...]:
+    """Peak keep, top-``k`` and the box at each peak, in output-map cells (ref. ``ctdet_decode``).
+
+    Args:
+        heatmap: Class probabilities ``[B, H, W, C]``.
+        size: ``(w, h)`` ``[B, H, W, 2]``.
+        offset: Sub-pixel centre offset ``[B, H, W, 2]``; ``None`` → centre + 0.5.
+        k: Number of peaks (static Python int).
+
+    Returns:
+        ``scores [B, k]``, ``spatial [B, k]`` int32 (``y·W + x``), ``classes [B, k]`` int32 (−1
+        for rows padding a map smaller than ``k``), the peak's grid cell ``xs, ys [B, k]`` float32
+        (integers, no offset) and ``boxes [B, k, 4]`` float32 xyxy on the output map.
+    """
+    width = ops.cast(ops.shape(heatmap)[2], "int32")
+    scores, spatial, classes, _ = topk_peaks(peak_keep(heatmap), k)
+    grid_x = ops.cast(spatial % width, "float32")  # [B, K]
+    grid_y = ops.cast(spatial // width, "float32")
+    if offset is None:
+        xs, ys = grid_x + 0.5, grid_y + 0.5
+    else:
+        off = gather_at(offset, spatial)  # [B, K, 2]
+        xs, ys = grid_x + off[..., 0], grid_y + off[..., 1]
+    wh = gather_at(size, spatial)  # [B, K, 2]
+    half_w, half_h = wh[..., 0] / 2.0, wh[..., 1] / 2.0
+    boxes = ops.stack([xs - half_w, ys - half_h, xs + half_w, ys + half_h], axis=-1)
+    return scores, spatial, classes, grid_x, grid_y, boxes
+
+
+def valid_rows(
+    scores: keras.KerasTensor, classes: keras.KerasTensor, score_threshold: float
+) -> keras.KerasTensor:
+    """``[B, K]`` bool: the top-K rows that are detections.
+
+    Not a detection: rows that padded a map smaller than K, and suppressed non-peaks (score 0,
+    whose order among themselves is arbitrary and differs between backends).
+    """
+    real = ops.logical_and(classes >= 0, scores > 0.0)
+    return ops.logical_and(real, scores >= score_threshold)
 
 
 def decode_centernet(
@@ -98,26 +144,9 @@ def decode_centernet(
         [B, K]`` int32 and ``num_detections [B]`` int32. Valid rows come first, sorted by score
         descending; the rest are ``-1``.
     """
-    k = int(max_detections)
-    shape = ops.shape(heatmap)
-    width = ops.cast(shape[2], "int32")
-    scores, spatial, classes, _ = topk_peaks(peak_keep(heatmap), k)
-    xs = ops.cast(spatial % width, "float32")  # [B, K]
-    ys = ops.cast(spatial // width, "float32")
-    if offset is None:
-        xs, ys = xs + 0.5, ys + 0.5
-    else:
-        off = _gather_at(offset, spatial)  # [B, K, 2]
-        xs, ys = xs + off[..., 0], ys + off[..., 1]
-    wh = _gather_at(size, spatial)  # [B, K, 2]
-    half_w, half_h = wh[..., 0] / 2.0, wh[..., 1] / 2.0
-    boxes = ops.stack([xs - half_w, ys - half_h, xs + half_w, ys + half_h], axis=-1)
+    scores, _, classes, _, _, boxes = box_peaks(heatmap, size, offset, int(max_detections))
     boxes = boxes * float(stride)  # [B, K, 4]
-
-    # Not a detection: rows that padded a map smaller than K, and suppressed non-peaks (score 0,
-    # whose order among themselves is arbitrary and differs between backends).
-    real = ops.logical_and(classes >= 0, scores > 0.0)
-    valid = ops.logical_and(real, scores >= score_threshold)  # [B, K]
+    valid = valid_rows(scores, classes, score_threshold)  # [B, K]
     if iou_threshold is not None:
         valid = class_nms(boxes, classes, valid, float(iou_threshold))
     boxes, scores, classes = compact_rows(valid, boxes, scores, classes)

@@ -45,7 +45,15 @@ def class_nms(
 
 
 def compact_rows(valid: keras.KerasTensor, *tensors: keras.KerasTensor) -> list[keras.KerasTensor]:
-    """Move valid rows first (keeping their order) along axis 1 and set the others to -1."""
+    """Move valid rows first (keeping their order) along axis 1 and set the others to -1.
+
+    Args:
+        valid: ``[B, K]`` bool.
+        *tensors: ``[B, K, ...]`` tensors of any rank >= 2.
+
+    Returns:
+        The tensors, rows reordered, invalid rows ``-1``.
+    """
     k = ops.shape(valid)[1]
     positions = ops.expand_dims(ops.arange(k, dtype="int32"), 0)
     keys = ops.where(valid, positions, positions + k)  # unique keys: stable without a stable sort
@@ -53,8 +61,9 @@ def compact_rows(valid: keras.KerasTensor, *tensors: keras.KerasTensor) -> list[
     valid_sorted = ops.take_along_axis(valid, order, axis=1)
     out = []
     for t in tensors:
-        idx = order if len(t.shape) == 2 else ops.expand_dims(order, -1)
+        idx, v = order, valid_sorted
+        for _ in range(len(t.shape) - 2):  # broadcast over the trailing axes
+            idx, v = ops.expand_dims(idx, -1), ops.expand_dims(v, -1)
         g = ops.take_along_axis(t, idx, axis=1)
-        v = valid_sorted if len(t.shape) == 2 else ops.expand_dims(valid_sorted, -1)
         out.append(ops.where(v, g, ops.cast(-1, g.dtype)))
     return out

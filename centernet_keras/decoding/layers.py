@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import keras
 
 from centernet_keras.decoding.centernet import decode_centernet
+from centernet_keras.decoding.pose import decode_pose
 
 
 class Decoder(keras.layers.Layer):
@@ -80,5 +81,53 @@ class CenterNetDecoder(Decoder):
             max_detections=self.max_detections,
             score_threshold=self.score_threshold,
             iou_threshold=self.iou_threshold,
+            stride=self.stride,
+        )
+
+
+@keras.saving.register_keras_serializable(package="centernet_keras")
+class PoseDecoder(Decoder):
+    """CenterNet multi-person pose (``decode_pose``); no NMS (the reference has none).
+
+    Args:
+        max_detections: people per image (``K``), also the peaks taken per joint heatmap.
+        score_threshold: people scored below it are padding.
+        keypoint_threshold: a joint-heatmap peak must score above it to be snapped to.
+        stride: output-map stride (map cells → input pixels).
+
+    Call: ``{"heatmap" [B, H, W, C], "size" [B, H, W, 2], "offset" [B, H, W, 2], "keypoints"
+    [B, H, W, 2J], "keypoint_heatmap" [B, H, W, J], "keypoint_offset" [B, H, W, 2]}`` (heatmaps
+    as probabilities; ``offset``, ``keypoint_heatmap`` and ``keypoint_offset`` may be missing)
+    → ``{"boxes" [B, K, 4], "scores" [B, K], "classes" [B, K], "keypoints" [B, K, J, 2],
+    "keypoint_scores" [B, K, J], "num_detections" [B]}``.
+    """
+
+    def __init__(
+        self,
+        max_detections: int = 100,
+        score_threshold: float = 0.0,
+        keypoint_threshold: float = 0.1,
+        stride: int = 4,
+        **kwargs,
+    ):
+        super().__init__(max_detections, score_threshold, None, stride, **kwargs)
+        self.keypoint_threshold = float(keypoint_threshold)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("iou_threshold")
+        return {**config, "keypoint_threshold": self.keypoint_threshold}
+
+    def call(self, maps: Mapping[str, keras.KerasTensor]) -> dict[str, keras.KerasTensor]:
+        return decode_pose(
+            maps["heatmap"],
+            maps["size"],
+            maps.get("offset"),
+            maps["keypoints"],
+            maps.get("keypoint_heatmap"),
+            maps.get("keypoint_offset"),
+            max_detections=self.max_detections,
+            score_threshold=self.score_threshold,
+            keypoint_threshold=self.keypoint_threshold,
             stride=self.stride,
         )

@@ -11,6 +11,9 @@ Boxes are in original-image pixels, classes 0-based. Ground truth read from a CO
 as pycocotools does (see :func:`~.coco.evaluate_coco`). ``evaluate(gt, det, "voc07")`` is the
 entry point; ``runner`` runs a model over a split to make the records, ``plots`` writes the
 per-class table, precision–recall curves and the JSON summary.
+
+Pose (OKS) metrics take COCO keypoint dicts as stored instead: see
+:func:`~.keypoints.evaluate_keypoints`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from centernet_keras.evaluation.coco import STAT_NAMES, COCOResult, coco_results, evaluate_coco
+from centernet_keras.evaluation.keypoints import (
+    KEYPOINT_STAT_NAMES,
+    KeypointResult,
+    evaluate_keypoints,
+)
 from centernet_keras.evaluation.voc import ClassAP, VOCResult, evaluate_voc, voc_ap
 
 METRICS = ("voc07", "voc", "coco")
@@ -58,14 +66,17 @@ def evaluate(
 
 
 __all__ = [
+    "KEYPOINT_STAT_NAMES",
     "METRICS",
     "STAT_NAMES",
     "COCOResult",
     "ClassAP",
+    "KeypointResult",
     "VOCResult",
     "coco_results",
     "evaluate",
     "evaluate_coco",
+    "evaluate_keypoints",
     "evaluate_voc",
     "voc_ap",
 ]

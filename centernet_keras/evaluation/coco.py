@@ -16,6 +16,7 @@ import copy
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -184,35 +185,15 @@ def evaluate_coco(
     Returns:
         ``COCOResult`` (the 12 stats, per-class AP and AP50, the summary text).
     """
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
     if "coco_json" in ground_truth:
         coco = ground_truth["coco_json"]
-        # pycocotools writes into the annotations it scores: give it copies.
-        dataset = copy.deepcopy({k: coco[k] for k in ("images", "annotations", "categories")})
+        dataset = {k: coco[k] for k in ("images", "annotations", "categories")}
         results = coco_results(ground_truth, detections)
         category_ids = list(coco["category_ids"])
     else:
         dataset, results = to_coco_dicts(ground_truth, detections, class_names)
         category_ids = [c + 1 for c in range(len(class_names))]
-    log = io.StringIO()
-    with contextlib.redirect_stdout(log):
-        coco_gt = COCO()
-        coco_gt.dataset = dataset
-        coco_gt.createIndex()
-        if results:
-            coco_dt = coco_gt.loadRes(results)
-        else:  # loadRes cannot take an empty list
-            coco_dt = COCO()
-            coco_dt.dataset = {**dataset, "annotations": []}
-            coco_dt.createIndex()
-        evaluator = COCOeval(coco_gt, coco_dt, iouType="bbox")
-        evaluator.evaluate()
-        evaluator.accumulate()
-    summary = io.StringIO()
-    with contextlib.redirect_stdout(summary):
-        evaluator.summarize()
+    evaluator, summary_text = run_cocoeval(dataset, results, "bbox")
 
     precision = evaluator.eval["precision"]  # [T, R, K, A, M], K in the order of catIds
     cat_ids = list(evaluator.params.catIds)
@@ -228,8 +209,53 @@ def evaluate_coco(
     return COCOResult(
         stats=np.asarray(evaluator.stats, np.float64),
         per_class=per_class,
-        summary_text=summary.getvalue().rstrip("\n"),
+        summary_text=summary_text,
     )
+
+
+def run_cocoeval(
+    dataset: Mapping,
+    results: Sequence[Mapping],
+    iou_type: str,
+    kpt_oks_sigmas: Sequence[float] | None = None,
+) -> tuple[Any, str]:
+    """Run pycocotools' ``COCOeval`` silently (progress lines and summary captured).
+
+    Args:
+        dataset: COCO ground truth ``{images, annotations, categories}``; not modified.
+        results: COCO results list (may be empty); not modified.
+        iou_type: ``"bbox"`` or ``"keypoints"``.
+        kpt_oks_sigmas: ``[J]`` OKS sigmas; ``None`` keeps pycocotools' (the COCO 17).
+
+    Returns:
+        The evaluated, accumulated and summarised ``COCOeval`` and its summary text.
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    # pycocotools writes into the annotations and results it scores: give it copies.
+    dataset = copy.deepcopy(dict(dataset))
+    results = copy.deepcopy(list(results))
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        coco_gt = COCO()
+        coco_gt.dataset = dataset
+        coco_gt.createIndex()
+        if results:
+            coco_dt = coco_gt.loadRes(results)
+        else:  # loadRes cannot take an empty list
+            coco_dt = COCO()
+            coco_dt.dataset = {**dataset, "annotations": []}
+            coco_dt.createIndex()
+        evaluator = COCOeval(coco_gt, coco_dt, iouType=iou_type)
+        if kpt_oks_sigmas is not None:
+            evaluator.params.kpt_oks_sigmas = np.asarray(kpt_oks_sigmas, np.float64)
+        evaluator.evaluate()
+        evaluator.accumulate()
+    summary = io.StringIO()
+    with contextlib.redirect_stdout(summary):
+        evaluator.summarize()
+    return evaluator, summary.getvalue().rstrip("\n")
 
 
 def _mean_valid(values: np.ndarray) -> float:

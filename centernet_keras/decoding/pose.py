@@ -1,0 +1,170 @@
+"""Multi-person pose decoding (reference ``multi_pose_decode``) in ``keras.ops``.
+
+Pipeline: the person boxes of :func:`~.centernet.decode_centernet` (peak keep → top-K → centre +
+offset ± size/2); each person's joints are regressed from its peak cell (``cell + keypoints``,
+the cell's integer position, without the centre offset). With a joint heatmap, each joint is
+then snapped to the nearest of the top-K peaks of that joint's (peak-kept) heatmap, moved by
+the joint offset (``None`` → + 0.5), when that peak
+
+- scores above ``keypoint_threshold`` (reference: 0.1),
+- lies inside the person's box (borders included), and
+- is at most ``0.3 · max(box h, box w)`` from the regressed joint;
+
+otherwise the regressed joint stays. Everything is in output-map cells until the final
+``× stride``. Rows are padded with ``-1`` after the valid ones, as ``decode_centernet`` pads.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from centernet_keras.decoding.centernet import (
+    box_peaks,
+    gather_at,
+    peak_keep,
+    topk_peaks,
+    valid_rows,
+)
+from centernet_keras.decoding.common import compact_rows
+
+SNAP_RADIUS = 0.3  # a snapped peak is at most SNAP_RADIUS · max(box h, w) from the joint
+
+
+def _joint_peaks(
+    keypoint_heatmap: keras.KerasTensor, keypoint_offset: keras.KerasTensor | None, k: int
+) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """Top-``k`` peaks of each joint's heatmap (ref. ``_topk_channel``) with their offsets.
+
+    Args:
+        keypoint_heatmap: Joint probabilities ``[B, H, W, J]``.
+        keypoint_offset: Joint offset ``(dx, dy)`` ``[B, H, W, 2]`` or ``None`` (+ 0.5).
+        k: Peaks per joint.
+
+    Returns:
+        ``scores [B, J, k]`` float32 (``-inf`` for rows padding a map smaller than ``k``) and
+        ``positions [B, J, k, 2]`` float32 ``(x, y)`` on the output map.
+    """
+    num_joints = int(keypoint_heatmap.shape[-1])
+    shape = ops.shape(keypoint_heatmap)
+    batch, height, width = shape[0], shape[1], shape[2]
+    # Each joint channel is one single-class heatmap: fold the joints into the batch.
+    per_joint = ops.transpose(peak_keep(keypoint_heatmap), (0, 3, 1, 2))  # [B, J, H, W]
+    per_joint = ops.reshape(per_joint, (-1, height, width, 1))  # [B*J, H, W, 1]
+    scores, spatial, _, _ = topk_peaks(per_joint, k)  # [B*J, k]
+    spatial = ops.reshape(spatial, (batch, num_joints * k))
+    xs = ops.cast(spatial % ops.cast(width, "int32"), "float32")
+    ys = ops.cast(spatial // ops.cast(width, "int32"), "float32")
+    if keypoint_offset is None:
+        xs, ys = xs + 0.5, ys + 0.5
+    else:
+        off = gather_at(keypoint_offset, spatial)  # [B, J*k, 2]
+        xs, ys = xs + off[..., 0], ys + off[..., 1]
+    positions = ops.reshape(ops.stack([xs, ys], axis=-1), (batch, num_joints, k, 2))
+    return ops.reshape(scores, (batch, num_joints, k)), positions
+
+
+def _snap(
+    joints: keras.KerasTensor,
+    boxes: keras.KerasTensor,
+    peak_scores: keras.KerasTensor,
+    peak_positions: keras.KerasTensor,
+    threshold: float,
+) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """Snap regressed joints to their nearest joint-heatmap peak (see the module doc).
+
+    Args:
+        joints: Regressed joints ``[B, K, J, 2]``.
+        boxes: Person boxes ``[B, K, 4]`` xyxy.
+        peak_scores: ``[B, J, P]``.
+        peak_positions: ``[B, J, P, 2]``.
+        threshold: A peak must score above it.
+
+    Returns:
+        ``joints [B, K, J, 2]`` and ``scores [B, K, J]``: the peak's score where snapped, else 0.
+    """
+    above = peak_scores > threshold  # [B, J, P]
+    # As the reference: peaks at or below the threshold are moved far away.
+    positions = ops.where(ops.expand_dims(above, -1), peak_positions, -10000.0)
+    diff = ops.expand_dims(joints, 3) - ops.expand_dims(positions, 1)  # [B, K, J, P, 2]
+    dist = ops.sqrt(ops.sum(diff * diff, axis=-1))  # [B, K, J, P]
+    nearest = ops.expand_dims(ops.argmin(dist, axis=-1), -1)  # [B, K, J, 1]
+    min_dist = ops.min(dist, axis=-1)  # [B, K, J]
+    score = ops.where(above, peak_scores, -1.0)
+    score = ops.take_along_axis(
+        ops.broadcast_to(ops.expand_dims(score, 1), ops.shape(dist)), nearest, axis=-1
+    )[..., 0]
+    snapped = ops.take_along_axis(
+        ops.broadcast_to(ops.expand_dims(positions, 1), ops.shape(diff)),
+        ops.expand_dims(nearest, -1),
+        axis=3,
+    )[:, :, :, 0]  # [B, K, J, 2]
+    x1, y1, x2, y2 = (ops.expand_dims(boxes[..., i], -1) for i in range(4))  # [B, K, 1]
+    sx, sy = snapped[..., 0], snapped[..., 1]
+    inside_x = ops.logical_and(sx >= x1, sx <= x2)
+    inside = ops.logical_and(inside_x, ops.logical_and(sy >= y1, sy <= y2))
+    near = min_dist <= ops.maximum(y2 - y1, x2 - x1) * SNAP_RADIUS
+    use = ops.logical_and(ops.logical_and(inside, near), score >= threshold)  # [B, K, J]
+    joints = ops.where(ops.expand_dims(use, -1), snapped, joints)
+    return joints, ops.where(use, score, 0.0)
+
+
+def decode_pose(
+    heatmap: keras.KerasTensor,
+    size: keras.KerasTensor,
+    offset: keras.KerasTensor | None,
+    keypoints: keras.KerasTensor,
+    keypoint_heatmap: keras.KerasTensor | None = None,
+    keypoint_offset: keras.KerasTensor | None = None,
+    max_detections: int = 100,
+    score_threshold: float = 0.0,
+    keypoint_threshold: float = 0.1,
+    stride: int = 4,
+) -> dict[str, keras.KerasTensor]:
+    """Decode CenterNet ``multi_pose`` head outputs into padded per-image people.
+
+    Args:
+        heatmap: Person (class) probabilities ``[B, H, W, C]``; ``H, W`` may be dynamic.
+        size: ``(w, h)`` on the output map ``[B, H, W, 2]``.
+        offset: Sub-pixel centre offset ``[B, H, W, 2]``; ``None`` → centre + 0.5.
+        keypoints: Joint displacements from the peak cell ``[B, H, W, 2J]``, laid out
+            ``x0, y0, x1, y1, …`` (``J`` static).
+        keypoint_heatmap: Joint probabilities ``[B, H, W, J]``; ``None`` → regressed joints only.
+        keypoint_offset: Joint sub-pixel offset ``[B, H, W, 2]``; ``None`` → peak + 0.5.
+        max_detections: ``K``, rows per image, also the number of peaks per joint heatmap.
+        score_threshold: People with ``score >= score_threshold`` are valid (non-peaks never).
+        keypoint_threshold: A joint-heatmap peak must score above it to be snapped to.
+        stride: Output-map stride; boxes and joints are multiplied by it.
+
+    Returns:
+        ``boxes [B, K, 4]`` float32 xyxy input pixels, ``scores [B, K]`` float32, ``classes
+        [B, K]`` int32, ``keypoints [B, K, J, 2]`` float32 ``(x, y)`` input pixels,
+        ``keypoint_scores [B, K, J]`` float32 (the snapped peak's score, 0 for a regressed joint;
+        the person's score when there is no ``keypoint_heatmap``) and ``num_detections [B]``
+        int32. Valid rows come first, sorted by score; the rest are ``-1``.
+    """
+    k = int(max_detections)
+    num_joints = int(keypoints.shape[-1]) // 2
+    scores, spatial, classes, grid_x, grid_y, boxes = box_peaks(heatmap, size, offset, k)
+    shape = ops.shape(spatial)
+    joints = ops.reshape(gather_at(keypoints, spatial), (shape[0], shape[1], num_joints, 2))
+    joints = joints + ops.expand_dims(ops.stack([grid_x, grid_y], axis=-1), 2)  # [B, K, J, 2]
+    if keypoint_heatmap is None:
+        joint_scores = ops.repeat(ops.expand_dims(scores, -1), num_joints, axis=-1)
+    else:
+        peak_scores, peak_positions = _joint_peaks(keypoint_heatmap, keypoint_offset, k)
+        joints, joint_scores = _snap(
+            joints, boxes, peak_scores, peak_positions, float(keypoint_threshold)
+        )
+    valid = valid_rows(scores, classes, score_threshold)  # [B, K]
+    boxes, scores, classes, joints, joint_scores = compact_rows(
+        valid, boxes * float(stride), scores, classes, joints * float(stride), joint_scores
+    )
+    return {
+        "boxes": boxes,
+        "scores": scores,
+        "classes": ops.cast(classes, "int32"),
+        "keypoints": joints,
+        "keypoint_scores": joint_scores,
+        "num_detections": ops.sum(ops.cast(valid, "int32"), axis=1),
+    }
