@@ -22,16 +22,23 @@ from centernet_keras.startup import quiet_tensorflow_startup
 quiet_tensorflow_startup()  # before anything imports Keras or TensorFlow
 
 from centernet_keras.boxes import boxes_to_input, boxes_to_original, letterbox_params
-from centernet_keras.decoding import CenterNetDecoder, decode_centernet
-from centernet_keras.losses import centernet_loss
-from centernet_keras.models import CenterNet, Detector, build_centernet
+from centernet_keras.decoding import CenterNetDecoder, PoseDecoder, decode_centernet, decode_pose
+from centernet_keras.keypoints import KeypointSpec
+from centernet_keras.losses import centernet_loss, pose_loss
+from centernet_keras.models import (
+    CenterNet,
+    CenterNetPose,
+    Detector,
+    build_centernet,
+    build_centernet_pose,
+)
 
 # Registers the LR schedule, so checkpoints saved with their optimizer load after import.
 from centernet_keras.training import schedules as _schedules  # noqa: F401
 
 __version__ = "0.1.0"
 
-_LAZY = {"encode_targets", "gaussian_radius", "draw_gaussian"}
+_LAZY = {"encode_targets", "encode_pose_targets", "gaussian_radius", "draw_gaussian"}
 
 
 def __getattr__(name: str) -> Any:
@@ -45,14 +52,21 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "CenterNet",
     "CenterNetDecoder",
+    "CenterNetPose",
     "Detector",
+    "KeypointSpec",
+    "PoseDecoder",
     "boxes_to_input",
     "boxes_to_original",
     "build_centernet",
+    "build_centernet_pose",
     "centernet_loss",
     "decode_centernet",
+    "decode_pose",
     "draw_gaussian",
+    "encode_pose_targets",
     "encode_targets",
     "gaussian_radius",
     "letterbox_params",
+    "pose_loss",
 ]

@@ -87,9 +87,18 @@ def serving_function(
 
     def serve(images):
         raw = model(ops.cast(images, "float32"), training=False)
-        return {**decoder(model.activate(raw)), **raw} if decode else dict(raw)
+        if not decode:
+            return dict(raw)
+        detections = decoder(model.activate(raw))
+        return {**detections, **{exported_name(k, detections): v for k, v in raw.items()}}
 
     return serve
+
+
+def exported_name(raw_key: str, detections) -> str:
+    """The output name of a raw map in an export with a decoder: its own name, or ``<name>_map``
+    when a detection output has that name (a pose model's ``keypoints``)."""
+    return f"{raw_key}_map" if raw_key in detections else raw_key
 
 
 def export_model(

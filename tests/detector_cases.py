@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from centernet_keras.models import Detector, build_centernet
+from centernet_keras.models.pose import build_centernet_pose
 
 CLASSES = ["cat", "dog", "car"]
 
@@ -29,6 +30,66 @@ def tiny_centernet(input_shape=(64, 64, 3), **kwargs) -> Detector:
     heat.kernel.assign(heat.kernel * 100.0)  # logits spread ~N(0, 1)
     heat.bias.assign(np.zeros(3, np.float32))
     return model
+
+
+def tiny_pose(input_shape=(64, 64, 3), **kwargs) -> Detector:
+    """A tiny COCO-17 CenterNetPose (ResNet-18) that makes people at random init."""
+    settings = {"backbone": "resnet18", "neck_filters": (32, 32, 32), "head_channels": 16}
+    model = build_centernet_pose(17, input_shape=input_shape, **settings | kwargs)
+    size = model.get_layer("size")
+    size.kernel.assign(size.kernel * 0.01)
+    size.bias.assign(np.array([3.0, 5.0], np.float32))
+    for name in ("heatmap", "keypoint_heatmap"):
+        heat = model.get_layer(name)
+        heat.kernel.assign(heat.kernel * 100.0)
+        heat.bias.assign(np.zeros(heat.bias.shape, np.float32))
+    return model
+
+
+def _people(rng, h: int, w: int, joints: int = 17, count: int = 2):
+    xy = rng.uniform(0, [w - 16, h - 16], (count, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(8, 16, (count, 2))], axis=1).astype("float32")
+    spots = xy[:, None] + rng.uniform(0, 8, (count, joints, 2))
+    keypoints = np.concatenate([spots, np.full((count, joints, 1), 2.0)], -1).astype("float32")
+    return boxes, keypoints
+
+
+def pose_batch(model: Detector, rng: np.random.Generator, batch: int = 2, max_objects: int = 4):
+    """Random images and batched ``encode_pose_targets`` targets of random people."""
+    h, w = model.input_shape[1:3]
+    encode = model.target_encoder(max_objects)
+    images = rng.uniform(0, 255, (batch, h, w, 3)).astype("float32")
+    per_image = [
+        encode(*_people(rng, h, w, model.keypoint_spec.num_joints), (h, w)) for _ in range(batch)
+    ]
+    targets = {k: np.stack([np.asarray(t[k]) for t in per_image]) for k in per_image[0]}
+    return images, targets
+
+
+def pose_probe(raw: dict, rng: np.random.Generator) -> dict:
+    """Pose decoder input without ties."""
+    probe = centernet_probe(raw, rng)
+    probe["keypoints"] = rng.normal(0, 3, raw["keypoints"].shape).astype("float32")
+    probe["keypoint_heatmap"] = rng.normal(-2.0, 2.0, raw["keypoint_heatmap"].shape).astype(
+        "float32"
+    )
+    probe["keypoint_offset"] = rng.uniform(0, 1, raw["keypoint_offset"].shape).astype("float32")
+    return probe
+
+
+def mirror_maps(model: Detector, maps: dict) -> dict:
+    """What a horizontal flip of the image does to the merged maps a flip test compares:
+    boxes' heatmap and size mirror (CenterNet); a pose model's joint maps also swap left/right
+    joints and negate joint x-offsets."""
+    out = {k: np.asarray(maps[k])[:, :, ::-1] for k in ("heatmap", "size")}
+    if "keypoints" in maps:
+        swap = model.keypoint_spec.flip_permutation()
+        out["keypoint_heatmap"] = np.asarray(maps["keypoint_heatmap"])[:, :, ::-1][..., swap]
+        joints = np.asarray(maps["keypoints"])[:, :, ::-1]
+        b, h, w, c = joints.shape
+        joints = joints.reshape(b, h, w, c // 2, 2)[..., swap, :] * [-1.0, 1.0]
+        out["keypoints"] = joints.reshape(b, h, w, c)
+    return out
 
 
 def box_batch(model: Detector, rng: np.random.Generator, batch: int = 2, max_objects: int = 4):
@@ -66,7 +127,7 @@ class DetectorCase:
         build: ``(input_shape) -> Detector``, tiny, making real detections at random init.
         batch: ``(model, rng) -> (images, targets)`` one training batch.
         probe: ``(raw outputs, rng) -> raw-like maps`` for decoding without ties.
-        mirrored: output keys whose maps a horizontal flip mirrors (the flip-test check).
+        export_settings: decoder changes for the export round trips.
         backend_variants: further ``build`` kwargs checked on the torch backend (backbones…).
     """
 
@@ -74,7 +135,7 @@ class DetectorCase:
     build: Callable[..., Detector]
     batch: Callable
     probe: Callable
-    mirrored: tuple[str, ...]
+    export_settings: dict
     backend_variants: dict
 
 
@@ -83,7 +144,7 @@ CENTERNET = DetectorCase(
     build=tiny_centernet,
     batch=box_batch,
     probe=centernet_probe,
-    mirrored=("heatmap", "size"),
+    export_settings={"score_threshold": 0.15, "max_detections": 20, "iou_threshold": 0.5},
     backend_variants={
         "mobilenetv3_small": {
             "backbone": "mobilenetv3_small",
@@ -95,4 +156,13 @@ CENTERNET = DetectorCase(
     },
 )
 
-CASES = [CENTERNET]
+CENTERNET_POSE = DetectorCase(
+    name="centernet_pose",
+    build=tiny_pose,
+    batch=pose_batch,
+    probe=pose_probe,
+    export_settings={"score_threshold": 0.15, "max_detections": 20},
+    backend_variants={},
+)
+
+CASES = [CENTERNET, CENTERNET_POSE]

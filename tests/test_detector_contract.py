@@ -14,12 +14,12 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-from detector_cases import CASES
+from detector_cases import CASES, mirror_maps
 
-from centernet_keras.export import DETECTION_KEYS, RAW_KEYS, export_model, load_exported
+from centernet_keras.export import export_model, exported_name, load_exported
 
 SHAPE = (64, 64, 3)
-SETTINGS = {"score_threshold": 0.15, "max_detections": 20, "iou_threshold": 0.5}
+BOX_KEYS = ("boxes", "scores", "classes", "num_detections")
 
 
 @pytest.fixture(scope="module", params=CASES, ids=lambda case: case.name)
@@ -39,17 +39,19 @@ def images():
 
 
 @pytest.fixture(scope="module")
-def expected(model, images):
-    """The Keras model's raw maps and its decode with the export settings."""
+def expected(case, model, images):
+    """The Keras model's decode with the export settings, and its raw maps under their exported
+    names."""
     raw = {k: np.asarray(v) for k, v in model(images.astype(np.float32), training=False).items()}
-    decoder = model.decoder.replace(**SETTINGS)
+    decoder = model.decoder.replace(**case.export_settings)
     decoded = {k: np.asarray(v) for k, v in decoder(model.activate(raw)).items()}
     assert decoded["num_detections"].min() >= 3  # the comparison has something to compare
-    return {**raw, **decoded}
+    return {**decoded, **{exported_name(k, decoded): v for k, v in raw.items()}}
 
 
-def assert_same_detections(got: dict, want: dict) -> None:
-    """Same count per image; each detection found with the same class, score and box."""
+def assert_same_detections(got: dict, want: dict, extra: tuple[str, ...] = ()) -> None:
+    """Same count per image; each detection found with the same class, score and box (and the
+    same ``extra`` per-detection outputs, e.g. keypoints)."""
     np.testing.assert_array_equal(got["num_detections"], want["num_detections"])
     for b, n in enumerate(want["num_detections"]):
         assert np.all(got["classes"][b, n:] == -1)
@@ -60,6 +62,9 @@ def assert_same_detections(got: dict, want: dict) -> None:
                 & np.all(np.abs(got["boxes"][b, :n] - want["boxes"][b, i]) < 1e-3, axis=-1)
             )
             assert match.any(), f"image {b}: detection {i} not found"
+            j = int(np.argmax(match))
+            for key in extra:
+                np.testing.assert_allclose(got[key][b, j], want[key][b, i], atol=1e-3, err_msg=key)
 
 
 def test_outputs_and_named_loss_terms(case, model):
@@ -95,47 +100,46 @@ def test_predict_is_padded_with_fixed_dtypes(model, images):
         assert np.all(np.diff(out["scores"][b, :n]) <= 0)  # best first
 
 
-def test_keras_file_round_trips_in_safe_mode(model, images, expected, tmp_path):
+def test_keras_file_round_trips_in_safe_mode(model, images, tmp_path):
     model.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     assert type(again) is type(model) and again.class_names == model.class_names
     assert again.decoder.get_config() == model.decoder.get_config()
     assert again.pretrained_layers == model.pretrained_layers
-    out = again(images.astype(np.float32), training=False)
-    for key, value in out.items():
-        np.testing.assert_allclose(np.asarray(value), expected[key], rtol=0, atol=1e-5)
+    x = images.astype(np.float32)
+    want = model(x, training=False)
+    for key, value in again(x, training=False).items():
+        np.testing.assert_allclose(np.asarray(value), np.asarray(want[key]), rtol=0, atol=1e-5)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["keras", "saved_model", "tflite", "onnx"])
-def test_export_round_trip(model, images, expected, fmt, tmp_path):
+def test_export_round_trip(case, model, images, expected, fmt, tmp_path):
     before = model.decoder.get_config()
     suffix = {"keras": ".keras", "tflite": ".tflite", "onnx": ".onnx", "saved_model": ""}[fmt]
-    path = export_model(model, tmp_path / f"m{suffix}", fmt, **SETTINGS)
+    path = export_model(model, tmp_path / f"m{suffix}", fmt, **case.export_settings)
     out = load_exported(path)(images)
-    assert set(out) == {*DETECTION_KEYS, *RAW_KEYS}
-    for key in RAW_KEYS:
+    assert set(out) == set(expected)
+    detection_keys = set(model.decoder(model.activate(model(images[:1].astype("float32")))))
+    for key in set(expected) - detection_keys:  # the raw maps
         np.testing.assert_allclose(out[key], expected[key], rtol=0, atol=1e-4, err_msg=key)
     assert out["boxes"].dtype == np.float32 and out["num_detections"].dtype == np.int32
-    assert_same_detections(out, expected)
+    assert_same_detections(out, expected, tuple(sorted(detection_keys - set(BOX_KEYS))))
     one = load_exported(path)(images[:1])  # the batch size is dynamic
     np.testing.assert_array_equal(one["num_detections"], expected["num_detections"][:1])
     assert model.decoder.get_config() == before  # the model itself is not changed
 
 
-def test_flip_test_merge_is_mirror_symmetric(case, model, images):
-    """The merged maps of a mirrored image are the mirrored merged maps (for the keys a flip
-    mirrors), and differ from the plain pass."""
+def test_flip_test_merge_is_mirror_symmetric(model, images):
+    """The merged maps of a mirrored image are the merged maps mirrored (for a pose model: with
+    left/right joints swapped), and differ from the plain pass."""
     image = images[:1].astype(np.float32)
     merged = model.maps(image, flip_test=True)
     mirror = model.maps(image[:, :, ::-1].copy(), flip_test=True)
+    for key, want in mirror_maps(model, merged).items():
+        np.testing.assert_allclose(np.asarray(mirror[key]), want, rtol=0, atol=1e-5, err_msg=key)
     plain = model.maps(image)
-    for key in case.mirrored:
-        got, want = np.asarray(mirror[key]), np.asarray(merged[key])[:, :, ::-1]
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5, err_msg=key)
-    assert not np.allclose(
-        np.asarray(merged[case.mirrored[0]]), np.asarray(plain[case.mirrored[0]])
-    )
+    assert not np.allclose(np.asarray(merged["heatmap"]), np.asarray(plain["heatmap"]))
 
 
 TORCH_SIDE = textwrap.dedent(

@@ -88,8 +88,11 @@ def _snap(
     positions = ops.where(ops.expand_dims(above, -1), peak_positions, -10000.0)
     diff = ops.expand_dims(joints, 3) - ops.expand_dims(positions, 1)  # [B, K, J, P, 2]
     dist = ops.sqrt(ops.sum(diff * diff, axis=-1))  # [B, K, J, P]
-    nearest = ops.expand_dims(ops.argmin(dist, axis=-1), -1)  # [B, K, J, 1]
     min_dist = ops.min(dist, axis=-1)  # [B, K, J]
+    # The first nearest peak (argmin's choice) by an int argmax: Keras's float argmin/argmax
+    # bitcast for −0.0, which TFLite and ONNX cannot run.
+    is_min = ops.cast(dist <= ops.expand_dims(min_dist, -1), "int32")
+    nearest = ops.expand_dims(ops.argmax(is_min, axis=-1), -1)  # [B, K, J, 1]
     score = ops.where(above, peak_scores, -1.0)
     score = ops.take_along_axis(
         ops.broadcast_to(ops.expand_dims(score, 1), ops.shape(dist)), nearest, axis=-1

@@ -2,5 +2,6 @@
 
 from centernet_keras.models.centernet import CenterNet, build_centernet
 from centernet_keras.models.detector import Detector
+from centernet_keras.models.pose import CenterNetPose, build_centernet_pose
 
-__all__ = ["CenterNet", "Detector", "build_centernet"]
+__all__ = ["CenterNet", "CenterNetPose", "Detector", "build_centernet", "build_centernet_pose"]
