@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import coco_data
+import keras
 import numpy as np
 import pytest
 from helpers import load_script
@@ -263,10 +264,14 @@ def test_cli_scores_a_coco_json_like_pycocotools(checkpoint, tmp_path, capsys) -
 
 def test_cli_matches_coco_categories_by_the_classes_given(tmp_path, capsys) -> None:
     """A model saved without names scores a COCO json only with --classes (matched by name)."""
+    keras.utils.set_random_seed(0)
     model = build_centernet(
         2, backbone="resnet18", input_shape=(64, 64, 3), neck_filters=(32, 32, 32),
         head_channels=16,
     )  # fmt: skip
+    heat = model.get_layer("heatmap")  # logits spread ~N(0, 1): both classes are detected
+    heat.kernel.assign(heat.kernel * 100.0)
+    heat.bias.assign(np.zeros(2, np.float32))
     model.save(tmp_path / "unnamed.keras")
     json_path, image_dir = coco_data.write_coco(tmp_path)
     argv = ["--model", str(tmp_path / "unnamed.keras"), "--coco-json", str(json_path)]
