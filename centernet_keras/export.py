@@ -50,8 +50,6 @@ if TYPE_CHECKING:  # keras and TF load on first use: predict.py --help stays fas
 FORMATS = ("keras", "saved_model", "tflite", "onnx")
 #: What ``predict.py --mode export`` appends to the model's file stem, per format.
 SUFFIXES = {"keras": ".keras", "saved_model": "_saved_model", "tflite": ".tflite", "onnx": ".onnx"}
-DETECTION_KEYS = ("boxes", "scores", "classes", "num_detections")
-RAW_KEYS = ("heatmap", "size", "offset")  # CenterNet's raw maps (a model's own: its output keys)
 ONNX_OPSET = 17
 
 
