@@ -59,9 +59,11 @@ def pose_batch(model: Detector, rng: np.random.Generator, batch: int = 2, max_ob
     h, w = model.input_shape[1:3]
     encode = model.target_encoder(max_objects)
     images = rng.uniform(0, 255, (batch, h, w, 3)).astype("float32")
-    per_image = [
-        encode(*_people(rng, h, w, model.keypoint_spec.num_joints), (h, w)) for _ in range(batch)
-    ]
+    per_image = []
+    for _ in range(batch):
+        boxes, keypoints = _people(rng, h, w, model.keypoint_spec.num_joints)
+        classes = np.zeros(len(boxes), "int32")
+        per_image.append(encode(boxes, classes, (h, w), keypoints=keypoints))
     targets = {k: np.stack([np.asarray(t[k]) for t in per_image]) for k in per_image[0]}
     return images, targets
 

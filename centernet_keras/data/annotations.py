@@ -38,6 +38,9 @@ class ImageRecord:
         classes: ``[N]`` int32 0-based class ids.
         difficult: ``[N]`` bool VOC difficult flags.
         width, height: image size if known (from the XML / JSON), else ``None``.
+        keypoints: ``[N, K, 3]`` float32 ``(x, y, v)`` joints of each object in image pixels
+            (``v = 0``: unlabelled; ``1``, ``2``: labelled, as COCO), from a COCO keypoints
+            file; ``K = 0`` (no keypoints) for box annotations.
     """
 
     path: str
@@ -46,6 +49,7 @@ class ImageRecord:
     difficult: np.ndarray = field(default_factory=lambda: np.zeros((0,), bool))
     width: int | None = None
     height: int | None = None
+    keypoints: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
@@ -53,8 +57,28 @@ class ImageRecord:
         if len(self.difficult) == 0 and len(self.classes):
             self.difficult = np.zeros(len(self.classes), bool)
         self.difficult = np.asarray(self.difficult, bool).reshape(-1)
-        if not len(self.boxes) == len(self.classes) == len(self.difficult):
-            raise ValueError(f"{self.path}: boxes, classes and difficult differ in length")
+        if self.keypoints is None:
+            self.keypoints = np.zeros((len(self.boxes), 0, 3), np.float32)
+        self.keypoints = np.asarray(self.keypoints, np.float32)
+        if self.keypoints.ndim != 3 or self.keypoints.shape[2] != 3:
+            raise ValueError(
+                f"{self.path}: keypoints must be [N, K, 3], got {self.keypoints.shape}"
+            )
+        lengths = {len(self.boxes), len(self.classes), len(self.difficult), len(self.keypoints)}
+        if len(lengths) != 1:
+            raise ValueError(
+                f"{self.path}: boxes, classes, difficult and keypoints differ in length"
+            )
+
+    @property
+    def num_keypoints(self) -> int:
+        """``K``, the joints per object (0 without keypoints)."""
+        return int(self.keypoints.shape[1])
+
+    def select(self, keep: np.ndarray) -> None:
+        """Keep only the objects where ``keep`` (``[N]`` bool) is true, in place."""
+        self.boxes, self.classes = self.boxes[keep], self.classes[keep]
+        self.difficult, self.keypoints = self.difficult[keep], self.keypoints[keep]
 
 
 def _fmt(v: float) -> str:
@@ -62,7 +86,10 @@ def _fmt(v: float) -> str:
 
 
 def format_line(record: ImageRecord) -> str:
-    """``ImageRecord`` → annotation line (no newline)."""
+    """``ImageRecord`` → annotation line (no newline).
+
+    Lines carry boxes only: keypoints are not written (pose training reads the COCO file).
+    """
     parts = [str(record.path)]
     for box, cls, diff in zip(record.boxes, record.classes, record.difficult, strict=True):
         fields = [*(_fmt(v) for v in box), str(int(cls))]
@@ -151,7 +178,5 @@ def drop_out_of_range_classes(
             f"{record.path}: {int(bad.sum())} box(es) with class id outside "
             f"0..{num_classes - 1} dropped (ids {ids}; wrong classes file?)"
         )
-        keep = ~bad
-        record.boxes, record.classes = record.boxes[keep], record.classes[keep]
-        record.difficult = record.difficult[keep]
+        record.select(~bad)
     return dropped, messages

@@ -144,6 +144,36 @@ def warp_boxes(boxes, geometry, image_hw, input_hw, flip=False):
     return tf.clip_by_value(out, 0.0, tf.stack([w, h, w, h]))
 
 
+def warp_keypoints(keypoints, geometry, image_hw, input_hw, flip=False, flip_permutation=None):
+    """Move ``[N, K, 3]`` ``(x, y, v)`` joints with ``warp_image``.
+
+    The same map as ``warp_boxes`` (continuous pixel coordinates: ``x → x·nw/iw + dx``, flipped
+    ``x → w − x``). A flip also swaps left and right joints: joint ``i`` of the flipped
+    person is joint ``flip_permutation[i]`` of the original. A joint that lands outside the
+    canvas (``x ∉ [0, w)`` or ``y ∉ [0, h)``) becomes unlabelled (``v = 0``, coordinates 0).
+
+    Args:
+        keypoints: ``[N, K, 3]`` float32 in image pixels.
+        flip_permutation: ``[K]`` ints (``KeypointSpec.flip_permutation()``); required with
+            ``K > 0`` when ``flip`` may be true.
+    """
+    nw, nh, dx, dy = geometry
+    ih, iw = tf.cast(image_hw[0], tf.float32), tf.cast(image_hw[1], tf.float32)
+    h, w = float(input_hw[0]), float(input_hw[1])
+    x = keypoints[..., 0] * nw / iw + dx
+    y = keypoints[..., 1] * nh / ih + dy
+    v = keypoints[..., 2]
+    flip = tf.cast(flip, tf.bool)
+    x = tf.where(flip, w - x, x)
+    moved = tf.stack([x, y, v], axis=-1)
+    if flip_permutation is not None:
+        swapped = tf.gather(moved, tf.constant(flip_permutation, tf.int32), axis=1)
+        moved = tf.where(flip, swapped, moved)
+    x, y, v = moved[..., 0], moved[..., 1], moved[..., 2]
+    inside = (v > 0) & (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    return tf.where(inside[..., None], moved, 0.0)
+
+
 def drop_tiny_boxes(boxes, classes, min_size: float = 1.0):
     """Mark boxes no larger than ``min_size`` px on either side as padding (class −1)."""
     keep = (boxes[:, 2] - boxes[:, 0] > min_size) & (boxes[:, 3] - boxes[:, 1] > min_size)

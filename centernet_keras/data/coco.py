@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from centernet_keras.data.annotations import ImageRecord
 from centernet_keras.data.problems import (
     DatasetReport,
@@ -117,10 +119,15 @@ def _class_map(
     return class_names, tuple(category_ids)
 
 
-def _official(ann: dict, image_id: object, bbox: list, new_id: int) -> dict:
-    """An annotation as the official scorer reads it (no segmentation; defaults filled in)."""
+def _official(
+    ann: dict, image_id: object, bbox: list, new_id: int, joints: np.ndarray | None = None
+) -> dict:
+    """An annotation as the official scorer reads it (no segmentation; defaults filled in).
+
+    ``joints`` ``[K, 3]`` (the validated keypoints) adds ``keypoints`` and ``num_keypoints``.
+    """
     area = ann.get("area")
-    return {
+    official = {
         "id": ann["id"] if isinstance(ann.get("id"), int) else new_id,
         "image_id": image_id,
         "category_id": ann["category_id"],
@@ -128,6 +135,52 @@ def _official(ann: dict, image_id: object, bbox: list, new_id: int) -> dict:
         "area": float(area) if _number(area) else float(bbox[2]) * float(bbox[3]),
         "iscrowd": int(bool(ann.get("iscrowd"))),
     }
+    if joints is not None:
+        official["keypoints"] = [float(v) for v in joints.reshape(-1)]
+        official["num_keypoints"] = int((joints[:, 2] > 0).sum())
+    return official
+
+
+def _keypoint_spec(file: str, categories: list[dict], category_ids: Sequence[int | None]):
+    """The ``KeypointSpec`` of the classes' keypoint categories, or ``None`` if none has any."""
+    from centernet_keras.keypoints import KeypointSpec
+
+    by_id = {c["id"]: c for c in categories}
+    named = [by_id[i] for i in category_ids if i is not None and by_id[i].get("keypoints")]
+    if not named:
+        return None
+    counts = sorted({len(c["keypoints"]) for c in named})
+    if len(counts) > 1:
+        raise ValueError(
+            f"{file}: the keypoint categories have different joint counts {counts}: "
+            f"pass class_names to choose categories with one joint set"
+        )
+    try:
+        return KeypointSpec.from_coco_category(named[0])
+    except ValueError as err:
+        raise ValueError(f"{file}: category {named[0].get('name')!r}: {err}") from err
+
+
+def _joints(value: object, num_joints: int) -> tuple[np.ndarray, str | None]:
+    """COCO ``keypoints`` ``[x1, y1, v1, ...]`` → ``[K, 3]`` float32 and a problem (or None).
+
+    Malformed (wrong length, non-numbers): all joints unlabelled. A joint with a non-finite
+    coordinate or a visibility other than 0, 1, 2 is unlabelled and reported.
+    """
+    joints = np.zeros((num_joints, 3), np.float32)
+    if value is None:
+        return joints, f"no keypoints (want {3 * num_joints} numbers)"
+    if not isinstance(value, list | tuple) or len(value) != 3 * num_joints:
+        size = len(value) if isinstance(value, list | tuple) else type(value).__name__
+        return joints, f"keypoints has {size} values, want {3 * num_joints}: joints unlabelled"
+    if not all(_number(v) for v in value):
+        return joints, "keypoints has non-numbers: joints unlabelled"
+    joints = np.asarray(value, np.float32).reshape(num_joints, 3)
+    bad = ~np.isin(joints[:, 2], (0, 1, 2)) | ~np.isfinite(joints).all(axis=1)
+    joints[bad] = 0
+    if bad.any():
+        return joints, f"joints {np.flatnonzero(bad).tolist()} malformed: unlabelled"
+    return joints, None
 
 
 def read_coco(
@@ -137,7 +190,7 @@ def read_coco(
     check_images: bool = True,
     keep_crowd: bool = False,
 ) -> tuple[list[CocoRecord], list[str], DatasetReport]:
-    """Read a COCO detection file into records.
+    """Read a COCO detection or keypoints file into records.
 
     ``bbox`` ``[x, y, w, h]`` becomes ``[x1, y1, x2, y2]``. Without ``class_names``, category
     ids map to 0-based contiguous ids in ascending category-id order (COCO's 80 classes →
@@ -148,6 +201,13 @@ def read_coco(
     skipped and counted (training), or with ``keep_crowd`` kept with the *difficult* flag, an
     object to ignore (evaluation). Images without annotations are kept. Boxes are validated like
     VOC boxes (:func:`~.problems.check_box`).
+
+    A keypoints file (``person_keypoints_*.json``: categories with ``keypoints`` joint names)
+    also gives each record ``keypoints`` ``[N, K, 3]`` (``(x, y, v)`` as stored; an object of a
+    category without joints, or with malformed ones (``bad_keypoints``), has all ``v = 0``) and
+    the report its ``keypoint_spec`` (names, flip pairs, skeleton and OKS sigmas of
+    ``KeypointSpec.from_coco_category``). People with no labelled joint are kept, as in the
+    CenterNet reference (their boxes are trained on, their joints are not).
 
     Args:
         json_path: the ``instances_*.json`` file.
@@ -165,7 +225,7 @@ def read_coco(
         ValueError: the file has no ``images`` / ``categories`` lists; duplicate category names
             when ``class_names`` is not given, or a class name that several categories have;
             no class of ``class_names`` is a category; or none of the file's images is found in
-            ``image_dir``.
+            ``image_dir``; the kept keypoint categories have different joint counts.
     """
     file = str(json_path)
     data = json.loads(Path(json_path).read_text(encoding="utf-8"))
@@ -178,6 +238,9 @@ def read_coco(
     report = DatasetReport([])
     class_names, category_ids = _class_map(file, categories, annotated, class_names, report)
     report.class_names = class_names
+    spec = report.keypoint_spec = _keypoint_spec(file, categories, category_ids)
+    num_joints = spec.num_joints if spec is not None else 0
+    with_joints = {c["id"] for c in categories if c.get("keypoints")}
     ids = {name: i for i, name in enumerate(class_names)}
     next_id = 1 + max((a["id"] for a in annotations if isinstance(a.get("id"), int)), default=0)
 
@@ -224,7 +287,7 @@ def read_coco(
             continue
         else:
             width, height = annotated_size  # type: ignore[assignment]
-        boxes, classes, crowds, official = [], [], [], []
+        boxes, classes, crowds, official, joints = [], [], [], [], []
         for ann in by_image.get(img.get("id"), []):
             label = cat_names.get(ann.get("category_id"))
             what = f"annotation {ann.get('id')} ({label or ann.get('category_id')!r})"
@@ -251,19 +314,36 @@ def read_coco(
             box, problem = check_box(xyxy, width, height, where, what)
             if problem:
                 report.problems.append(problem)
-            if box is not None:
-                boxes.append(box)
-                classes.append(ids[label])  # type: ignore[index]
-                crowds.append(crowd)
-                official.append(_official(ann, img.get("id"), ann["bbox"], next_id))
-                next_id += 1
+            if box is None:
+                continue
+            person = np.zeros((num_joints, 3), np.float32)
+            if num_joints and ann.get("category_id") in with_joints:
+                person, trouble = _joints(ann.get("keypoints"), num_joints)
+                if trouble and not crowd:  # crowd regions carry no joints
+                    report.problems.append(Problem("bad_keypoints", where, f"{what}: {trouble}"))
+            boxes.append(box)
+            classes.append(ids[label])  # type: ignore[index]
+            crowds.append(crowd)
+            joints.append(person)
+            kept_joints = person if num_joints and ann.get("category_id") in with_joints else None
+            official.append(_official(ann, img.get("id"), ann["bbox"], next_id, kept_joints))
+            next_id += 1
         if not boxes:
             report.problems.append(
                 Problem("no_objects", where, "no objects: image kept as a negative")
             )
         records.append(
             CocoRecord(
-                path, boxes, classes, crowds, width, height, img.get("id"), official, category_ids
+                path,
+                boxes,
+                classes,
+                crowds,
+                width,
+                height,
+                keypoints=np.asarray(joints, np.float32).reshape(len(boxes), num_joints, 3),
+                image_id=img.get("id"),
+                annotations=official,
+                category_ids=category_ids,
             )
         )
     if check_images and data["images"] and not records:

@@ -28,13 +28,15 @@ from centernet_keras.data.augment import (
     random_geometry,
     warp_boxes,
     warp_image,
+    warp_keypoints,
 )
 from centernet_keras.data.image_io import SkipLog, safe_read_image
 
 log = logging.getLogger("centernet_keras.data")
 
-#: ``encode(boxes [N, 4] float32 input pixels, classes [N] int32 (−1: ignore), input_hw) → dict``
-#: of target tensors (TF ops), as ``Detector.target_encoder`` returns it.
+#: ``encode(boxes [N, 4] float32 input pixels, classes [N] int32 (−1: ignore), input_hw,
+#: keypoints=None) → dict`` of target tensors (TF ops), as ``Detector.target_encoder`` returns
+#: it; ``keypoints`` ``[N, K, 3]`` (input pixels) is passed when the records have joints.
 TargetEncoder = Callable[..., dict]
 
 
@@ -52,6 +54,8 @@ class PipelineConfig:
             the deterministic letterbox / resize of validation).
         min_box_size: boxes at most this many pixels wide or tall after augmentation are dropped.
         seed: seed of the shuffling (a full permutation per pass) and the augmentation.
+        keypoint_flip: ``[K]`` joint permutation of a horizontal flip
+            (``KeypointSpec.flip_permutation()``): needed to train on keypoints with flips.
     """
 
     input_size: tuple[int, int]
@@ -62,24 +66,46 @@ class PipelineConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     min_box_size: float = 1.0
     seed: int = 0
+    keypoint_flip: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.keypoint_flip is not None:
+            self.keypoint_flip = tuple(int(i) for i in self.keypoint_flip)
+
+
+def num_keypoints(records: Sequence[ImageRecord]) -> int:
+    """``K``, the joints per object of the records (0: boxes only).
+
+    Raises:
+        ValueError: records with different ``K`` (mixed files?).
+    """
+    counts = {r.num_keypoints for r in records}
+    if len(counts) > 1:
+        raise ValueError(f"the records have different numbers of joints: {sorted(counts)}")
+    return counts.pop() if counts else 0
 
 
 def records_to_tensors(records: Sequence[ImageRecord]) -> tuple[tf.Tensor, ...]:
-    """Records → ``(paths [N], boxes ragged [N, (n), 4], classes ragged [N, (n)])``.
+    """Records → ``(paths [N], boxes ragged [N, (n), 4], classes ragged [N, (n)],
+    keypoints ragged [N, (n), K, 3])`` (``K = 0`` for box annotations).
 
     Difficult objects (``ImageRecord.difficult``) are left out: they are not trained on, as in
     the reference, and the VOC metrics ignore them. The records are not modified.
     """
+    k = num_keypoints(records)
     keep = [~r.difficult for r in records]
-    lengths = [int(k.sum()) for k in keep]
-    boxes = [r.boxes[k] for r, k in zip(records, keep, strict=True)]
-    classes = [r.classes[k] for r, k in zip(records, keep, strict=True)]
-    boxes = np.concatenate(boxes or [np.zeros((0, 4))]).astype(np.float32)
-    classes = np.concatenate(classes or [np.zeros(0)]).astype(np.int32)
+    lengths = [int(m.sum()) for m in keep]
+
+    def joined(field: str, shape: tuple, dtype) -> tf.RaggedTensor:
+        parts = [getattr(r, field)[m] for r, m in zip(records, keep, strict=True)]
+        values = np.concatenate(parts or [np.zeros((0, *shape))]).astype(dtype)
+        return tf.RaggedTensor.from_row_lengths(values.reshape(sum(lengths), *shape), lengths)
+
     return (
         tf.constant([str(r.path) for r in records], tf.string),
-        tf.RaggedTensor.from_row_lengths(boxes.reshape(-1, 4), lengths),
-        tf.RaggedTensor.from_row_lengths(classes, lengths),
+        joined("boxes", (4,), np.float32),
+        joined("classes", (), np.int32),
+        joined("keypoints", (k, 3), np.float32),
     )
 
 
@@ -99,16 +125,19 @@ def transform_example(
     config: PipelineConfig,
     seed: tf.Tensor | None = None,
     encoder: TargetEncoder | None = None,
+    keypoints: tf.Tensor | None = None,
 ) -> tuple[tf.Tensor, dict]:
     """One image ``[h, w, 3]`` + boxes ``[n, 4]`` + classes ``[n]`` → network input and targets.
 
     With ``seed`` (``[2]`` int), the random training augmentation; without, the deterministic
-    letterbox / resize.
+    letterbox / resize. ``keypoints`` ``[n, K, 3]`` (image pixels) move with the boxes
+    (``warp_keypoints``; a flip swaps joints by ``config.keypoint_flip``).
 
     Returns:
         ``(image [H, W, 3] float32 0–255, targets)``: targets are ``encoder``'s dict, or
         without an encoder the moved boxes ``{"boxes": [n, 4] float32 input pixels,
-        "classes": [n] (−1 where a box left the canvas or became too small)}``.
+        "classes": [n] (−1 where a box left the canvas or became too small)}`` (and
+        ``"keypoints"`` ``[n, K, 3]`` input pixels, ``v = 0`` where a joint left the canvas).
     """
     image_hw = tf.shape(image)[:2]
     hw = config.input_size
@@ -121,12 +150,22 @@ def transform_example(
         flip = tf.random.stateless_uniform([], seed=seeds[1]) < aug.flip_prob
     out = warp_image(image, image_hw, geometry, hw, flip)
     boxes = warp_boxes(boxes, geometry, image_hw, hw, flip)
+    extra = {}
+    if keypoints is not None:
+        if seed is not None and config.keypoint_flip is None and config.augment.flip_prob > 0:
+            raise ValueError(
+                "flipping keypoints needs PipelineConfig.keypoint_flip (the joint permutation "
+                "of KeypointSpec.flip_permutation())"
+            )
+        extra["keypoints"] = warp_keypoints(
+            keypoints, geometry, image_hw, hw, flip, config.keypoint_flip
+        )
     if seed is not None:
         out = hsv_jitter(out, seeds[2], aug.hue, aug.sat, aug.val)
     classes = drop_tiny_boxes(boxes, classes, config.min_box_size)
     if encoder is None:
-        return out, {"boxes": boxes, "classes": classes}
-    return out, encoder(boxes, classes, hw)
+        return out, {"boxes": boxes, "classes": classes, **extra}
+    return out, encoder(boxes, classes, hw, **extra)
 
 
 def _report_overfull(records: Sequence[ImageRecord], max_objects: int) -> None:
@@ -209,6 +248,7 @@ def make_dataset(
     skips = skips if skips is not None else SkipLog()
     _report_overfull(records, config.max_objects)
     tensors = records_to_tensors(records)
+    with_keypoints = num_keypoints(records) > 0
     if training:
         data = training_stream(len(records), config.seed, start).map(
             lambda index, seed: (tuple(t[index] for t in tensors), seed)
@@ -220,18 +260,19 @@ def make_dataset(
         data = data.map(lambda *example: (example, tf.zeros([2], tf.int64)))
 
     def read(example, noise):
-        path, boxes, classes = example
+        path, boxes, classes, keypoints = example
         image, ok = _read(path, skips)
-        return image, boxes, classes, ok, noise
+        return image, boxes, classes, keypoints, ok, noise
 
-    def transform(image, boxes, classes, ok, noise):
+    def transform(image, boxes, classes, keypoints, ok, noise):
         random = training and config.augment.enabled
         return transform_example(
-            image, boxes, classes, config, noise if random else None, encoder=encoder
-        )
+            image, boxes, classes, config, noise if random else None, encoder=encoder,
+            keypoints=keypoints if with_keypoints else None,
+        )  # fmt: skip
 
     data = data.map(read, num_parallel_calls=tf.data.AUTOTUNE)
-    data = data.filter(lambda image, boxes, classes, ok, noise: ok)
+    data = data.filter(lambda image, boxes, classes, keypoints, ok, noise: ok)
     data = data.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
     drop = training if drop_remainder is None else drop_remainder
     return data.batch(config.batch_size, drop_remainder=drop).prefetch(tf.data.AUTOTUNE)

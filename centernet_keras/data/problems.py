@@ -30,6 +30,7 @@ PROBLEM_KINDS: dict[str, str] = {
     "inverted_box": "inverted box, x2 < x1 or y2 < y1 (object dropped)",
     "clipped_box": "box outside the image (clipped to it)",
     "zero_size_box": "zero-size box after clipping (object dropped)",
+    "bad_keypoints": "malformed COCO keypoints (object kept, its joints unlabelled)",
     "no_objects": "image with no objects left (kept as a negative)",
     "difficult_skipped": "difficult objects skipped (--skip-difficult)",
     "crowd_skipped": "COCO iscrowd objects skipped",
@@ -70,6 +71,7 @@ class DatasetReport:
         difficult: split name → difficult objects written (flagged ``,1``).
         files: the files written.
         notes: what was done besides writing (e.g. which split was used), printed.
+        keypoint_spec: the joints of a COCO keypoints file (``KeypointSpec``), else ``None``.
     """
 
     class_names: list[str]
@@ -79,6 +81,7 @@ class DatasetReport:
     files: list[str] = field(default_factory=list)
     difficult: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    keypoint_spec: object = None
 
     def counts(self) -> Counter[str]:
         """Number of problems per kind."""

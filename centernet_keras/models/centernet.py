@@ -105,7 +105,7 @@ class CenterNet(Detector):
 
         num_classes = self.num_classes
 
-        def encode(boxes, classes, image_hw):
+        def encode(boxes, classes, image_hw, keypoints=None):  # joints are not a box target
             return encode_targets(boxes, classes, image_hw, num_classes, max_objects)
 
         return encode

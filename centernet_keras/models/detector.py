@@ -105,8 +105,10 @@ class Detector(keras.Model):
         """The training targets of one image, as ``tf.data`` maps them.
 
         Returns:
-            ``encode(boxes [N, 4] float32 input pixels, classes [N] int32, image_hw) → dict``
-            of target tensors (TF ops).
+            ``encode(boxes [N, 4] float32 input pixels, classes [N] int32 (−1: not an object),
+            image_hw, keypoints=None) → dict`` of target tensors (TF ops); ``keypoints``
+            ``[N, K, 3]`` input pixels when the data has joints (a detector that does not use
+            them ignores them).
         """
         raise NotImplementedError
 

@@ -119,9 +119,24 @@ class CenterNetPose(Detector):
         }
 
     def target_encoder(self, max_objects: int) -> Callable[..., dict]:
-        from centernet_keras.targets import encode_pose_targets  # TF ops: only where targets are
+        import tensorflow as tf  # TF ops: only where targets are made
 
-        def encode(boxes, keypoints, image_hw):
+        from centernet_keras.targets import encode_pose_targets
+
+        num_joints = self.keypoint_spec.num_joints
+
+        def encode(boxes, classes, image_hw, keypoints=None):
+            if keypoints is None:
+                raise ValueError(
+                    "a pose model trains on keypoints: give it a COCO keypoints file "
+                    "(person_keypoints_*.json), not box annotations"
+                )
+            if keypoints.shape[1] is not None and keypoints.shape[1] != num_joints:
+                raise ValueError(
+                    f"the data has {keypoints.shape[1]} joints per person, the model {num_joints}"
+                )
+            # a row the pipeline dropped (class −1: left the canvas, too small) is padding
+            boxes = tf.where(tf.cast(classes, tf.int32)[:, None] >= 0, boxes, -1.0)
             return encode_pose_targets(boxes, keypoints, image_hw, max_objects)
 
         return encode
