@@ -1,6 +1,11 @@
-"""Train a detector (CenterNet) on annotation-line files (see voc_annotation.py).
+"""Train a detector (CenterNet, or CenterNet pose) on annotation lines or COCO JSON.
 
     python train.py --classes model_data/voc_classes.txt --train 2007_train.txt --val 2007_val.txt
+    python train.py --train-json instances_train2017.json --train-images train2017 \
+        --val-json instances_val2017.json --val-images val2017           # no conversion step
+    python train.py --detector pose --backbone dla34 \
+        --train-json person_keypoints_train2017.json --train-images train2017 \
+        --val-json person_keypoints_val2017.json --val-images val2017
     python train.py --config my_run.json                 # flags override the JSON
     python train.py --resume --save-dir logs              # continue a killed run
 
@@ -27,9 +32,25 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 FLAGS = [
     # (flag, config key (flat: see training.config.FLAT_KEYS), type, help); the default shown
     # is TrainConfig's
-    ("--classes", "classes_path", str, "class names file, one per line"),
+    (
+        "--classes",
+        "classes_path",
+        str,
+        "class names file, one per line (default: model_data/voc_classes.txt with --train; "
+        "the file's categories with --train-json, or, given, the categories of these names)",
+    ),
     ("--train", "train_annotations", str, "training annotation lines (path x1,y1,x2,y2,cls ...)"),
     ("--val", "val_annotations", str, "validation annotation lines ('' for none)"),
+    (
+        "--train-json",
+        "train_json",
+        str,
+        "COCO JSON of the training split (instances_*.json, or person_keypoints_*.json for "
+        "--detector pose), instead of --train/--val",
+    ),
+    ("--train-images", "train_images", str, "image folder of --train-json"),
+    ("--val-json", "val_json", str, "COCO JSON of the validation split (with --train-json)"),
+    ("--val-images", "val_images", str, "image folder of --val-json"),
     ("--save-dir", "save_dir", str, "output folder for checkpoints and logs"),
     ("--backbone", "backbone", str, "one of: {backbones}"),
     ("--weights", "weights", str, "backbone weights: imagenet | none | path to a weights file"),
@@ -160,6 +181,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     from centernet_keras.training import TrainConfig
     from centernet_keras.training.trainer import CONFIG_FILE
 
+    if args.train_json and (args.train_annotations or args.val_annotations):
+        raise ValueError("--train/--val (annotation lines) and --train-json exclude each other")
     overrides = {k: v for k, v in vars(args).items() if v is not None}
     for key in ("config", "resume", "quiet"):
         overrides.pop(key, None)

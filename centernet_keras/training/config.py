@@ -20,10 +20,39 @@ from centernet_keras.data.augment import AugmentConfig
 from centernet_keras.io import atomic_write_text
 from centernet_keras.models import Detector, build_centernet
 
+
+def build_pose_detector(num_classes: int, keypoint_spec=None, class_names=None, **kwargs):
+    """``build_centernet_pose`` as ``DETECTORS`` calls it: one class, joints from the data.
+
+    Raises:
+        ValueError: no keypoint spec (the data has no joints) or more than one class.
+    """
+    from centernet_keras.models.pose import build_centernet_pose
+
+    if keypoint_spec is None:
+        raise ValueError(
+            "--detector pose trains on keypoints: give --train-json with a COCO keypoints file "
+            "(person_keypoints_*.json, categories with 'keypoints')"
+        )
+    if num_classes != 1:
+        raise ValueError(
+            f"the pose model finds one class (e.g. person); the data has {num_classes}: "
+            f"{list(class_names or [])[:10]}: pass --classes with the one keypoint class"
+        )
+    return build_centernet_pose(
+        keypoint_spec.num_joints, keypoint_spec=keypoint_spec, class_names=class_names, **kwargs
+    )
+
+
 #: The detectors ``train`` builds (``--detector``): name → builder, called as
 #: ``builder(num_classes, backbone=, input_shape=, weights=, class_names=, image_resize=,
-#: **ModelConfig.options())``.
-DETECTORS: dict[str, Callable[..., Detector]] = {"centernet": build_centernet}
+#: **ModelConfig.options())``, and ``keypoint_spec=`` for those in ``KEYPOINT_DETECTORS``.
+DETECTORS: dict[str, Callable[..., Detector]] = {
+    "centernet": build_centernet,
+    "pose": build_pose_detector,
+}
+#: The detectors that train on keypoints (``train`` passes them the data's ``KeypointSpec``).
+KEYPOINT_DETECTORS = frozenset({"pose"})
 
 
 @dataclass
@@ -79,11 +108,21 @@ class TrainConfig:
 
     Paths are as given (relative to the working directory). Build one from flat or sectioned
     settings with ``from_dict`` / ``from_json``.
+
+    The data is annotation lines (``train_annotations`` / ``val_annotations``; classes from
+    ``classes_path``, default ``model_data/voc_classes.txt``) or, when ``train_json`` is set,
+    COCO JSON files with their image folders (``train_json`` + ``train_images``, optional
+    ``val_json`` + ``val_images``; classes from the categories unless ``classes_path`` is set):
+    the line fields are then unused and saved as ``None``. See ``training.data``.
     """
 
-    classes_path: str = "model_data/voc_classes.txt"
-    train_annotations: str = "2007_train.txt"
+    classes_path: str | None = None
+    train_annotations: str | None = "2007_train.txt"
     val_annotations: str | None = "2007_val.txt"
+    train_json: str | None = None
+    train_images: str | None = None
+    val_json: str | None = None
+    val_images: str | None = None
     save_dir: str = "logs"
     model: ModelConfig = field(default_factory=ModelConfig)
     max_objects: int = 100
@@ -119,6 +158,16 @@ class TrainConfig:
             problems.append(f"strategy must be 'none' or 'mirrored', got {self.strategy!r}")
         if not 0 <= self.freeze_epochs <= self.epochs:
             problems.append(f"need 0 <= freeze_epochs ({self.freeze_epochs}) <= epochs")
+        if self.train_json:
+            self.train_annotations = self.val_annotations = None
+            if not self.train_images:
+                problems.append("train_json needs train_images (its image folder)")
+            if self.val_json and not self.val_images:
+                problems.append("val_json needs val_images (its image folder)")
+        elif self.val_json:
+            problems.append(
+                "val_json needs train_json (annotation lines validate on val_annotations)"
+            )
         if problems:
             raise ValueError("; ".join(problems))
 

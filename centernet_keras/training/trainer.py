@@ -15,13 +15,9 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from centernet_keras.data.annotations import (
-    ImageRecord,
-    drop_out_of_range_classes,
-    read_annotation_file,
-)
 from centernet_keras.data.image_io import SkipLog
 from centernet_keras.data.pipeline import PipelineConfig, make_dataset
+from centernet_keras.keypoints import KeypointSpec
 from centernet_keras.models import Detector
 from centernet_keras.training.callbacks import (
     LAST,
@@ -33,7 +29,8 @@ from centernet_keras.training.callbacks import (
     recover,
     start_fresh,
 )
-from centernet_keras.training.config import DETECTORS, TrainConfig
+from centernet_keras.training.config import DETECTORS, KEYPOINT_DETECTORS, TrainConfig
+from centernet_keras.training.data import load_training_data
 from centernet_keras.training.map_callback import MapCallback
 from centernet_keras.training.schedules import (
     LR_LIMITS,
@@ -57,30 +54,6 @@ class TrainResult:
     dropped_boxes: int
 
 
-def read_classes_file(path: str | Path) -> list[str]:
-    """Class names, one per line (blank lines and ``#`` comments ignored)."""
-    from centernet_keras.data.classes import read_classes
-
-    return read_classes(path)
-
-
-def load_records(path: str | Path, num_classes: int) -> tuple[list[ImageRecord], int]:
-    """Read an annotation file; report bad lines; drop (and count) boxes of unknown class ids.
-
-    Returns:
-        ``(records, dropped_boxes)``.
-    """
-    records, problems = read_annotation_file(path)
-    for message in problems:
-        log.warning("skipped annotation line: %s", message)
-    dropped, messages = drop_out_of_range_classes(records, num_classes)
-    for message in messages:
-        log.warning("%s", message)
-    if not records:
-        raise ValueError(f"{path}: no usable annotation lines")
-    return records, dropped
-
-
 def make_strategy(name: str) -> tf.distribute.Strategy:
     """``"none"`` → the default strategy; ``"mirrored"`` → all GPUs, else all logical CPUs."""
     if name == "none":
@@ -90,9 +63,15 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy(devices)
 
 
-def build_model(config: TrainConfig, class_names: list[str]) -> Detector:
-    """A new detector per ``config.model`` (initialised from its ``model_path`` if set)."""
+def build_model(
+    config: TrainConfig, class_names: list[str], keypoint_spec: KeypointSpec | None = None
+) -> Detector:
+    """A new detector per ``config.model`` (initialised from its ``model_path`` if set).
+
+    ``keypoint_spec`` (the data's joints) goes to the detectors that train on keypoints.
+    """
     settings = config.model
+    extra = {"keypoint_spec": keypoint_spec} if settings.detector in KEYPOINT_DETECTORS else {}
     model = DETECTORS[settings.detector](
         len(class_names),
         backbone=settings.backbone,
@@ -100,6 +79,7 @@ def build_model(config: TrainConfig, class_names: list[str]) -> Detector:
         weights=settings.weights,
         class_names=class_names,
         image_resize=settings.image_resize,
+        **extra,
         **settings.options(),
     )
     if settings.model_path:
@@ -254,12 +234,9 @@ def train(
     _set_precision(config.mixed_precision)
     config.save(save_dir / CONFIG_FILE)
 
-    class_names = read_classes_file(config.classes_path)
-    train_records, dropped = load_records(config.train_annotations, len(class_names))
-    val_records = None
-    if config.val_annotations:
-        val_records, val_dropped = load_records(config.val_annotations, len(class_names))
-        dropped += val_dropped
+    data = load_training_data(config)
+    class_names, train_records, val_records = data.class_names, data.train, data.val
+    log.info("training data: %s", data.source)
 
     strategy = make_strategy(config.strategy)
     with strategy.scope():
@@ -267,10 +244,16 @@ def train(
             model = keras.saving.load_model(save_dir / LAST)
             log.info("resuming after epoch %d (%s phase)", state["epoch"], state["phase"])
         else:
-            model = build_model(config, class_names)
+            model = build_model(config, class_names, data.keypoint_spec)
     if model.num_classes != len(class_names):
         raise ValueError(
-            f"model has {model.num_classes} classes, {config.classes_path} lists {len(class_names)}"
+            f"model has {model.num_classes} classes, the data {len(class_names)} ({data.source})"
+        )
+    spec = getattr(model, "keypoint_spec", None)
+    if spec is not None and spec != data.keypoint_spec:
+        raise ValueError(
+            f"the model's joints {list(spec.names)} are not the data's "
+            f"({data.keypoint_spec and list(data.keypoint_spec.names)}; {data.source})"
         )
 
     skips = SkipLog()
@@ -292,6 +275,7 @@ def train(
             image_resize=config.model.image_resize,
             augment=config.augment,
             seed=config.seed + first,
+            keypoint_flip=data.keypoint_spec and data.keypoint_spec.flip_permutation(),
         )
         encoder = model.target_encoder(config.max_objects)
         # Fixed epoch length on an endless stream: a skipped image shifts the batches instead
@@ -364,4 +348,4 @@ def train(
             break
     if skips.paths:
         log.warning("%d unreadable image(s) were skipped during training", len(skips.paths))
-    return TrainResult(model, save_dir, history, len(skips.paths), dropped)
+    return TrainResult(model, save_dir, history, len(skips.paths), data.dropped_boxes)

@@ -25,7 +25,7 @@ def test_help_lists_the_detectors_with_the_default(train_cli, capsys):
         train_cli.parse_args(["--help"])
     assert exit_info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "--detector {centernet}" in text
+    assert "--detector {centernet,pose}" in text
     assert "the detector to train (default: centernet)" in text
 
 

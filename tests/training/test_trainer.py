@@ -175,7 +175,7 @@ def test_unknown_class_ids_are_dropped_and_counted(tiny_voc, tmp_path, caplog):
     lines = Path(tiny_voc["train"]).read_text().splitlines()
     bad = tmp_path / "train.txt"
     bad.write_text("\n".join([lines[0] + " 1,1,20,20,9", *lines[1:]]) + "\n")
-    from centernet_keras.training.trainer import load_records
+    from centernet_keras.training.data import load_records
 
     records, dropped = load_records(bad, num_classes=5)
     assert dropped == 1 and len(records) == len(lines)

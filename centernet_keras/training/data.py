@@ -1,0 +1,127 @@
+"""The training data of a run: annotation lines or COCO JSON → records, classes, keypoint spec.
+
+Two sources (``TrainConfig``): annotation-line files (``train_annotations`` /
+``val_annotations``, classes from ``classes_path``, default ``model_data/voc_classes.txt``), or
+COCO JSON files with their image folders (``train_json`` + ``train_images``, ``val_json`` +
+``val_images``), read by :func:`~centernet_keras.data.coco.read_coco` with no conversion step:
+classes are the JSON's categories unless ``classes_path`` is given (then matched by name), and a
+keypoints file (``person_keypoints_*.json``) gives the records' joints and the ``KeypointSpec``.
+Bad data is reported (logged, counted), never fatal unless nothing is left.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from centernet_keras.data.annotations import (
+    ImageRecord,
+    drop_out_of_range_classes,
+    read_annotation_file,
+)
+from centernet_keras.data.problems import QUIET_KINDS
+from centernet_keras.keypoints import KeypointSpec
+
+log = logging.getLogger("centernet_keras.training")
+
+#: The class list of annotation-line training when ``classes_path`` is not set.
+DEFAULT_CLASSES = "model_data/voc_classes.txt"
+
+
+@dataclass
+class TrainingData:
+    """What ``load_training_data`` read.
+
+    Attributes:
+        train: the training records.
+        val: the validation records, or ``None``.
+        class_names: the classes (model outputs, in order).
+        keypoint_spec: the joints of a COCO keypoints file, else ``None``.
+        dropped_boxes: boxes dropped for a class id outside the classes (annotation lines).
+        source: what was read, for the log.
+    """
+
+    train: list[ImageRecord]
+    val: list[ImageRecord] | None
+    class_names: list[str]
+    keypoint_spec: KeypointSpec | None
+    dropped_boxes: int
+    source: str
+
+
+def read_classes_file(path: str | Path) -> list[str]:
+    """Class names, one per line (blank lines and ``#`` comments ignored)."""
+    from centernet_keras.data.classes import read_classes
+
+    return read_classes(path)
+
+
+def load_records(path: str | Path, num_classes: int) -> tuple[list[ImageRecord], int]:
+    """Read an annotation file; report bad lines; drop (and count) boxes of unknown class ids.
+
+    Returns:
+        ``(records, dropped_boxes)``.
+    """
+    records, problems = read_annotation_file(path)
+    for message in problems:
+        log.warning("skipped annotation line: %s", message)
+    dropped, messages = drop_out_of_range_classes(records, num_classes)
+    for message in messages:
+        log.warning("%s", message)
+    if not records:
+        raise ValueError(f"{path}: no usable annotation lines")
+    return records, dropped
+
+
+def _read_json(json_path: str, image_dir: str | None, class_names: list[str] | None, flag: str):
+    """``read_coco`` with its findings logged (counted kinds, the rest listed)."""
+    from centernet_keras.data.coco import read_coco
+
+    if not image_dir:
+        raise ValueError(f"{json_path}: a COCO JSON needs its image folder ({flag})")
+    records, names, report = read_coco(json_path, image_dir, class_names)
+    counts = report.counts()
+    for problem in report.problems:
+        if problem.kind not in QUIET_KINDS | {"no_objects"}:
+            log.warning("%s", problem)
+    if counts:
+        log.info("%s: %s", json_path, ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    return records, names, report.keypoint_spec
+
+
+def load_training_data(config) -> TrainingData:
+    """Read the training (and validation) split of ``config`` (a ``TrainConfig``).
+
+    Raises:
+        ValueError: a missing image folder for a JSON; validation with other classes or joints
+            than training; no usable records (see also ``read_coco``).
+        FileNotFoundError: a missing file.
+    """
+    if not config.train_json:
+        class_names = read_classes_file(config.classes_path or DEFAULT_CLASSES)
+        train, dropped = load_records(config.train_annotations, len(class_names))
+        val = None
+        if config.val_annotations:
+            val, val_dropped = load_records(config.val_annotations, len(class_names))
+            dropped += val_dropped
+        source = f"annotation lines {config.train_annotations}"
+        return TrainingData(train, val, class_names, None, dropped, source)
+
+    given = read_classes_file(config.classes_path) if config.classes_path else None
+    train, class_names, spec = _read_json(
+        config.train_json, config.train_images, given, "--train-images"
+    )
+    val = None
+    if config.val_json:
+        val, _, val_spec = _read_json(
+            config.val_json, config.val_images, class_names, "--val-images"
+        )
+        if val_spec != spec:
+            raise ValueError(
+                f"{config.val_json} has other joints than {config.train_json}: "
+                f"{val_spec and val_spec.names} vs {spec and spec.names}"
+            )
+    joints = f", {spec.num_joints} joints" if spec is not None else ""
+    source = f"COCO JSON {config.train_json} ({len(class_names)} classes{joints})"
+    return TrainingData(train, val, list(class_names), spec, 0, source)
