@@ -9,7 +9,9 @@
     python predict.py --model m.keras --mode export --format onnx --output m.onnx
 
 Outputs go to --output (default: predict_out/ with the input's name). Boxes are drawn with
-"<class> <score>" labels, one colour per class.
+"<class> <score>" labels, one colour per class. A pose model's people are drawn as skeletons
+(limbs green on the left, blue on the right, magenta in the middle; joints as dots) over their
+boxes (--no-boxes leaves the boxes out), and its --mode heatmap shows the joint heatmap.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="image",
         help="image: one image; dir: every image of a folder; video: a video file or camera "
         "index; fps: time preprocess/forward/decode on one image; heatmap: overlay the class "
-        "heatmap on an image; export: write the model for deployment",
+        "heatmap on an image (a pose model: the joint heatmap, max over joints); export: write "
+        "the model for deployment",
     )
     parser.add_argument(
         "--input", help="image, folder, video file or camera index (0, 1, ...), per --mode"
@@ -59,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--crop",
         action="store_true",
         help="image/dir: also save each detection as its own image (in <output>/crops)",
+    )
+    parser.add_argument(
+        "--no-boxes",
+        action="store_true",
+        help="image/dir/video, pose models: draw the skeletons only, without boxes and labels "
+        "(an error for a box model, which draws nothing but boxes)",
     )
     parser.add_argument(
         "--count", action="store_true", help="image/dir/video: print the detections per class"
@@ -104,10 +113,14 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: --mode {args.mode} needs --input")
     predictor = predictor_from_args(args)
     names = predictor.class_names
+    spec = visualize.keypoint_spec_of(predictor)
+    if args.no_boxes and spec is None:
+        raise ValueError("--no-boxes is for pose models; this model draws boxes only")
+    drawing = {"keypoint_spec": spec, "draw_boxes": not args.no_boxes}
     if args.mode == "image":
         out = _output(args, DEFAULT_DIR / Path(args.input).name)
         crop_dir = out.parent / "crops" if args.crop else None
-        detections = visualize.annotate_image(predictor, args.input, out, crop_dir)
+        detections = visualize.annotate_image(predictor, args.input, out, crop_dir, **drawing)
         for box, name, score in zip(
             detections.boxes, detections.class_names, detections.scores, strict=True
         ):
@@ -118,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.mode == "dir":
         out = _output(args, DEFAULT_DIR)
         report = visualize.annotate_folder(
-            predictor, args.input, out, crop=args.crop, progress=not args.no_progress
+            predictor, args.input, out, crop=args.crop, progress=not args.no_progress, **drawing
         )
         for path, reason in report.failed:
             print(f"skipped unreadable file {path}: {reason}", file=sys.stderr)
@@ -129,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         stem = f"camera{args.input}" if args.input.isdigit() else Path(args.input).stem
         out = _output(args, DEFAULT_DIR / f"{stem}.mp4")
         report = visualize.annotate_video(
-            predictor, args.input, out, args.max_frames, progress=not args.no_progress
+            predictor, args.input, out, args.max_frames, progress=not args.no_progress, **drawing
         )
         if args.count:
             _print_counts(report.counts, names)

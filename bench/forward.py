@@ -1,13 +1,15 @@
-"""Forward / predict latency of a CenterNet on this machine (CPU by default).
+"""Forward / predict latency of a CenterNet box or pose model on this machine (CPU by default).
 
 Prints one JSON line per backbone: median latencies (ms) of the traced forward pass, of the
 traced forward + decode (what ``predict_step`` runs), of the decode alone, the decode share, and
 ``model.predict`` per call for comparison. With several backbones, all models are timed
-round-robin in the same loop, so machine drift hits every backbone alike.
+round-robin in the same loop, so machine drift hits every backbone alike. ``--detector pose``
+times ``build_centernet_pose`` (COCO-17 joints, ``PoseDecoder``) instead of the box model.
 
     python bench/forward.py                      # ResNet50 @512, batch 1
     python bench/forward.py --backbone resnet18 --size 384 --runs 10
     python bench/forward.py --backbones resnet50,dla34,dla34_plain
+    python bench/forward.py --backbones dla34_plain --detector pose --runs 10
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from centernet_keras.models import build_centernet
+from centernet_keras.models.pose import build_centernet_pose
 from centernet_keras.timing import interleaved_medians, to_host
 
 
@@ -35,7 +38,13 @@ def main() -> None:
     )
     parser.add_argument("--size", type=int, default=512, help="square input size (px)")
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--num-classes", type=int, default=20)
+    parser.add_argument(
+        "--detector",
+        choices=("centernet", "pose"),
+        default="centernet",
+        help="centernet: boxes (--num-classes); pose: multi-person pose, COCO-17 joints",
+    )
+    parser.add_argument("--num-classes", type=int, default=20, help="centernet only")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument(
@@ -44,9 +53,12 @@ def main() -> None:
         dest="iou_threshold",
         type=float,
         default=None,
-        help="decoder NMS IoU (default none, for every backbone)",
+        help="decoder NMS IoU (default none, for every backbone; centernet only: the pose "
+        "decoder has no NMS)",
     )
     args = parser.parse_args()
+    if args.detector == "pose" and args.iou_threshold is not None:
+        parser.error("--iou-threshold: the pose decoder has no NMS")
 
     names = args.backbones.split(",") if args.backbones else [args.backbone]
     images = np.random.default_rng(0).uniform(0, 255, (args.batch, args.size, args.size, 3))
@@ -54,9 +66,11 @@ def main() -> None:
 
     models, fns = {}, {}
     for name in names:
-        model = build_centernet(
-            args.num_classes, name, (args.size, args.size, 3), iou_threshold=args.iou_threshold
-        )
+        shape = (args.size, args.size, 3)
+        if args.detector == "pose":
+            model = build_centernet_pose(17, name, shape)
+        else:
+            model = build_centernet(args.num_classes, name, shape, iou_threshold=args.iou_threshold)
         forward = tf.function(lambda x, m=model: m(x, training=False))
         predict_step = tf.function(lambda x, m=model: m.detect(x))
         raw = forward(images)
@@ -72,6 +86,7 @@ def main() -> None:
     for name, model in models.items():
         result = {
             "bench": "forward",
+            "detector": args.detector,
             "backbone": name,
             "input": [args.batch, args.size, args.size, 3],
             "params": model.count_params(),

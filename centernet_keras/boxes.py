@@ -111,30 +111,38 @@ def _affine(
 
 
 def _apply(
-    boxes: np.ndarray,
+    coords: np.ndarray,
     image_hw: Sequence[int] | np.ndarray,
     input_hw: Sequence[int],
     letterbox: bool,
     inverse: bool,
 ) -> np.ndarray:
-    b = np.asarray(boxes)
+    """Map ``[..., 2n]`` interleaved ``x, y`` coordinates (boxes ``[..., 4]``, points
+    ``[..., 2]``) between image and input pixels, clipped to the target image; all ``-1``
+    rows (padding) stay ``-1``. Per-image parameters ``[B]`` broadcast over the axes after B.
+    """
+    b = np.asarray(coords)
     out_dtype = b.dtype if np.issubdtype(b.dtype, np.floating) else np.float32
     b = b.astype(np.float64)
     sx, sy, px, py = _affine(image_hw, input_hw, letterbox)
-    # Per-image params [B] broadcast against boxes [B, K, 4]: add the K axis.
-    sx, sy, px, py = (np.expand_dims(v, -1) for v in (sx, sy, px, py))
+
+    def per_image(v):  # [B] (or []) → [B, 1, …, 1] against coordinates [B, …, 2n]
+        v = np.asarray(v)
+        return v.reshape(v.shape + (1,) * (b.ndim - v.ndim))
+
+    sx, sy, px, py = (per_image(v) for v in (sx, sy, px, py))
     if inverse:
         hw = np.asarray(image_hw, dtype=np.float64)
-        lim_w, lim_h = np.expand_dims(hw[..., 1], -1), np.expand_dims(hw[..., 0], -1)
-        xs = (b[..., 0::2] - px[..., None]) / sx[..., None]
-        ys = (b[..., 1::2] - py[..., None]) / sy[..., None]
+        lim_w, lim_h = per_image(hw[..., 1]), per_image(hw[..., 0])
+        xs = (b[..., 0::2] - px) / sx
+        ys = (b[..., 1::2] - py) / sy
     else:
         lim_h, lim_w = (float(v) for v in input_hw)
-        xs = b[..., 0::2] * sx[..., None] + px[..., None]
-        ys = b[..., 1::2] * sy[..., None] + py[..., None]
-    xs = np.clip(xs, 0.0, np.asarray(lim_w)[..., None])
-    ys = np.clip(ys, 0.0, np.asarray(lim_h)[..., None])
-    out = np.stack([xs[..., 0], ys[..., 0], xs[..., 1], ys[..., 1]], axis=-1)
+        xs = b[..., 0::2] * sx + px
+        ys = b[..., 1::2] * sy + py
+    xs = np.clip(xs, 0.0, lim_w)
+    ys = np.clip(ys, 0.0, lim_h)
+    out = np.stack([xs, ys], axis=-1).reshape(b.shape)  # x, y interleaved again
     padding = np.all(b == _PAD_VALUE, axis=-1, keepdims=True)
     return np.where(padding, _PAD_VALUE, out).astype(out_dtype)
 
@@ -182,3 +190,27 @@ def boxes_to_input(
         Boxes of the same shape in input pixels, clipped to the input; ``-1`` rows preserved.
     """
     return _apply(boxes, image_hw, input_hw, letterbox, inverse=False)
+
+
+def points_to_original(
+    points: np.ndarray,
+    image_hw: Sequence[int] | np.ndarray,
+    input_hw: Sequence[int],
+    letterbox: bool = True,
+) -> np.ndarray:
+    """Map points (e.g. pose joints) from network-input pixels to original-image pixels.
+
+    The mapping of ``boxes_to_original`` (same letterbox / resize inverse, clipped to the
+    image), for ``(x, y)`` pairs; a point that is exactly ``(-1, -1)`` (padding) stays ``-1``.
+
+    Args:
+        points: ``[..., 2]`` points in input pixels, e.g. joints ``[K, J, 2]``, or batched
+            ``[B, K, J, 2]`` with ``image_hw`` ``[B, 2]``.
+        image_hw: Original ``(height, width)``, or ``[B, 2]`` per-image sizes.
+        input_hw: Network input ``(height, width)``.
+        letterbox: ``True`` for aspect-preserving resize + pad, ``False`` for a plain resize.
+
+    Returns:
+        Points of the same shape in original-image pixels (float dtype of the input, or float32).
+    """
+    return _apply(points, image_hw, input_hw, letterbox, inverse=True)

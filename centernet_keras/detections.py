@@ -17,6 +17,10 @@ class Detections:
         class_ids: ``[N]`` int32, 0-based.
         class_names: ``N`` names, one per detection.
         image_size: ``(height, width)`` of the original image (after EXIF rotation).
+        keypoints: pose models: ``[N, J, 2]`` float32 joint ``(x, y)``, inside the image;
+            ``None`` for box detectors.
+        keypoint_scores: pose models: ``[N, J]`` float32 joint scores; ``None`` for box
+            detectors.
     """
 
     boxes: np.ndarray
@@ -24,13 +28,20 @@ class Detections:
     class_ids: np.ndarray
     class_names: list[str]
     image_size: tuple[int, int]
+    keypoints: np.ndarray | None = None
+    keypoint_scores: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
 
     def to_records(self, image_id) -> list[dict]:
-        """Evaluation records ``[{image_id, bbox, class, score}]`` (see ``evaluation``)."""
-        return [
+        """Evaluation records ``[{image_id, bbox, class, score}]`` (see ``evaluation``).
+
+        With keypoints, each record also has ``"keypoints"``: ``[x1, y1, 1, x2, y2, 1, …]``
+        (``3J`` numbers, the COCO results format with visibility 1, as the CenterNet reference
+        writes) and, when ``keypoint_scores`` is set, ``"keypoint_scores"``: ``J`` floats.
+        """
+        records = [
             {
                 "image_id": image_id,
                 "bbox": [float(v) for v in b],
@@ -39,3 +50,11 @@ class Detections:
             }
             for b, c, s in zip(self.boxes, self.class_ids, self.scores, strict=True)
         ]
+        if self.keypoints is None:
+            return records
+        for record, joints in zip(records, np.asarray(self.keypoints), strict=True):
+            record["keypoints"] = [v for x, y in joints for v in (float(x), float(y), 1.0)]
+        if self.keypoint_scores is not None:
+            for record, scores in zip(records, np.asarray(self.keypoint_scores), strict=True):
+                record["keypoint_scores"] = [float(v) for v in scores]
+        return records

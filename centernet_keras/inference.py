@@ -1,10 +1,11 @@
-"""Single-image detection: ``Predictor`` (image of any size/mode → boxes in original pixels).
+"""Single-image detection: ``Predictor`` (image of any size/mode → boxes, and a pose model's
+joints, in original pixels).
 
 ``Predictor(image)`` loads the image (path, PIL image or array; grayscale, RGBA, EXIF-rotated),
 fits it to the network input by letterbox (gray 128 padding, the ``letterbox_params`` geometry)
 or plain resize, per the model's ``image_resize``; runs a traced ``tf.function`` of forward +
 decode (built once per input shape: ``model.predict`` has a per-call overhead, see DESIGN.md),
-and maps the boxes back to the original image.
+and maps the boxes (and joints) back to the original image.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ import keras
 import numpy as np
 from PIL import Image
 
-from centernet_keras.boxes import LETTERBOX_FILL, boxes_to_original, letterbox_params
+from centernet_keras.boxes import (
+    LETTERBOX_FILL,
+    boxes_to_original,
+    letterbox_params,
+    points_to_original,
+)
 from centernet_keras.data.image_io import pil_to_rgb, read_image_rgb, to_rgb8
 from centernet_keras.decoding.layers import Decoder
 from centernet_keras.detections import Detections
@@ -290,7 +296,9 @@ class Predictor:
         """Padded detections of image ``index`` → ``Detections`` in original pixels.
 
         Boxes are clipped to the image; boxes left with no area (found in the padding) are
-        dropped.
+        dropped. A pose decoder's joints (``"keypoints"`` ``[B, K, J, 2]``) are mapped the
+        same way, clipped to the image, and kept for the same people, with their
+        ``"keypoint_scores"``.
         """
         n = int(decoded["num_detections"][index])
         boxes = boxes_to_original(
@@ -301,12 +309,21 @@ class Predictor:
         )
         keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         class_ids = np.asarray(decoded["classes"][index, :n], np.int32)[keep]
+        keypoints = keypoint_scores = None
+        if "keypoints" in decoded:
+            h, w = (float(v) for v in image_hw)
+            joints = np.asarray(decoded["keypoints"][index, :n], np.float32)
+            joints = points_to_original(joints, image_hw, input_hw, self.letterbox)
+            keypoints = np.clip(joints, 0.0, [w, h]).astype(np.float32)[keep]  # also (-1, -1)
+            keypoint_scores = np.asarray(decoded["keypoint_scores"][index, :n], np.float32)[keep]
         return Detections(
             boxes=boxes[keep],
             scores=np.asarray(decoded["scores"][index, :n], np.float32)[keep],
             class_ids=class_ids,
             class_names=[self.class_names[c] for c in class_ids],
             image_size=(int(image_hw[0]), int(image_hw[1])),
+            keypoints=keypoints,
+            keypoint_scores=keypoint_scores,
         )
 
     def __call__(self, image: ImageInput) -> Detections:
@@ -316,10 +333,32 @@ class Predictor:
         decoded = {k: np.asarray(v) for k, v in decoded.items()}
         return self.postprocess(decoded, image_hw, batch.shape[1:3])
 
-    def heatmap(self, image: ImageInput) -> np.ndarray:
-        """Class-max heatmap probability of an image in original pixels ``[h, w]`` float32."""
+    def heatmap(self, image: ImageInput, which: str = "auto") -> np.ndarray:
+        """A heatmap of an image in original pixels ``[h, w]`` float32 (probabilities).
+
+        Args:
+            image: path, PIL image or RGB array.
+            which: ``"centres"``: the object-centre heatmap, max over classes;
+                ``"keypoints"``: a pose model's joint heatmap, max over joints; ``"auto"``:
+                the joints for a pose model, else the centres.
+
+        Raises:
+            ValueError: ``which`` is not one of these, or ``"keypoints"`` for a model without a
+                joint heatmap.
+        """
+        if which not in ("auto", "centres", "keypoints"):
+            raise ValueError(f"which must be 'auto', 'centres' or 'keypoints', got {which!r}")
         batch, (h, w) = self.preprocess(image)
-        heat = self.forward(batch)["heatmap"][0].max(axis=-1).astype(np.float32)  # [H/4, W/4]
+        maps = self.forward(batch)
+        if which == "auto":
+            which = "keypoints" if "keypoint_heatmap" in maps else "centres"
+        if which == "keypoints" and "keypoint_heatmap" not in maps:
+            raise ValueError(
+                f"the model ({type(self.model).__name__}) has no joint heatmap: "
+                f"heatmap(which='keypoints') needs a pose model"
+            )
+        key = "keypoint_heatmap" if which == "keypoints" else "heatmap"
+        heat = maps[key][0].max(axis=-1).astype(np.float32)  # [H/4, W/4]
         in_h, in_w = batch.shape[1:3]
         heat = cv2.resize(heat, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
         if self.letterbox:

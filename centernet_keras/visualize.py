@@ -6,7 +6,8 @@ steps, so neighbouring ids differ), labels read ``"<class> <score>"``, stay insi
 and never overlap each other (``label_layout``).
 
 ``annotate_image`` / ``annotate_folder`` / ``annotate_video`` run a detector (any callable
-``image → Detections``, e.g. ``inference.Predictor``) and write the drawn results.
+``image → Detections``, e.g. ``inference.Predictor``) and write the drawn results: boxes, or for
+a pose model's people skeletons (``drawer``, ``visualize_pose.draw_skeletons``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from centernet_keras.detections import Detections
 from centernet_keras.inference import load_image
+from centernet_keras.keypoints import KeypointSpec
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm")
 
@@ -293,7 +295,8 @@ def heatmap_overlay(image, heatmap: np.ndarray, alpha: float = 0.5) -> Image.Ima
 def save_heatmap(
     predictor, image, output_path: str | os.PathLike, alpha: float = 0.5
 ) -> np.ndarray:
-    """Overlay ``predictor.heatmap(image)`` (class-max probability) on the image and save it.
+    """Overlay ``predictor.heatmap(image)`` on the image and save it: the class-max centre
+    probability, or for a pose model the joint-max probability (``Predictor.heatmap``).
 
     Returns:
         The ``[H, W]`` heatmap in original-image pixels.
@@ -321,6 +324,43 @@ def crop_detections(image, detections) -> list[Image.Image]:
 # ---- annotated outputs ------------------------------------------------------------------------
 
 Detector = Callable[[np.ndarray], Detections]
+Drawer = Callable[[np.ndarray, Detections], Image.Image]
+
+
+def keypoint_spec_of(detector) -> KeypointSpec | None:
+    """The ``KeypointSpec`` of a detector's model (e.g. a ``Predictor`` of a pose model), else
+    ``None``."""
+    return getattr(getattr(detector, "model", None), "keypoint_spec", None)
+
+
+def drawer(
+    detector=None, keypoint_spec: KeypointSpec | None = None, draw_boxes: bool = True
+) -> Drawer:
+    """What the annotate functions draw: ``(image, detections) → PIL image``.
+
+    Detections that carry joints are drawn as skeletons (``visualize_pose.draw_skeletons``,
+    boxes and labels unless ``draw_boxes`` is false) when there is a keypoint spec:
+    ``keypoint_spec``, else the detector's model's (``keypoint_spec_of``); other detections as
+    boxes and labels (``draw_detections``).
+
+    Raises:
+        ValueError: ``draw_boxes=False`` without a keypoint spec (boxes are all a box detector
+            draws).
+    """
+    spec = keypoint_spec if keypoint_spec is not None else keypoint_spec_of(detector)
+    if not draw_boxes and spec is None:
+        raise ValueError(
+            "leaving out the boxes (--no-boxes) is for pose models; this detector draws boxes only"
+        )
+
+    def draw(image, detections: Detections) -> Image.Image:
+        if spec is not None and detections.keypoints is not None:
+            from centernet_keras.visualize_pose import draw_skeletons  # it imports this module
+
+            return draw_skeletons(image, detections, spec, draw_boxes=draw_boxes)
+        return draw_detections(image, detections)
+
+    return draw
 
 
 def annotate_image(
@@ -328,6 +368,8 @@ def annotate_image(
     image,
     output_path: str | os.PathLike,
     crop_dir: str | os.PathLike | None = None,
+    keypoint_spec: KeypointSpec | None = None,
+    draw_boxes: bool = True,
 ) -> Detections:
     """Detect, draw and save one image; optionally save each detection as its own image.
 
@@ -336,15 +378,22 @@ def annotate_image(
         image: path, PIL image or RGB array.
         output_path: the annotated image file (format from its suffix).
         crop_dir: if set, crops are saved there as ``<stem>_<i>_<class>.png``.
+        keypoint_spec, draw_boxes: how people of a pose model are drawn (see ``drawer``).
 
     Returns:
         The detections.
     """
-    rgb = load_image(image)
+    draw = drawer(detector, keypoint_spec, draw_boxes)
+    return _annotate(detector, load_image(image), output_path, crop_dir, draw)
+
+
+def _annotate(
+    detector: Detector, rgb: np.ndarray, output_path, crop_dir, draw: Drawer
+) -> Detections:
     detections = detector(rgb)
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    draw_detections(rgb, detections).save(output_path)
+    draw(rgb, detections).save(output_path)
     if crop_dir is not None:
         crop_dir = Path(crop_dir)
         crop_dir.mkdir(parents=True, exist_ok=True)
@@ -386,17 +435,21 @@ def annotate_folder(
     output_dir: str | os.PathLike,
     crop: bool = False,
     progress: bool = True,
+    keypoint_spec: KeypointSpec | None = None,
+    draw_boxes: bool = True,
 ) -> FolderReport:
     """Annotate every image file of a folder (not recursive) into ``output_dir``.
 
     Files with an image suffix that cannot be decoded are reported and skipped; other files are
     ignored. Outputs keep the input file names; crops go to ``output_dir/crops``.
+    ``keypoint_spec``, ``draw_boxes``: how people of a pose model are drawn (see ``drawer``).
 
     Returns:
         A ``FolderReport``.
     """
     from tqdm import tqdm
 
+    draw = drawer(detector, keypoint_spec, draw_boxes)
     files = sorted(p for p in Path(input_dir).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -407,9 +460,8 @@ def annotate_folder(
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
             report.failed.append((str(path), f"{type(err).__name__}: {err}"))
             continue
-        detections = annotate_image(
-            detector, rgb, output_dir / path.name, output_dir / "crops" if crop else None
-        )
+        crop_dir = output_dir / "crops" if crop else None
+        detections = _annotate(detector, rgb, output_dir / path.name, crop_dir, draw)
         report.processed += 1
         report.counts.update(detections.class_names)
     report.seconds = time.perf_counter() - start
@@ -431,6 +483,8 @@ def annotate_video(
     output_path: str | os.PathLike,
     max_frames: int | None = None,
     progress: bool = True,
+    keypoint_spec: KeypointSpec | None = None,
+    draw_boxes: bool = True,
 ) -> VideoReport:
     """Annotate a video file or camera (an int index) into a video file, FPS drawn on frames.
 
@@ -440,6 +494,7 @@ def annotate_video(
         output_path: the output video (``.mp4`` → mp4v, ``.avi`` → XVID).
         max_frames: stop after this many frames (a camera otherwise runs until Ctrl-C).
         progress: show a tqdm bar.
+        keypoint_spec, draw_boxes: how people of a pose model are drawn (see ``drawer``).
 
     Raises:
         FileNotFoundError: a video file that does not exist.
@@ -448,6 +503,7 @@ def annotate_video(
     import cv2
     from tqdm import tqdm
 
+    draw = drawer(detector, keypoint_spec, draw_boxes)
     if isinstance(source, str) and source.isdigit():
         source = int(source)
     if isinstance(source, str) and not Path(source).exists():
@@ -468,7 +524,7 @@ def annotate_video(
             tick = time.perf_counter()
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             detections = detector(rgb)
-            drawn = draw_detections(rgb, detections)
+            drawn = draw(rgb, detections)
             rate = 1.0 / max(time.perf_counter() - tick, 1e-6)
             smoothed = rate if report.frames == 0 else 0.9 * smoothed + 0.1 * rate
             drawn = np.asarray(draw_fps(drawn, smoothed))

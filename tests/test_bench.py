@@ -1,4 +1,5 @@
-"""bench/pipeline.py runs on a user's annotation file (not only on its synthetic JPEGs)."""
+"""bench/pipeline.py runs on a user's annotation file (not only on its synthetic JPEGs);
+bench/forward.py times the pose model."""
 
 import json
 import os
@@ -39,3 +40,19 @@ def test_pipeline_bench_reads_an_annotation_file(tmp_path, rng) -> None:
     assert out["source"] == "train.txt" and out["images"] == 9 and out["num_classes"] == 3
     assert out["tf_data_1_thread_img_s"] > 0 and out["ports_numpy_1_process_img_s"] > 0
     assert "skipped missing image: missing.jpg" in result.stderr
+
+
+@pytest.mark.slow
+def test_forward_bench_times_the_pose_model() -> None:
+    argv = ["--backbone", "resnet18", "--detector", "pose", "--size", "64"]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "forward.py"), *argv, "--runs", "1", "--warmup", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["detector"] == "pose" and out["backbone"] == "resnet18"
+    assert out["forward_ms"] > 0 and out["decode_ms"] > 0 and 0 < out["decode_share"] < 1

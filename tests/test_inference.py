@@ -259,3 +259,9 @@ def test_input_size_of_a_fixed_model_cannot_change(model) -> None:
     assert Predictor(model, input_size=64).model_hw == (64, 64)
     with pytest.raises(ValueError, match="fixed at"):
         Predictor(model, input_size=128)
+
+
+def test_box_model_detections_have_no_keypoints(predictor, rng) -> None:
+    det = predictor(_random_image(rng, 40, 70))
+    assert len(det) > 0 and det.keypoints is None and det.keypoint_scores is None
+    assert all("keypoints" not in r for r in det.to_records(0))

@@ -74,7 +74,7 @@ def test_help_explains_every_flag() -> None:
         "--model", "--classes", "--mode", "--input", "--output", "--score-threshold",
         "--confidence", "--iou-threshold", "--nms-iou",
         "--letterbox", "--no-letterbox", "--max-detections", "--flip-test", "--crop", "--count",
-        "--format", "--runs",
+        "--format", "--runs", "--no-boxes",
     ):  # fmt: skip
         assert flag in out, flag
     assert "{image,dir,video,fps,heatmap,export}" in out
@@ -97,6 +97,14 @@ def test_image_mode_with_crop_and_count(checkpoint, image, tmp_path, capsys) -> 
     assert crops and all(p.name.startswith("street_") for p in crops)
     total = int(printed.split("total: ")[1].split()[0])
     assert total == len(crops)
+
+
+def test_no_boxes_is_an_error_for_a_box_model(checkpoint, image, tmp_path, capsys) -> None:
+    out = tmp_path / "street.png"
+    argv = ["--model", str(checkpoint), "--input", str(image), "--output", str(out)]
+    assert predict.main([*argv, "--no-boxes"]) == 1
+    assert "--no-boxes is for pose models" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_dir_mode_reports_a_corrupt_file(checkpoint, tmp_path, rng, capsys) -> None:

@@ -1,0 +1,118 @@
+"""predict.py on a pose model: skeletons in image / dir / video mode, --no-boxes, joint heatmap."""
+
+import cv2
+import numpy as np
+import pytest
+from detector_cases import tiny_pose
+from helpers import load_script
+from PIL import Image
+
+from centernet_keras.detections import Detections
+from centernet_keras.inference import Predictor
+from centernet_keras.keypoints import COCO_KEYPOINT_NAMES
+from centernet_keras.visualize import class_color, heatmap_overlay
+from centernet_keras.visualize_pose import CENTRE_COLOR, LEFT_COLOR, RIGHT_COLOR
+
+predict = load_script("predict.py")
+GRAY = (128, 128, 128)
+JOINT = {name: i for i, name in enumerate(COCO_KEYPOINT_NAMES)}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "pose.keras"
+    tiny_pose().save(path)  # 64 x 64 input, COCO-17
+    return path
+
+
+@pytest.fixture
+def gray_image(tmp_path):
+    path = tmp_path / "people.png"
+    Image.new("RGB", (72, 48), GRAY).save(path)
+    return path
+
+
+def one_person(image):
+    """A person with known joints; only the shoulders, elbows and the left wrist scored, the
+    wrist below the drawing threshold (0.1)."""
+    h, w = image.shape[:2]
+    joints = np.full((1, 17, 2), 2.0, np.float32)
+    scores = np.zeros((1, 17), np.float32)
+    for name, xy, score in (
+        ("left_shoulder", (50, 14), 0.9),
+        ("left_elbow", (50, 40), 0.9),
+        ("right_shoulder", (20, 14), 0.9),
+        ("right_elbow", (20, 40), 0.9),
+        ("left_wrist", (66, 40), 0.05),
+    ):
+        joints[0, JOINT[name]] = xy
+        scores[0, JOINT[name]] = score
+    return Detections(
+        boxes=np.array([[4, 6, 68, 46]], np.float32),
+        scores=np.array([0.9], np.float32),
+        class_ids=np.array([0], np.int32),
+        class_names=["person"],
+        image_size=(h, w),
+        keypoints=joints,
+        keypoint_scores=scores,
+    )
+
+
+@pytest.mark.parametrize("no_boxes", [False, True])
+def test_image_mode_draws_limbs_by_side(
+    checkpoint, gray_image, tmp_path, monkeypatch, no_boxes
+) -> None:
+    monkeypatch.setattr(Predictor, "__call__", lambda self, image: one_person(image))
+    out = tmp_path / "out.png"
+    argv = ["--model", str(checkpoint), "--input", str(gray_image), "--output", str(out)]
+    assert predict.main(argv + ["--no-boxes"] * no_boxes) == 0
+    pixels = np.asarray(Image.open(out))
+    assert pixels.shape == (48, 72, 3)
+    assert tuple(pixels[27, 50]) == LEFT_COLOR  # left shoulder → left elbow, halfway
+    assert tuple(pixels[27, 20]) == RIGHT_COLOR  # right shoulder → right elbow
+    assert tuple(pixels[14, 35]) == CENTRE_COLOR  # shoulder → shoulder
+    assert tuple(pixels[40, 58]) == GRAY  # elbow → wrist: the wrist scores below 0.1
+    assert tuple(pixels[40, 66]) == GRAY  # nor is the wrist drawn
+    assert tuple(pixels[2, 2]) == GRAY  # unscored joints (score 0) are not drawn
+    box_edge = tuple(pixels[30, 4])
+    assert box_edge == (GRAY if no_boxes else class_color(0))
+
+
+def test_dir_and_video_modes_draw_people(checkpoint, tmp_path, rng, capsys) -> None:
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 256, (40, 56, 3)).astype(np.uint8)).save(src / name)
+    out = tmp_path / "annotated"
+    argv = ["--model", str(checkpoint), "--input", str(src), "--no-progress", "--count"]
+    assert predict.main([*argv, "--mode", "dir", "--output", str(out)]) == 0
+    assert "2 image(s) annotated" in capsys.readouterr().out
+    for name in ("a.png", "b.png"):
+        pixels = np.asarray(Image.open(out / name)).reshape(-1, 3)
+        drawn = {tuple(p) for p in pixels} & {LEFT_COLOR, RIGHT_COLOR, CENTRE_COLOR}
+        assert drawn, name  # skeleton colours, which a noise image does not have
+
+    video = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    for _ in range(2):
+        writer.write(rng.integers(0, 256, (48, 64, 3)).astype(np.uint8))
+    writer.release()
+    clip = tmp_path / "clip_out.mp4"
+    argv = ["--model", str(checkpoint), "--mode", "video", "--input", str(video), "--no-boxes"]
+    assert predict.main([*argv, "--output", str(clip), "--no-progress"]) == 0
+    assert "2 frames" in capsys.readouterr().out
+    assert int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT)) == 2
+
+
+def test_heatmap_mode_shows_the_joints(checkpoint, tmp_path, rng) -> None:
+    image = rng.integers(0, 256, (48, 72, 3)).astype(np.uint8)
+    Image.fromarray(image).save(tmp_path / "people.png")
+    out = tmp_path / "heat.png"
+    argv = ["--model", str(checkpoint), "--input", str(tmp_path / "people.png")]
+    assert predict.main([*argv, "--mode", "heatmap", "--output", str(out)]) == 0
+    written = np.asarray(Image.open(out))
+    predictor = Predictor.from_checkpoint(checkpoint)
+    joints = np.asarray(heatmap_overlay(image, predictor.heatmap(image, which="keypoints")))
+    centres = np.asarray(heatmap_overlay(image, predictor.heatmap(image, which="centres")))
+    np.testing.assert_array_equal(written, joints)
+    assert np.abs(written.astype(int) - centres).mean() > 1.0
