@@ -4,12 +4,16 @@
     python get_map.py --model m.keras --classes model_data/voc_classes.txt \\
         --voc-root VOCdevkit --year 2007 --split test
     python get_map.py --model m.keras --coco-json instances_val2017.json --image-dir val2017
+    python get_map.py --model pose.keras --coco-json person_keypoints_val2017.json \
+        --image-dir val2017                  # pose model: keypoint AP (OKS) and box AP
 
 Writes into --output-dir: summary.json, per_class.txt, coco_summary.txt, pr_curves/*.png and
 detections.json, and prints the per-class table. With --coco-json the COCO metric is the
 official one on that file (crowd regions ignored, its areas, its image and category ids;
 categories matched to the model's class names, or --classes, by name) and coco_results.json
-holds the detections in the COCO results format, to re-score or submit.
+holds the detections in the COCO results format, to re-score or submit. A pose model on a
+COCO keypoints file is also scored by OKS (keypoint AP, pycocotools, the file's joints and
+sigmas; keypoints_summary.txt), and coco_results.json carries its keypoints.
 """
 
 from __future__ import annotations
@@ -52,10 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source.add_argument(
         "--coco-json",
-        help="COCO detection file (instances_*.json); scored as pycocotools scores it, "
-        "detections also written to coco_results.json",
+        "--val-json",
+        dest="coco_json",
+        help="COCO detection file (instances_*.json) or keypoints file (person_keypoints_*.json, "
+        "pose models: keypoint AP too); scored as pycocotools scores it, detections also written "
+        "to coco_results.json",
     )
-    source.add_argument("--image-dir", help="image folder of --coco-json")
+    source.add_argument(
+        "--image-dir", "--val-images", dest="image_dir", help="image folder of --coco-json"
+    )
     parser.add_argument("--output-dir", default="map_out", help="report folder (default map_out)")
     add_score_threshold_argument(
         parser,
@@ -67,9 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--metrics",
         nargs="+",
-        choices=("voc07", "voc", "coco"),
-        default=["voc07", "voc", "coco"],
-        help="metrics to compute (default all three)",
+        choices=("voc07", "voc", "coco", "keypoints"),
+        default=None,
+        help="metrics to compute (default: voc07 voc coco, and keypoints (OKS AP) for a pose "
+        "model on a COCO keypoints file)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -108,6 +118,20 @@ def run(args: argparse.Namespace) -> int:
         image_dir=args.image_dir,
         root=args.root,
     )
+    pose = getattr(predictor.model, "keypoint_spec", None)
+    spec = getattr(records[0], "keypoint_spec", None)
+    if pose is not None and spec is not None and pose.num_joints != spec.num_joints:
+        raise ValueError(
+            f"the model has {pose.num_joints} joints, {args.coco_json} {spec.num_joints}"
+        )
+    metrics = args.metrics or ["voc07", "voc", "coco"] + (
+        ["keypoints"] if pose is not None and spec is not None else []
+    )
+    if "keypoints" in metrics and (pose is None or spec is None):
+        raise ValueError(
+            "--metrics keypoints needs a pose model and a COCO keypoints file (--coco-json "
+            "person_keypoints_*.json)"
+        )
     for message in problems[:20]:
         print(f"warning: {message}", file=sys.stderr)
     if len(problems) > 20:
@@ -126,15 +150,23 @@ def run(args: argparse.Namespace) -> int:
         records,
         predictor.class_names,
         args.output_dir,
-        args.metrics,
+        metrics,
         settings,
         progress=not args.no_progress,
     )
     for message in failures:
         print(f"unreadable image skipped: {message}", file=sys.stderr)
-    print(table)
-    if "coco" in summary["metrics"]:
-        print("\n".join(summary["metrics"]["coco"]["summary_text"]))
+    if table:
+        print(table)
+    found = summary["metrics"]
+    if "coco" in found:
+        print("\n".join(found["coco"]["summary_text"]))
+    if "keypoints" in found:
+        print("Keypoints (OKS):")
+        print("\n".join(found["keypoints"]["summary_text"]))
+        if "coco" in found:
+            print(f"box AP = {found['coco']['stats']['AP@[.5:.95]']:.4f}")
+        print(f"keypoint AP = {found['keypoints']['stats']['AP@[.5:.95]']:.4f}")
     print(f"reports written to {args.output_dir}/")
     if args.coco_json is not None:
         print(f"COCO results format: {os.path.join(args.output_dir, 'coco_results.json')}")

@@ -36,11 +36,13 @@ class CocoRecord(ImageRecord):
             none) and ``iscrowd``; no segmentation.
         category_ids: the JSON category id of each class id (``None``: no category of that
             name).
+        keypoint_spec: the file's ``KeypointSpec`` (keypoints files), else ``None``.
     """
 
     image_id: object = None
     annotations: list[dict] = field(default_factory=list)
     category_ids: tuple[int | None, ...] = ()
+    keypoint_spec: object = None
 
 
 def _size(value: object) -> int | None:
@@ -344,6 +346,7 @@ def read_coco(
                 image_id=img.get("id"),
                 annotations=official,
                 category_ids=category_ids,
+                keypoint_spec=spec,
             )
         )
     if check_images and data["images"] and not records:

@@ -24,11 +24,14 @@ from centernet_keras.evaluation.coco import STAT_NAMES, COCOResult, coco_results
 from centernet_keras.evaluation.keypoints import (
     KEYPOINT_STAT_NAMES,
     KeypointResult,
+    evaluate_keypoint_records,
     evaluate_keypoints,
 )
 from centernet_keras.evaluation.voc import ClassAP, VOCResult, evaluate_voc, voc_ap
 
 METRICS = ("voc07", "voc", "coco")
+#: The pose metric (OKS AP, pycocotools) of ``evaluate`` on ground truth from a keypoints file.
+KEYPOINT_METRIC = "keypoints"
 
 
 def evaluate(
@@ -37,21 +40,25 @@ def evaluate(
     metric: str = "voc07",
     class_names: Sequence[str] | None = None,
     iou_threshold: float = 0.5,
-) -> VOCResult | COCOResult:
+) -> VOCResult | COCOResult | KeypointResult:
     """Evaluate detections against ground truth.
 
     Args:
         ground_truth: ``{"images": [...], "gt": [...]}`` plain records (see the module doc).
         detections: ``[{image_id, bbox, class, score}]``.
         metric: ``"voc07"`` (VOC2007 11-point AP@0.5), ``"voc"`` (all-point AP@0.5, VOC2010+)
-            or ``"coco"`` (the 12 pycocotools stats; AP@[.5:.95] is the mean).
+            or ``"coco"`` (the 12 pycocotools stats; AP@[.5:.95] is the mean), or
+            ``"keypoints"`` (OKS AP of pose detections on a keypoints file:
+            ``keypoints.evaluate_keypoint_records``).
         class_names: names of classes ``0..C-1``; default ``ground_truth["classes"]``.
         iou_threshold: match threshold of the VOC metrics (COCO uses its own ten).
 
     Returns:
-        ``VOCResult`` or ``COCOResult``; both have ``mean_ap``, ``per_class_ap`` and
-        ``to_dict()``.
+        ``VOCResult`` or ``COCOResult`` (``mean_ap``, ``per_class_ap``, ``to_dict()``), or a
+        ``KeypointResult`` (``mean_ap``, ``stats``, ``to_dict()``).
     """
+    if metric == KEYPOINT_METRIC:
+        return evaluate_keypoint_records(ground_truth, detections)
     if class_names is None:
         if "classes" not in ground_truth:
             raise ValueError("pass class_names or a ground truth with a 'classes' entry")
@@ -62,10 +69,11 @@ def evaluate(
         return evaluate_voc(ground_truth, detections, class_names, False, iou_threshold)
     if metric == "coco":
         return evaluate_coco(ground_truth, detections, class_names)
-    raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    raise ValueError(f"metric must be one of {(*METRICS, KEYPOINT_METRIC)}, got {metric!r}")
 
 
 __all__ = [
+    "KEYPOINT_METRIC",
     "KEYPOINT_STAT_NAMES",
     "METRICS",
     "STAT_NAMES",
@@ -76,6 +84,7 @@ __all__ = [
     "coco_results",
     "evaluate",
     "evaluate_coco",
+    "evaluate_keypoint_records",
     "evaluate_keypoints",
     "evaluate_voc",
     "voc_ap",

@@ -134,11 +134,13 @@ def coco_results(ground_truth: Mapping, detections: Sequence[Mapping]) -> list[d
 
     Args:
         ground_truth: plain records with a ``"coco_json"`` entry (see :func:`evaluate_coco`).
-        detections: ``[{image_id, bbox [x1, y1, x2, y2], class, score}]``.
+        detections: ``[{image_id, bbox [x1, y1, x2, y2], class, score}]``, pose models' with
+            ``keypoints`` ``[3J]`` too.
 
     Returns:
-        ``[{image_id, category_id, bbox [x, y, w, h], score}]`` with the JSON's image and
-        category ids; detections of a class that has no category in the JSON are left out
+        ``[{image_id, category_id, bbox [x, y, w, h], score}]`` (and ``keypoints``, as given)
+        with the JSON's image and category ids; detections of a class that has no category in
+        the JSON are left out
         (the official scorer would not look at them either).
 
     Raises:
@@ -157,14 +159,15 @@ def coco_results(ground_truth: Mapping, detections: Sequence[Mapping]) -> list[d
         if category_id is None:
             continue
         x1, y1, x2, y2 = (float(v) for v in d["bbox"])
-        results.append(
-            {
-                "image_id": image_ids[d["image_id"]],
-                "category_id": category_id,
-                "bbox": [x1, y1, x2 - x1, y2 - y1],
-                "score": float(d["score"]),
-            }
-        )
+        result = {
+            "image_id": image_ids[d["image_id"]],
+            "category_id": category_id,
+            "bbox": [x1, y1, x2 - x1, y2 - y1],
+            "score": float(d["score"]),
+        }
+        if "keypoints" in d:
+            result["keypoints"] = [float(v) for v in d["keypoints"]]
+        results.append(result)
     return results
 
 

@@ -128,3 +128,50 @@ def evaluate_keypoints(
         summary_text=summary_text,
         sigmas=tuple(float(s) for s in evaluator.params.kpt_oks_sigmas),
     )
+
+
+def evaluate_keypoint_records(
+    ground_truth: Mapping, detections: Sequence[Mapping]
+) -> KeypointResult:
+    """OKS AP of a pose model's detection records on ground truth read from a keypoints file.
+
+    The metric ``"keypoints"`` of ``evaluation.evaluate`` (``get_map.py`` on a
+    ``person_keypoints_*.json``): the file's own annotations (crowds as ignore regions, people
+    without labelled joints ignored, as pycocotools does) and the detections' ``keypoints`` in
+    original-image pixels, with the file's joint names and OKS sigmas.
+
+    Args:
+        ground_truth: plain records whose ``coco_json`` entry has a ``keypoint_spec`` (see
+            ``evaluation.runner``).
+        detections: ``[{image_id, bbox [x1, y1, x2, y2], class, score, keypoints [3J]}]``.
+
+    Raises:
+        ValueError: the ground truth is not from a keypoints file, or the detections have no
+            or other joints.
+    """
+    from centernet_keras.evaluation.coco import coco_results
+
+    coco = ground_truth.get("coco_json") or {}
+    if "keypoint_spec" not in coco:
+        raise ValueError(
+            "keypoint AP needs a COCO keypoints file (categories with 'keypoints'), e.g. "
+            "person_keypoints_val2017.json"
+        )
+    spec = KeypointSpec.from_config(coco["keypoint_spec"])
+    missing = sum("keypoints" not in d for d in detections)
+    if missing:
+        raise ValueError(f"{missing} detection(s) without keypoints: not a pose model?")
+    results = coco_results(ground_truth, detections)
+    categories = [
+        {**c, "keypoints": list(spec.names), "skeleton": [[i + 1, j + 1] for i, j in spec.skeleton]}
+        for c in coco["categories"]
+    ]
+    with_joints = [a for a in coco["annotations"] if "keypoints" in a]
+    kept = {a["category_id"] for a in with_joints}
+    dataset = {
+        "images": coco["images"],
+        "annotations": with_joints,
+        "categories": [c for c in categories if c["id"] in kept] or categories[:1],
+    }
+    results = [r for r in results if r["category_id"] in {c["id"] for c in dataset["categories"]}]
+    return evaluate_keypoints(dataset, results, spec.sigmas)

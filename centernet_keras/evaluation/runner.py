@@ -24,7 +24,7 @@ from centernet_keras.data.annotations import (
 )
 from centernet_keras.data.coco import CocoRecord
 from centernet_keras.detections import Detections
-from centernet_keras.evaluation import METRICS, evaluate
+from centernet_keras.evaluation import KEYPOINT_METRIC, METRICS, evaluate
 from centernet_keras.evaluation.coco import coco_results
 from centernet_keras.evaluation.plots import format_table, plot_pr_curves, write_summary
 from centernet_keras.inference import load_image
@@ -168,12 +168,11 @@ def _coco_entry(records: Sequence[ImageRecord], class_names: Sequence[str]) -> d
         for i, name in zip(category_ids, class_names, strict=True)
         if i is not None
     ]
-    return {
-        "images": [],
-        "annotations": [],
-        "categories": categories,
-        "category_ids": list(category_ids),
-    }
+    entry = {"images": [], "annotations": [], "categories": categories}
+    spec = records[0].keypoint_spec
+    if spec is not None:  # a keypoints file: the joints the OKS metric scores
+        entry["keypoint_spec"] = spec.get_config()
+    return {**entry, "category_ids": list(category_ids)}
 
 
 def evaluate_detections(
@@ -186,7 +185,8 @@ def evaluate_detections(
     """Evaluate and write the reports into ``output_dir``.
 
     Files: ``summary.json`` (every metric, ``extra`` on top), ``per_class.txt`` (the table),
-    ``coco_summary.txt`` (pycocotools' text), ``pr_curves/pr_<class>.png`` (VOC all-point
+    ``coco_summary.txt`` (pycocotools' text), ``keypoints_summary.txt`` (the same for the
+    ``"keypoints"`` metric, OKS AP), ``pr_curves/pr_<class>.png`` (VOC all-point
     curves, or VOC07 if that is the only VOC metric), ``detections.json`` (the records, to
     re-evaluate without the model) and, for ground truth read from a COCO json,
     ``coco_results.json`` (the detections in the official results format, on the JSON's image
@@ -198,10 +198,13 @@ def evaluate_detections(
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = {m: evaluate(ground_truth, detections, m) for m in metrics}
-    table = format_table(results)
+    table = format_table(results) if set(results) & set(METRICS) else ""
     atomic_write_text(out / "per_class.txt", table + "\n")
     if "coco" in results:
         atomic_write_text(out / "coco_summary.txt", results["coco"].summary_text + "\n")
+    if KEYPOINT_METRIC in results:
+        text = results[KEYPOINT_METRIC].summary_text
+        atomic_write_text(out / "keypoints_summary.txt", text + "\n")
     voc = results.get("voc") or results.get("voc07")
     if voc is not None:
         plot_pr_curves(voc, out / "pr_curves")
