@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint venv demo bench clean
+.PHONY: test lint venv demo demo-pose bench clean
 
 venv: $(STAMP)
 
@@ -26,8 +26,12 @@ test: lint
 demo: venv
 	PY=$(PY) bash scripts/demo.sh
 
+# The offline pose demo: synthetic COCO keypoints -> train -> get_map (OKS) -> predict (README).
+demo-pose: venv
+	PY=$(PY) bash scripts/demo_pose.sh
+
 bench: venv
 	$(PY) bench/forward.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache demo
+	rm -rf $(VENV) .pytest_cache .ruff_cache demo demo_pose

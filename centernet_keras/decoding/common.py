@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from centernet_keras.boxes import box_iou
+from centernet_keras.gather import take_rows
 
 
 def class_nms(
@@ -58,12 +59,12 @@ def compact_rows(valid: keras.KerasTensor, *tensors: keras.KerasTensor) -> list[
     positions = ops.expand_dims(ops.arange(k, dtype="int32"), 0)
     keys = ops.where(valid, positions, positions + k)  # unique keys: stable without a stable sort
     order = ops.argsort(keys, axis=1)
-    valid_sorted = ops.take_along_axis(valid, order, axis=1)
+    valid_sorted = take_rows(valid, order)
     out = []
     for t in tensors:
-        idx, v = order, valid_sorted
+        v = valid_sorted
         for _ in range(len(t.shape) - 2):  # broadcast over the trailing axes
-            idx, v = ops.expand_dims(idx, -1), ops.expand_dims(v, -1)
-        g = ops.take_along_axis(t, idx, axis=1)
+            v = ops.expand_dims(v, -1)
+        g = take_rows(t, order)
         out.append(ops.where(v, g, ops.cast(-1, g.dtype)))
     return out

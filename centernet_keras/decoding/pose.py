@@ -27,6 +27,7 @@ from centernet_keras.decoding.centernet import (
     valid_rows,
 )
 from centernet_keras.decoding.common import compact_rows
+from centernet_keras.gather import take_rows
 
 SNAP_RADIUS = 0.3  # a snapped peak is at most SNAP_RADIUS · max(box h, w) from the joint
 
@@ -92,16 +93,15 @@ def _snap(
     # The first nearest peak (argmin's choice) by an int argmax: Keras's float argmin/argmax
     # bitcast for −0.0, which TFLite and ONNX cannot run.
     is_min = ops.cast(dist <= ops.expand_dims(min_dist, -1), "int32")
-    nearest = ops.expand_dims(ops.argmax(is_min, axis=-1), -1)  # [B, K, J, 1]
+    nearest = ops.reshape(ops.argmax(is_min, axis=-1), (-1, 1))  # [B·K·J, 1]
+    num_peaks = ops.shape(dist)[-1]
     score = ops.where(above, peak_scores, -1.0)
-    score = ops.take_along_axis(
-        ops.broadcast_to(ops.expand_dims(score, 1), ops.shape(dist)), nearest, axis=-1
-    )[..., 0]
-    snapped = ops.take_along_axis(
-        ops.broadcast_to(ops.expand_dims(positions, 1), ops.shape(diff)),
-        ops.expand_dims(nearest, -1),
-        axis=3,
-    )[:, :, :, 0]  # [B, K, J, 2]
+    score = ops.broadcast_to(ops.expand_dims(score, 1), ops.shape(dist))  # [B, K, J, P]
+    score = take_rows(ops.reshape(score, (-1, num_peaks)), nearest)  # [B·K·J, 1]
+    score = ops.reshape(score, ops.shape(min_dist))  # [B, K, J]
+    snapped = ops.broadcast_to(ops.expand_dims(positions, 1), ops.shape(diff))  # [B, K, J, P, 2]
+    snapped = take_rows(ops.reshape(snapped, (-1, num_peaks, 2)), nearest)  # [B·K·J, 1, 2]
+    snapped = ops.reshape(snapped, ops.shape(joints))  # [B, K, J, 2]
     x1, y1, x2, y2 = (ops.expand_dims(boxes[..., i], -1) for i in range(4))  # [B, K, 1]
     sx, sy = snapped[..., 0], snapped[..., 1]
     inside_x = ops.logical_and(sx >= x1, sx <= x2)
