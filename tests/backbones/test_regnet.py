@@ -19,6 +19,8 @@ from centernet_keras.backbones.regnet import (
     regnetx_400mf,
     torchvision_modules,
 )
+from centernet_keras.models import build_centernet
+from centernet_keras.training.trainer import set_frozen
 
 REF = load_npz("regnet_x_400mf.npz")
 META = meta(REF)
@@ -185,3 +187,27 @@ def test_imagenet_weights_are_torchvisions():
     assert str(err.value) == IMAGENET_HELP
     assert TORCHVISION_URLS["IMAGENET1K_V1"].endswith("regnet_x_400mf-adf1edd5.pth")
     assert TORCHVISION_URLS["IMAGENET1K_V1"] in IMAGENET_HELP
+
+
+def test_centernet_on_regnet_with_saved_torchvision_weights(loaded, tmp_path):
+    """The README's weights path: torchvision weights → backbone → weights file → detector,
+    whose freeze phase freezes exactly the loaded layers."""
+    path = str(tmp_path / "regnetx_400mf.weights.h5")
+    loaded.save_weights(path)
+    model = build_centernet(3, backbone="regnetx_400mf", input_shape=(128, 128, 3), weights=path)
+    assert (model.neck, model.neck_filters) == ("skip", (96, 64, 64))
+    maps = model(np.zeros((2, 128, 128, 3), np.float32))
+    assert {k: tuple(v.shape) for k, v in maps.items()} == {
+        "heatmap": (2, 32, 32, 3),
+        "size": (2, 32, 32, 2),
+        "offset": (2, 32, 32, 2),
+    }
+    for a, b in zip(loaded.weights, model.backbone.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert model.pretrained_layers == loaded.pretrained_layers
+    everything = {id(v) for v in model.trainable_weights}
+    backbone = {id(v) for v in model.backbone.trainable_weights}
+    assert set_frozen(model, True) == len(loaded.pretrained_layers)
+    assert everything - {id(v) for v in model.trainable_weights} == backbone
+    set_frozen(model, False)
+    assert {id(v) for v in model.trainable_weights} == everything
