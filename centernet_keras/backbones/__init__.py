@@ -3,7 +3,8 @@
 Every backbone maps ``[B, H, W, 3]`` to ``{"P2": …, "P3": …, "P4": …, "P5": …}`` (level ``l``
 at stride ``2**l``) and records in ``pretrained_layers`` which of its layers hold pretrained
 weights. Necks (``centernet_keras.necks``) are chosen by the detector, never built here.
-``build_backbone(name, input_shape, weights)`` maps the names to their constructors.
+``build_backbone(name, input_shape, weights)`` maps the names to their constructors;
+``load_torchvision_weights`` loads torchvision's ImageNet weights into ``regnetx_400mf``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import keras
 from centernet_keras.backbones.dla import dla34_backbone, dla34_base
 from centernet_keras.backbones.mobilenet import mobilenetv3_backbone
 from centernet_keras.backbones.preprocessing import ImagePreprocessing
+from centernet_keras.backbones.regnet import load_torchvision_weights, regnetx_400mf
 from centernet_keras.backbones.resnet import resnet18_backbone, resnet50_backbone
 from centernet_keras.backbones.weights import WeightsUnavailableError
 
@@ -28,6 +30,7 @@ BACKBONES: dict[str, Callable[..., keras.Model]] = {
         input_shape, weights, "small"
     ),
     "dla34": dla34_backbone,
+    "regnetx_400mf": regnetx_400mf,
 }
 BACKBONES["mobilenetv3"] = BACKBONES["mobilenetv3_large"]
 
@@ -55,7 +58,9 @@ __all__ = [
     "build_backbone",
     "dla34_backbone",
     "dla34_base",
+    "load_torchvision_weights",
     "mobilenetv3_backbone",
+    "regnetx_400mf",
     "resnet18_backbone",
     "resnet50_backbone",
 ]

@@ -163,17 +163,19 @@ def build_centernet(
     Args:
         num_classes: number of object classes (heatmap channels).
         backbone: a name of ``centernet_keras.backbones.BACKBONES`` (``"resnet50"``,
-            ``"resnet18"``, ``"mobilenetv3_small"``, ``"mobilenetv3_large"``, ``"dla34"``…),
+            ``"resnet18"``, ``"mobilenetv3_small"``, ``"mobilenetv3_large"``, ``"dla34"``,
+            ``"regnetx_400mf"``…),
             a former name of a backbone with its neck (``"resnet18_fpn"``,
             ``"mobilenetv3_*_fpn"``: the ``skip`` neck; ``"dla34_plain"``: ``dla_up_plain``),
             or a ready ``keras.Model`` giving a pyramid (or one stride-32 map).
         input_shape: ``(H, W, 3)``, H and W multiples of 32 (``None`` for any size).
         weights: backbone weights: ``None``, ``"imagenet"`` or a local file path.
         neck: a name of ``centernet_keras.necks.NECKS``; default ``"dla_up"`` (CenterNet's
-            DLASeg, deformable convs) for ``dla34``, ``"deconv"`` otherwise. With the DLA
-            necks ``neck_filters`` is ``()`` and ``head_channels`` defaults to the
-            reference's 256; ``neck_filters`` defaults to ``(256, 128, 64)`` for ``deconv``
-            and ``(96, 64, 64)`` for ``skip`` (``(128, 64, 64)`` on ``resnet18``).
+            DLASeg, deformable convs) for ``dla34``, ``"skip"`` for ``regnetx_400mf``,
+            ``"deconv"`` otherwise. With the DLA necks ``neck_filters`` is ``()`` and
+            ``head_channels`` defaults to the reference's 256; ``neck_filters`` defaults to
+            ``(256, 128, 64)`` for ``deconv`` and ``(96, 64, 64)`` for ``skip``
+            (``(128, 64, 64)`` on ``resnet18``).
         max_detections, score_threshold: settings of the model's ``CenterNetDecoder``.
         iou_threshold: the decoder's class-wise NMS IoU, ``None`` for none, or ``"auto"``:
             0.5 for the ResNet backbones (``resnet*``, as the Keras CenterNet ports), none

@@ -22,6 +22,9 @@ BACKBONE_ALIASES: dict[str, tuple[str, str]] = {
     "mobilenetv3_large_fpn": ("mobilenetv3_large", "skip"),
     "dla34_plain": ("dla34", "dla_up_plain"),
 }
+#: The neck of a non-DLA backbone given without one (else ``"deconv"``): the skip neck's lateral
+#: P4–P2 inputs suit the light RegNet better than three wide transposed convs on its P5.
+_DEFAULT_NECKS = {"regnetx_400mf": "skip"}
 #: ``filters`` of the upsampling necks when none are given (skip: per backbone width).
 _NECK_FILTERS = {"deconv": (256, 128, 64), "skip": (96, 64, 64), "resnet18/skip": (128, 64, 64)}
 
@@ -29,7 +32,8 @@ _NECK_FILTERS = {"deconv": (256, 128, 64), "skip": (96, 64, 64), "resnet18/skip"
 def resolve(backbone: str, neck: str | None = None) -> tuple[str, str]:
     """``(backbone, neck)`` names for a backbone name (alias or not) and an optional neck.
 
-    Without ``neck``: the alias's neck, ``"dla_up"`` for ``dla34``, else ``"deconv"``.
+    Without ``neck``: the alias's neck, ``"dla_up"`` for ``dla34``, ``"skip"`` for
+    ``regnetx_400mf``, else ``"deconv"``.
 
     Raises:
         ValueError: an alias given together with a different neck, or an unknown neck.
@@ -43,7 +47,7 @@ def resolve(backbone: str, neck: str | None = None) -> tuple[str, str]:
             )
         return base, implied
     if neck is None:
-        neck = "dla_up" if backbone.startswith("dla") else "deconv"
+        neck = "dla_up" if backbone.startswith("dla") else _DEFAULT_NECKS.get(backbone, "deconv")
     if neck not in NECKS:
         raise ValueError(f"Unknown neck {neck!r}; choose one of {sorted(NECKS)}")
     return backbone, neck
