@@ -149,6 +149,16 @@ def test_threshold_top_k_per_level_clipping_and_padding() -> None:
     np.testing.assert_array_equal(few["scores"], everything["scores"][:, :2])
 
 
+def test_public_names() -> None:
+    import centernet_keras as ck
+    from centernet_keras.losses import centerness_loss, fcos_loss, giou_loss, sigmoid_focal_loss
+
+    assert ck.encode_fcos_targets is encode_fcos_targets  # lazy, like encode_targets
+    assert ck.decode_fcos is decode_fcos and ck.FCOSDecoder is FCOSDecoder
+    assert ck.fcos_loss is fcos_loss and ck.fcos_locations is fcos_locations
+    assert all(callable(f) for f in (centerness_loss, giou_loss, sigmoid_focal_loss))
+
+
 def test_wrong_number_of_locations() -> None:
     maps = _hand_maps({})
     with pytest.raises(ValueError, match="84"):
@@ -257,6 +267,7 @@ TORCH_SIDE = textwrap.dedent(
     assert keras.backend.backend() == "torch"
     from centernet_keras.decoding import decode_fcos
     from centernet_keras.losses import fcos_loss
+    assert "tensorflow" not in sys.modules  # a machine without TensorFlow can decode and train
     d = dict(np.load(sys.argv[1]))
     hw = tuple(int(v) for v in d.pop("hw"))
     y_true = {k[2:]: d[k] for k in d if k.startswith("t_")}
