@@ -22,9 +22,17 @@ from centernet_keras.startup import quiet_tensorflow_startup
 quiet_tensorflow_startup()  # before anything imports Keras or TensorFlow
 
 from centernet_keras.boxes import boxes_to_input, boxes_to_original, letterbox_params
-from centernet_keras.decoding import CenterNetDecoder, PoseDecoder, decode_centernet, decode_pose
+from centernet_keras.decoding import (
+    CenterNetDecoder,
+    FCOSDecoder,
+    PoseDecoder,
+    decode_centernet,
+    decode_fcos,
+    decode_pose,
+)
 from centernet_keras.keypoints import KeypointSpec
-from centernet_keras.losses import centernet_loss, pose_loss
+from centernet_keras.locations import fcos_locations
+from centernet_keras.losses import centernet_loss, fcos_loss, pose_loss
 from centernet_keras.models import (
     CenterNet,
     CenterNetPose,
@@ -38,7 +46,13 @@ from centernet_keras.training import schedules as _schedules  # noqa: F401
 
 __version__ = "0.1.0"
 
-_LAZY = {"encode_targets", "encode_pose_targets", "gaussian_radius", "draw_gaussian"}
+_LAZY = {
+    "encode_targets",
+    "encode_pose_targets",
+    "encode_fcos_targets",
+    "gaussian_radius",
+    "draw_gaussian",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -54,6 +68,7 @@ __all__ = [
     "CenterNetDecoder",
     "CenterNetPose",
     "Detector",
+    "FCOSDecoder",
     "KeypointSpec",
     "PoseDecoder",
     "boxes_to_input",
@@ -62,10 +77,14 @@ __all__ = [
     "build_centernet_pose",
     "centernet_loss",
     "decode_centernet",
+    "decode_fcos",
     "decode_pose",
     "draw_gaussian",
+    "encode_fcos_targets",
     "encode_pose_targets",
     "encode_targets",
+    "fcos_locations",
+    "fcos_loss",
     "gaussian_radius",
     "letterbox_params",
     "pose_loss",
