@@ -4,7 +4,8 @@
 writes ``images/*.jpg`` and ``annotations/person_keypoints_{train,val}.json``: stick figures with
 the 17 COCO joints (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles), all facing
 the camera (a person's left joints on the image's right, as in COCO), of varied scale (≈ 48–220
-px tall), pose (limb angles, torso tilt) and colour, on the textured backgrounds of
+px tall), pose (limb angles, torso tilt) and colour, with dark dots at the nose, eyes and ears,
+on the textured backgrounds of
 ``data.synthetic``; some overlap, some are cut by the image border; about 5 % of images have no
 one.
 
@@ -106,6 +107,16 @@ def _draw_person(joints: np.ndarray, height: float, shape: tuple[int, int]) -> n
     return mask.astype(bool)
 
 
+def _draw_face(joints: np.ndarray, height: float, shape: tuple[int, int]) -> np.ndarray:
+    """The face's pixels (bool ``[H, W]``): dots at the nose, eyes and ears, drawn darker on the
+    head so that the face joints are visible features, as on a photo."""
+    mask = np.zeros(shape, np.uint8)
+    radius = max(16, round(0.014 * height * 16))  # ≥ 1 px
+    for x, y in np.round(joints[:5] * 16).astype(np.int32):
+        cv2.circle(mask, (int(x), int(y)), radius, 1, -1, cv2.LINE_8, 4)
+    return mask.astype(bool)
+
+
 def _colour(rng: np.random.Generator) -> np.ndarray:
     r, g, b = colorsys.hsv_to_rgb(rng.uniform(0, 1), rng.uniform(0.7, 1.0), rng.uniform(0.7, 1.0))
     return np.array([r, g, b]) * 255
@@ -123,7 +134,10 @@ def render_pose_image(rng: np.random.Generator) -> SyntheticPose:
         cy = rng.uniform(0.35, 0.75) * height + rng.uniform(-0.2, 0.2) * tall
         joints = _skeleton(rng, tall, cx, cy)
         mask = _draw_person(joints, tall, (height, width))
-        image[mask] = np.clip(_colour(rng) + rng.integers(-10, 11, (mask.sum(), 3)), 0, 255)
+        colour = _colour(rng)
+        image[mask] = np.clip(colour + rng.integers(-10, 11, (mask.sum(), 3)), 0, 255)
+        face = _draw_face(joints, tall, (height, width)) & mask
+        image[face] = colour * 0.35
         figures.append((joints, mask))
     people = []
     for k, (joints, mask) in enumerate(figures):
