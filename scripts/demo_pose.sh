@@ -19,11 +19,11 @@ step "2/4 train (train.py --config model_data/demo_pose_config.json)"
 $PY train.py --config model_data/demo_pose_config.json \
   --train-json "$OUT/annotations/person_keypoints_train.json" --train-images "$OUT/images" \
   --val-json "$OUT/annotations/person_keypoints_val.json" --val-images "$OUT/images" \
-  --save-dir "$OUT/logs" --quiet
+  --save-dir "$OUT/logs" --quiet ${DEMO_TRAIN_FLAGS:-}
 
-step "3/4 evaluate (get_map.py: keypoint AP and box AP) -> $OUT/map_out"
+step "3/4 evaluate (get_map.py --flip-test: keypoint AP and box AP) -> $OUT/map_out"
 $PY get_map.py --model "$OUT/logs/best.keras" --val-json "$OUT/annotations/person_keypoints_val.json" \
-  --val-images "$OUT/images" --output-dir "$OUT/map_out" --no-progress | tail -n 14
+  --val-images "$OUT/images" --output-dir "$OUT/map_out" --no-progress --flip-test | tail -n 13
 
 step "4/4 predict on validation images (predict.py --mode dir: skeletons) -> $OUT/predictions"
 mkdir -p "$OUT/samples"

@@ -124,3 +124,9 @@ def test_the_demo_config_loads():
         128,
     )
     assert config.augment.scale_range == (0.75, 1.25) and config.augment.hue == 0.0
+
+
+def test_the_pose_demo_config_loads():
+    config = TrainConfig.from_json(ROOT / "model_data" / "demo_pose_config.json")
+    assert config.model.detector == "pose" and config.train_json and config.val_json
+    assert config.train_annotations is None and config.model.weights is None
