@@ -162,6 +162,11 @@ def neck_pyramid(
         ValueError: a single-output backbone, a one-map neck, a missing level, or a level of
             another stride (checked on a probe of the static input shape).
     """
+    if neck not in PYRAMID_NECKS:
+        raise ValueError(
+            f"the neck {neck!r} gives one map, not the pyramid {sorted(strides)} this "
+            f"detector's head reads; use one of {sorted(PYRAMID_NECKS)}"
+        )
     features = backbone(inputs)
     if not isinstance(features, dict):
         raise ValueError(
