@@ -43,6 +43,13 @@ def test_defaults():
     assert (decoder.score_threshold, decoder.iou_threshold) == (0.05, 0.6)
     assert model.get_layer("fpn_output3").output.shape == (None, 8, 8, 64)
     assert model.output["classes"].shape == (None, L64, 20)
+    # RegNetX-400MF C3–C5 widths 64, 160, 400: FPN laterals + three 3x3 outputs, 64 wide
+    fpn = (64 + 160 + 400) * 64 + 3 * 64 + 3 * (9 * 64 * 64 + 64)
+    stems = 2 * 2 * (9 * 64 * 64 + 64 + 2 * 64)  # two stems of two conv + GroupNorm blocks
+    predictors = (9 * 64 * 20 + 20) + (9 * 64 * 4 + 4) + (9 * 64 + 1)
+    assert model.get_layer("fcos_head").count_params() == stems + predictors == 162_649
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == 5_094_976 + fpn + stems + predictors == 5_408_537
 
 
 def test_activate_targets_and_loss(rng):
