@@ -1,4 +1,4 @@
-"""Measure a CenterNet's mAP on a split: VOC07 11-point AP@0.5, all-point AP@0.5, COCO AP.
+"""Measure a detector's mAP on a split: VOC07 11-point AP@0.5, all-point AP@0.5, COCO AP.
 
     python get_map.py --model logs/best.keras --annotation-file 2007_val.txt
     python get_map.py --model m.keras --classes model_data/voc_classes.txt \\

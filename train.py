@@ -1,4 +1,4 @@
-"""Train a detector (CenterNet, or CenterNet pose) on annotation lines or COCO JSON.
+"""Train a detector (CenterNet, CenterNet pose or FCOS) on annotation lines or COCO JSON.
 
     python train.py --classes model_data/voc_classes.txt --train 2007_train.txt --val 2007_val.txt
     python train.py --train-json instances_train2017.json --train-images train2017 \
@@ -6,6 +6,8 @@
     python train.py --detector pose --backbone dla34 \
         --train-json person_keypoints_train2017.json --train-images train2017 \
         --val-json person_keypoints_val2017.json --val-images val2017
+    python train.py --detector fcos --backbone regnetx_400mf --weights none \
+        --classes model_data/voc_classes.txt --train 2007_train.txt --val 2007_val.txt
     python train.py --config my_run.json                 # flags override the JSON
     python train.py --resume --save-dir logs              # continue a killed run
 
@@ -59,7 +61,8 @@ FLAGS = [
         "--head-channels",
         "head_channels",
         int,
-        "width of each head's 3x3 conv (default: 64; 256 for dla34*)",
+        "width of each head's 3x3 conv (default: 64; 256 for dla34*; fcos: of both stem "
+        "convs, default 64)",
     ),
     ("--resize", "image_resize", str, "letterbox (keep aspect, gray pad) | resize (stretch)"),
     ("--max-objects", "max_objects", int, "target slots per image (extra boxes are reported)"),
@@ -145,13 +148,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--neck",
         choices=_neck_names(),
         default=None,
-        help="the neck between backbone and heads (default: per backbone: dla_up for dla34, "
-        "skip for the former *_fpn names, else deconv)",
+        help="the neck between backbone and heads (default: fpn for --detector fcos, the only "
+        "one it takes; else per backbone: dla_up for dla34, skip for regnetx_400mf and the "
+        "former *_fpn names, else deconv)",
     )
     parser.add_argument(
         "--neck-filters",
-        help="filters of the deconv / skip neck's 3 upsampling stages, e.g. '256,128,64' "
-        "(default: per backbone and neck)",
+        help="filters of the deconv / skip neck's 3 upsampling stages, e.g. '256,128,64', or "
+        "the fpn's one width, e.g. '64' (default: per backbone and neck; fpn 64)",
     )
     parser.add_argument("--mixed-precision", action="store_true", default=None,
                         help="float16 (GPU) / bfloat16 (CPU) compute, float32 weights")  # fmt: skip

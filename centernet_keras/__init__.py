@@ -1,12 +1,12 @@
-"""centernet-keras: anchor-free object detection (CenterNet) for Keras 3 / TensorFlow.
+"""centernet-keras: anchor-free object detection (CenterNet, FCOS) for Keras 3 / TensorFlow.
 
 Conventions: tensors are NHWC; boxes are ``[x1, y1, x2, y2]`` in absolute pixels of the image
 they belong to; class ids are 0-based; detections are padded with -1.
 
 Importing the package registers its Keras objects, so ``keras.saving.load_model(path)`` works
-on saved CenterNet models (``safe_mode=True``). The target encoder uses TensorFlow ops and is
-imported on first use, so the model, loss and decoder also run on the JAX / torch backends
-without loading TensorFlow.
+on saved CenterNet and FCOS models (``safe_mode=True``). The target encoders use TensorFlow ops
+and are imported on first use, so the models, losses and decoders also run on the JAX / torch
+backends without loading TensorFlow.
 
 Importing the package loads Keras with TensorFlow's C++ start-up log noise filtered and
 ``TF_CPP_MIN_LOG_LEVEL`` defaulting to 2 (see ``centernet_keras.startup``; set it to 0 to see
@@ -34,11 +34,13 @@ from centernet_keras.keypoints import KeypointSpec
 from centernet_keras.locations import fcos_locations
 from centernet_keras.losses import centernet_loss, fcos_loss, pose_loss
 from centernet_keras.models import (
+    FCOS,
     CenterNet,
     CenterNetPose,
     Detector,
     build_centernet,
     build_centernet_pose,
+    build_fcos,
 )
 
 # Registers the LR schedule, so checkpoints saved with their optimizer load after import.
@@ -64,6 +66,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "FCOS",
     "CenterNet",
     "CenterNetDecoder",
     "CenterNetPose",
@@ -75,6 +78,7 @@ __all__ = [
     "boxes_to_original",
     "build_centernet",
     "build_centernet_pose",
+    "build_fcos",
     "centernet_loss",
     "decode_centernet",
     "decode_fcos",

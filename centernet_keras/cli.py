@@ -82,7 +82,8 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
         "--flip-test",
         action="store_true",
         help="also run the mirrored image and merge both (CenterNet: average heatmaps and "
-        "sizes; slower, often better)",
+        "sizes; FCOS: class and centerness maps, and box sides with left and right swapped; "
+        "slower, often better)",
     )
     parser.add_argument(
         "--input-size",

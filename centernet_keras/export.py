@@ -87,7 +87,7 @@ def serving_function(
         raw = model(ops.cast(images, "float32"), training=False)
         if not decode:
             return dict(raw)
-        detections = decoder(model.activate(raw))
+        detections = model.decode(model.activate(raw), tuple(images.shape[1:3]), decoder)
         return {**detections, **{exported_name(k, detections): v for k, v in raw.items()}}
 
     return serve

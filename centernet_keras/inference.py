@@ -255,14 +255,15 @@ class Predictor:
         """``[B, H, W, 3]`` uint8 → the model's activated maps (flip-merged)."""
         return self.model.maps(images, self.flip_test)
 
-    def _decode(self, maps):
-        return self.decoder(maps)
+    def _decode(self, maps, input_hw):
+        """Activated maps of ``input_hw`` images → padded detections (``model.decode``)."""
+        return self.model.decode(maps, input_hw, self.decoder)
 
     def _function(self, name: str) -> Callable:
         """The traced function ``name`` (TF traces it once per input shape)."""
         if name not in self._functions:
             fn = {
-                "detect": lambda x: self._decode(self._maps(x)),
+                "detect": lambda x: self._decode(self._maps(x), tuple(x.shape[1:3])),
                 "maps": self._maps,
                 "decode": self._decode,
             }[name]
@@ -286,9 +287,15 @@ class Predictor:
         "size", "offset"}`` ``[B, h, w, ·]``."""
         return {k: np.asarray(v) for k, v in self._function("maps")(batch).items()}
 
-    def decode(self, maps: dict) -> dict[str, np.ndarray]:
-        """Traced decode of ``forward``'s maps → padded detections in input pixels."""
-        return {k: np.asarray(v) for k, v in self._function("decode")(maps).items()}
+    def decode(self, maps: dict, input_hw: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+        """Traced decode of ``forward``'s maps → padded detections in input pixels.
+
+        ``input_hw``: the network input size of those maps (default the model's; needed by
+        FCOS models with a dynamic input size).
+        """
+        hw = self.model_hw if input_hw is None else input_hw
+        hw = None if None in tuple(hw) else tuple(int(v) for v in hw)
+        return {k: np.asarray(v) for k, v in self._function("decode")(maps, hw).items()}
 
     def postprocess(
         self, decoded: dict, image_hw: Sequence[int], input_hw: Sequence[int], index: int = 0
@@ -343,8 +350,8 @@ class Predictor:
                 the joints for a pose model, else the centres.
 
         Raises:
-            ValueError: ``which`` is not one of these, or ``"keypoints"`` for a model without a
-                joint heatmap.
+            ValueError: ``which`` is not one of these, ``"keypoints"`` for a model without a
+                joint heatmap, or a model without a centre heatmap (FCOS).
         """
         if which not in ("auto", "centres", "keypoints"):
             raise ValueError(f"which must be 'auto', 'centres' or 'keypoints', got {which!r}")
@@ -358,6 +365,11 @@ class Predictor:
                 f"heatmap(which='keypoints') needs a pose model"
             )
         key = "keypoint_heatmap" if which == "keypoints" else "heatmap"
+        if key not in maps:
+            raise ValueError(
+                f"the model ({type(self.model).__name__}) has no centre heatmap: heatmaps are "
+                f"CenterNet's (an FCOS model scores locations of a pyramid instead)"
+            )
         heat = maps[key][0].max(axis=-1).astype(np.float32)  # [H/4, W/4]
         in_h, in_w = batch.shape[1:3]
         heat = cv2.resize(heat, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
@@ -378,7 +390,7 @@ class Predictor:
         steps = {
             "preprocess": lambda: self.preprocess(image),
             "forward": lambda: self.forward(batch),
-            "decode": lambda: self.decode(maps),
+            "decode": lambda: self.decode(maps, batch.shape[1:3]),
             "total": lambda: self(image),
         }
         ms = interleaved_medians(steps, runs, warmup)

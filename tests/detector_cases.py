@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from centernet_keras.models import Detector, build_centernet
+from centernet_keras.locations import fcos_level_shapes
+from centernet_keras.models import Detector, build_centernet, build_fcos
 from centernet_keras.models.pose import build_centernet_pose
 
 CLASSES = ["cat", "dog", "car"]
@@ -44,6 +45,40 @@ def tiny_pose(input_shape=(64, 64, 3), **kwargs) -> Detector:
         heat.kernel.assign(heat.kernel * 100.0)
         heat.bias.assign(np.zeros(heat.bias.shape, np.float32))
     return model
+
+
+def tiny_fcos(input_shape=(64, 64, 3), **kwargs) -> Detector:
+    """A tiny FCOS (ResNet-18, FPN 16, one 16-wide stem conv, 3 classes) that makes boxes at
+    random init: class logits spread ~N(0, 1) and deltas ≈ 1–2 strides."""
+    settings = {"backbone": "resnet18", "fpn_channels": 16, "stem_channels": (16,)}
+    model = build_fcos(3, input_shape=input_shape, class_names=CLASSES, **settings | kwargs)
+    head = model.get_layer("fcos_head")
+    classes = head.get_layer("classes")
+    classes.kernel.assign(classes.kernel * 100.0)
+    classes.bias.assign(np.zeros(3, np.float32))
+    deltas = head.get_layer("deltas_conv")
+    deltas.kernel.assign(deltas.kernel * 3.0)
+    deltas.bias.assign(np.array([1.0, 1.5, 1.2, 0.8], np.float32))
+    return model
+
+
+def fcos_probe(raw: dict, rng: np.random.Generator) -> dict:
+    """FCOS decoder input without ties: random logits, deltas of 0.5–3 strides."""
+    return {
+        "classes": rng.normal(-2.0, 2.0, raw["classes"].shape).astype("float32"),
+        "deltas": rng.uniform(0.5, 3.0, raw["deltas"].shape).astype("float32"),
+        "centerness": rng.normal(0.0, 1.0, raw["centerness"].shape).astype("float32"),
+    }
+
+
+def _mirror_levels(x: np.ndarray, level_shapes) -> np.ndarray:
+    """Mirror flat ``[B, L, ...]`` per-level maps left–right, level by level (NumPy)."""
+    parts, start = [], 0
+    for h, w in level_shapes:
+        level = x[:, start : start + h * w].reshape(x.shape[0], h, w, *x.shape[2:])
+        parts.append(level[:, :, ::-1].reshape(x.shape[0], h * w, *x.shape[2:]))
+        start += h * w
+    return np.concatenate(parts, axis=1)
 
 
 def _people(rng, h: int, w: int, joints: int = 17, count: int = 2):
@@ -82,7 +117,13 @@ def pose_probe(raw: dict, rng: np.random.Generator) -> dict:
 def mirror_maps(model: Detector, maps: dict) -> dict:
     """What a horizontal flip of the image does to the merged maps a flip test compares:
     boxes' heatmap and size mirror (CenterNet); a pose model's joint maps also swap left/right
-    joints and negate joint x-offsets."""
+    joints and negate joint x-offsets; FCOS's flat maps mirror level by level, deltas with l
+    and r swapped. The first key is the score map."""
+    if "classes" in maps:  # FCOS: [B, L, ·] over the levels of the model's input
+        shapes = fcos_level_shapes(model.input_shape[1:3], model.strides)
+        out = {k: _mirror_levels(np.asarray(maps[k]), shapes) for k in maps}
+        out["deltas"] = out["deltas"][..., [2, 1, 0, 3]]
+        return out
     out = {k: np.asarray(maps[k])[:, :, ::-1] for k in ("heatmap", "size")}
     if "keypoints" in maps:
         swap = model.keypoint_spec.flip_permutation()
@@ -167,4 +208,13 @@ CENTERNET_POSE = DetectorCase(
     backend_variants={},
 )
 
-CASES = [CENTERNET, CENTERNET_POSE]
+FCOS = DetectorCase(
+    name="fcos",
+    build=tiny_fcos,
+    batch=box_batch,
+    probe=fcos_probe,
+    export_settings={"score_threshold": 0.15, "max_detections": 20, "iou_threshold": 0.5},
+    backend_variants={"regnetx_400mf": {"backbone": "regnetx_400mf", "group_norm": False}},
+)
+
+CASES = [CENTERNET, CENTERNET_POSE, FCOS]

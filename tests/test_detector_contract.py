@@ -132,14 +132,17 @@ def test_export_round_trip(case, model, images, expected, fmt, tmp_path):
 
 def test_flip_test_merge_is_mirror_symmetric(model, images):
     """The merged maps of a mirrored image are the merged maps mirrored (for a pose model: with
-    left/right joints swapped), and differ from the plain pass."""
+    left/right joints swapped; FCOS: level by level, l and r swapped), and differ from the plain
+    pass."""
     image = images[:1].astype(np.float32)
     merged = model.maps(image, flip_test=True)
     mirror = model.maps(image[:, :, ::-1].copy(), flip_test=True)
-    for key, want in mirror_maps(model, merged).items():
+    mirrored = mirror_maps(model, merged)
+    for key, want in mirrored.items():
         np.testing.assert_allclose(np.asarray(mirror[key]), want, rtol=0, atol=1e-5, err_msg=key)
     plain = model.maps(image)
-    assert not np.allclose(np.asarray(merged["heatmap"]), np.asarray(plain["heatmap"]))
+    score = next(iter(mirrored))  # the score map: heatmap, or FCOS's classes
+    assert not np.allclose(np.asarray(merged[score]), np.asarray(plain[score]))
 
 
 TORCH_SIDE = textwrap.dedent(

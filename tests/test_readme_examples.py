@@ -52,3 +52,12 @@ def test_coco_conversion_example(tmp_path, monkeypatch) -> None:
         if not crowd
     ]
     assert got == want
+
+
+def test_fcos_example() -> None:
+    code = readme_block("`--neck-filters N` sets")
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    model = namespace["model"]
+    assert model.output["classes"].shape == (None, 64 * 64 + 32 * 32 + 16 * 16, 20)
+    assert model.decoder.image_size == (512, 512)

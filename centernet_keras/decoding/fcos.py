@@ -19,6 +19,7 @@ import keras
 from keras import ops
 
 from centernet_keras.decoding.common import class_nms, compact_rows
+from centernet_keras.gather import take_rows
 from centernet_keras.locations import (
     FCOS_STRIDES,
     fcos_level_shapes,
@@ -141,15 +142,15 @@ def decode_fcos(
 
     scores, loc_idx, labels = _level_candidates(scores, counts, int(pre_nms_top_k))  # [B, N]
     scores, order = ops.top_k(scores, k=scores.shape[1], sorted=True)  # NMS wants them sorted
-    loc_idx = ops.take_along_axis(loc_idx, order, axis=1)
-    labels = ops.take_along_axis(labels, order, axis=1)
+    loc_idx = take_rows(loc_idx, order)
+    labels = take_rows(labels, order)
     valid = scores > float(score_threshold)
 
     locations = ops.take(ops.convert_to_tensor(fcos_locations(image_size, strides)), loc_idx, 0)
     loc_strides = ops.take(
         ops.convert_to_tensor(fcos_location_strides(image_size, strides)), loc_idx, 0
     )  # [B, N]
-    d = ops.take_along_axis(ops.cast(deltas, "float32"), ops.expand_dims(loc_idx, -1), axis=1)
+    d = take_rows(ops.cast(deltas, "float32"), loc_idx)  # [B, N, 4]
     boxes = boxes_from_deltas(locations, d, loc_strides)  # [B, N, 4]
     upper = ops.convert_to_tensor([width, height, width, height], "float32")
     boxes = ops.minimum(ops.maximum(boxes, 0.0), upper)

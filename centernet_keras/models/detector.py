@@ -7,12 +7,15 @@ training, prediction, export and evaluation need from it, all in one place:
   freeze phase freezes), saved with the model;
 - ``compute_loss``: the subclass's loss dict (``detector_losses``); every named term is logged,
   weight regularisers are added and the loss is scaled for ``tf.distribute`` replicas;
-- ``decoder``: a ``decoding.Decoder`` layer saved with the model; ``maps`` (forward + activation,
-  optional flip test through ``merge_flip``), ``detect`` and ``predict_step`` run it;
+- ``decoder``: a ``decoding.Decoder`` layer saved with the model. ``maps`` (forward +
+  activation, optional flip test through ``merge_flip``) gives what it reads; ``decode``
+  (activated maps + the input size → detections) is where ``detect``, ``predict_step``, the
+  ``Predictor`` and export run it;
 - ``target_encoder``: the ``tf.data`` target function the training pipeline maps.
 
-Subclasses (``CenterNet``) build the graph and fill in ``detector_losses``, ``activate``,
-``merge_flip``, ``target_encoder`` and their own ``get_config`` keys.
+Subclasses (``CenterNet``, ``CenterNetPose``, ``FCOS``) build the graph and fill in
+``detector_losses``, ``activate``, ``merge_flip``, ``target_encoder`` and their own
+``get_config`` keys (FCOS also ``decode``, whose decoder needs the input size).
 """
 
 from __future__ import annotations
@@ -131,20 +134,45 @@ class Detector(keras.Model):
         With ``flip_test`` the mirrored images run in the same batch and ``merge_flip``
         combines both.
         """
-        x = ops.cast(images, "float32")
         if not flip_test:
-            return self.activate(self(x, training=False))
+            return self.activate(self(ops.cast(images, "float32"), training=False))
+        return self.merge_flip(*self.maps_and_mirrored(images))
+
+    def maps_and_mirrored(self, images: keras.KerasTensor) -> tuple[dict, dict]:
+        """The activated maps of ``images`` and of their mirror images (still mirrored), from
+        one forward pass over both: the two inputs of ``merge_flip``."""
+        x = ops.cast(images, "float32")
         b = ops.shape(x)[0]
         both = self.activate(self(ops.concatenate([x, ops.flip(x, axis=2)], 0), training=False))
-        return self.merge_flip(
-            {k: v[:b] for k, v in both.items()}, {k: v[b:] for k, v in both.items()}
-        )
+        return {k: v[:b] for k, v in both.items()}, {k: v[b:] for k, v in both.items()}
+
+    def input_hw(self, images: keras.KerasTensor | None = None) -> tuple[int, int] | None:
+        """The network input ``(H, W)`` as Python ints: the static size of ``images`` where
+        known, else the model's fixed input size, else ``None``."""
+        for hw in (() if images is None else tuple(images.shape[1:3]), self.input_shape[1:3]):
+            if len(hw) == 2 and all(d is not None for d in hw):
+                return int(hw[0]), int(hw[1])
+        return None
+
+    def decode(
+        self,
+        maps: Mapping[str, keras.KerasTensor],
+        image_hw: Sequence[int] | None = None,
+        decoder: Decoder | None = None,
+    ) -> dict:
+        """Activated maps → padded detections, by ``decoder`` (default the model's).
+
+        ``image_hw`` is the network input size the maps were computed on; a decoder that needs
+        it (FCOS's locations) gets it, the others ignore it.
+        """
+        del image_hw
+        return (decoder or self.decoder)(maps)
 
     def detect(
         self, images: keras.KerasTensor, decoder: Decoder | None = None, flip_test: bool = False
     ) -> dict:
         """Images → padded detections in input pixels, by ``decoder`` (default the model's)."""
-        return (decoder or self.decoder)(self.maps(images, flip_test))
+        return self.decode(self.maps(images, flip_test), self.input_hw(images), decoder)
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)

@@ -8,12 +8,12 @@ accepted as aliases of a (backbone, neck) pair, so saved training configs keep w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import keras
 
 from centernet_keras.backbones import build_backbone
-from centernet_keras.necks import NECKS, build_neck, deconv_neck
+from centernet_keras.necks import NECKS, PYRAMID_NECKS, build_neck, deconv_neck
 
 #: Former backbone names → (backbone, neck).
 BACKBONE_ALIASES: dict[str, tuple[str, str]] = {
@@ -110,15 +110,15 @@ def backbone_and_neck(
 
 
 def neck_output(backbone: keras.Model, inputs, neck: str | None, neck_filters, stride: int):
-    """Apply ``backbone`` and the neck to ``inputs``; the map the heads read.
+    """Apply ``backbone`` and a one-map neck to ``inputs``; the map the heads read.
 
     ``neck=None``: the backbone's single output, through ``deconv`` if ``neck_filters`` are given
     (models saved before necks had names). A single-output backbone with a named neck is read as
     ``{"P5": output}``.
 
     Raises:
-        ValueError: the result's stride is not ``stride`` (checked on a probe of the static input
-            shape, a multiple-of-32 square when dynamic).
+        ValueError: the neck gives a pyramid (``fpn``), or the result's stride is not ``stride``
+            (checked on a probe of the static input shape, a multiple-of-32 square when dynamic).
     """
     features = backbone(inputs)
     if neck is None:
@@ -126,12 +126,14 @@ def neck_output(backbone: keras.Model, inputs, neck: str | None, neck_filters, s
     else:
         pyramid = features if isinstance(features, dict) else {"P5": features}
         x = build_neck(neck, pyramid, **neck_options(neck, neck_filters))
-    probe_model = keras.Model(inputs, x)
-    probe = tuple(d if d is not None else 64 for d in probe_model.input_shape[1:3])
-    out_shape = probe_model.compute_output_shape((1, *probe, 3))
-    if isinstance(out_shape, dict) or isinstance(out_shape[0], list | tuple):
+    if isinstance(x, dict) and neck is not None:
+        raise ValueError(
+            f"the neck {neck!r} gives a pyramid {sorted(x)}, not the one stride-{stride} map "
+            f"this detector's heads read; choose one of {sorted(set(NECKS) - PYRAMID_NECKS)}"
+        )
+    found = () if isinstance(x, dict) else _probe_strides(inputs, {"map": x})["map"]
+    if found == ():
         raise ValueError("the backbone must have a single output (a feature map)")
-    found = probe[0] // out_shape[1] if out_shape[1] else None
     if found != stride:
         raise ValueError(
             f"the neck's output has stride {found}, not the output stride {stride}: use 3 "
@@ -139,3 +141,65 @@ def neck_output(backbone: keras.Model, inputs, neck: str | None, neck_filters, s
             f"stride-4 backbone"
         )
     return x
+
+
+def neck_pyramid(
+    backbone: keras.Model, inputs, neck: str, strides: Mapping[str, int], **options
+) -> dict:
+    """Apply ``backbone`` and a pyramid neck (``fpn``) to ``inputs``; the levels the heads read.
+
+    Args:
+        backbone: a model giving a pyramid ``{"P2": …, "P5": …}``.
+        inputs: the detector's image input (Keras tensor).
+        neck: a name of ``NECKS`` whose output is a pyramid.
+        strides: the levels wanted and their strides, e.g. ``{"P3": 8, "P4": 16, "P5": 32}``.
+        **options: the neck's options (``channels=`` for ``fpn``).
+
+    Returns:
+        ``{level: [B, H/stride, W/stride, F]}`` for the levels of ``strides``, in that order.
+
+    Raises:
+        ValueError: a single-output backbone, a one-map neck, a missing level, or a level of
+            another stride (checked on a probe of the static input shape).
+    """
+    if neck not in PYRAMID_NECKS:
+        raise ValueError(
+            f"the neck {neck!r} gives one map, not the pyramid {sorted(strides)} this "
+            f"detector's head reads; use one of {sorted(PYRAMID_NECKS)}"
+        )
+    features = backbone(inputs)
+    if not isinstance(features, dict):
+        raise ValueError(
+            f"the neck {neck!r} reads a backbone pyramid (P3–P5); this backbone has one output"
+        )
+    levels = build_neck(neck, features, **options)
+    if not isinstance(levels, dict):
+        raise ValueError(
+            f"the neck {neck!r} gives one map, not the pyramid {sorted(strides)} this "
+            f"detector's head reads; use one of {sorted(PYRAMID_NECKS)}"
+        )
+    missing = sorted(set(strides) - set(levels))
+    if missing:
+        raise ValueError(f"the neck {neck!r} gives no level {missing}")
+    levels = {name: levels[name] for name in strides}
+    found = _probe_strides(inputs, levels)
+    wrong = {name: s for name, s in found.items() if s != strides[name]}
+    if wrong:
+        raise ValueError(f"the neck's levels have strides {wrong}, not {dict(strides)}")
+    return levels
+
+
+def _probe_strides(inputs, outputs: Mapping) -> dict:
+    """The stride of each output map of the graph ``inputs → outputs``, from the shapes Keras
+    computes for a probe input (the static size, 64 where dynamic); ``(…)`` for an output that
+    is not one map."""
+    probe_model = keras.Model(inputs, dict(outputs))
+    probe = tuple(d if d is not None else 64 for d in probe_model.input_shape[1:3])
+    shapes = probe_model.compute_output_shape((1, *probe, 3))
+    found = {}
+    for name, shape in shapes.items():
+        if isinstance(shape, dict) or isinstance(shape[0], list | tuple):
+            found[name] = ()
+        else:
+            found[name] = probe[0] // shape[1] if shape[1] else None
+    return found

@@ -44,11 +44,37 @@ def build_pose_detector(num_classes: int, keypoint_spec=None, class_names=None, 
     )
 
 
+def build_fcos_detector(
+    num_classes: int,
+    neck_filters: tuple[int, ...] | None = None,
+    head_channels: int | None = None,
+    **kwargs,
+):
+    """``build_fcos`` as ``DETECTORS`` calls it: ``neck_filters`` (``--neck-filters``) is the
+    FPN's one width, ``head_channels`` (``--head-channels``) the width of both stem convs.
+
+    Raises:
+        ValueError: more than one ``neck_filters`` value.
+    """
+    from centernet_keras.models.fcos import build_fcos
+
+    if neck_filters is not None:
+        if len(neck_filters) != 1:
+            raise ValueError(
+                f"FCOS's FPN has one width: pass one --neck-filters value, got {list(neck_filters)}"
+            )
+        kwargs["fpn_channels"] = int(neck_filters[0])
+    if head_channels is not None:
+        kwargs["stem_channels"] = (int(head_channels),) * 2
+    return build_fcos(num_classes, **kwargs)
+
+
 #: The detectors ``train`` builds (``--detector``): name → builder, called as
 #: ``builder(num_classes, backbone=, input_shape=, weights=, class_names=, image_resize=,
 #: **ModelConfig.options())``, and ``keypoint_spec=`` for those in ``KEYPOINT_DETECTORS``.
 DETECTORS: dict[str, Callable[..., Detector]] = {
     "centernet": build_centernet,
+    "fcos": build_fcos_detector,
     "pose": build_pose_detector,
 }
 #: The detectors that train on keypoints (``train`` passes them the data's ``KeypointSpec``).
@@ -62,12 +88,14 @@ class ModelConfig:
     Attributes:
         detector: one of ``DETECTORS``.
         backbone: a backbone name (``centernet_keras.backbones.BACKBONES``).
-        neck: a neck name, or ``None`` for the backbone's default neck.
+        neck: a neck name, or ``None`` for the detector's / backbone's default neck.
         input_size: network input ``(height, width)``, multiples of 32.
         weights: the backbone's weights: ``"imagenet"``, a file, or ``None``.
         model_path: start from a full ``.keras`` model (fine-tuning), or ``None``.
-        neck_filters: the neck's filters, or ``None`` for the backbone's default.
-        head_channels: width of each head's conv, or ``None`` for the backbone's default.
+        neck_filters: the neck's filters (FCOS: the FPN's one width), or ``None`` for the
+            default.
+        head_channels: width of each head's conv (FCOS: of each stem conv), or ``None`` for
+            the default.
         image_resize: ``"letterbox"`` (keep aspect, gray padding) or ``"resize"`` (stretch).
     """
 

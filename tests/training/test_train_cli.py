@@ -25,7 +25,7 @@ def test_help_lists_the_detectors_with_the_default(train_cli, capsys):
         train_cli.parse_args(["--help"])
     assert exit_info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "--detector {centernet,pose}" in text
+    assert "--detector {centernet,fcos,pose}" in text
     assert "the detector to train (default: centernet)" in text
 
 
@@ -48,9 +48,9 @@ def test_flags_land_in_their_sections(train_cli, tmp_path):
 
 def test_an_unknown_detector_is_an_argparse_error(train_cli, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        train_cli.parse_args(["--detector", "fcos"])
+        train_cli.parse_args(["--detector", "yolo"])
     assert exit_info.value.code == 2
-    assert "argument --detector: invalid choice: 'fcos'" in capsys.readouterr().err
+    assert "argument --detector: invalid choice: 'yolo'" in capsys.readouterr().err
 
 
 class _StopAfterFirstEpoch(keras.callbacks.Callback):

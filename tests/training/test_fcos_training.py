@@ -1,0 +1,59 @@
+"""FCOS through the framework's CLIs: ``train.py --detector fcos`` (with the validation mAP
+callback), then ``get_map.py`` and ``predict.py --mode image`` on the saved model."""
+
+import csv
+import json
+from pathlib import Path
+
+import keras
+import pytest
+from helpers import load_script
+
+from centernet_keras.models import FCOS
+from centernet_keras.training.config import DETECTORS, build_fcos_detector
+
+
+def test_fcos_is_a_detector_and_the_cli_widths_map_onto_fpn_and_stems():
+    assert DETECTORS["fcos"] is build_fcos_detector
+    model = build_fcos_detector(
+        2, backbone="resnet18", input_shape=(64, 64, 3), neck_filters=(16,), head_channels=8
+    )
+    assert isinstance(model, FCOS)
+    assert (model.fpn_channels, model.stem_channels) == (16, (8, 8))
+    with pytest.raises(ValueError, match="one --neck-filters value"):
+        build_fcos_detector(2, backbone="resnet18", input_shape=(64, 64, 3), neck_filters=(16, 8))
+
+
+@pytest.mark.slow
+def test_train_get_map_and_predict_an_fcos_model(tiny_voc, tmp_path, capsys):
+    """1 epoch of 2 steps on the tiny synthetic VOC set, validation mAP at its end (the
+    ``Predictor`` in the training callback), then the evaluation and prediction CLIs."""
+    save = tmp_path / "run"
+    argv = ["--detector", "fcos", "--backbone", "resnet18", "--weights", "none"]
+    argv += ["--input-size", "64", "--neck-filters", "16", "--head-channels", "16"]
+    argv += ["--classes", tiny_voc["classes"], "--train", tiny_voc["train"]]
+    argv += ["--val", tiny_voc["val"], "--save-dir", str(save), "--epochs", "1"]
+    argv += ["--freeze-epochs", "0", "--batch-size", "4", "--steps-per-epoch", "2"]
+    argv += ["--eval-every", "1", "--lr", "1e-3", "--no-scale-lr", "--quiet"]
+    assert load_script("train.py").main(argv) == 0
+    config = json.loads((save / "config.json").read_text())
+    assert config["model"]["detector"] == "fcos"
+    with open(save / "log.csv") as f:
+        row = next(csv.DictReader(f))
+    assert {"class_loss", "box_loss", "centerness_loss", "val_map"} <= set(row)
+    assert 0.0 <= float(row["val_map"]) <= 1.0
+    model = keras.saving.load_model(save / "best.keras", safe_mode=True)
+    assert isinstance(model, FCOS) and model.decoder.image_size == (64, 64)
+    capsys.readouterr()
+
+    report = tmp_path / "map"
+    get_map = ["--model", str(save / "best.keras"), "--annotation-file", tiny_voc["val"]]
+    assert load_script("get_map.py").main([*get_map, "--output-dir", str(report)]) == 0
+    summary = json.loads((report / "summary.json").read_text())
+    assert {"voc07", "voc", "coco"} <= set(summary["metrics"])
+
+    image = Path(tiny_voc["val"]).read_text().split()[0]
+    out = tmp_path / "pred" / "one.png"
+    predict = ["--model", str(save / "best.keras"), "--mode", "image", "--input", image]
+    assert load_script("predict.py").main([*predict, "--output", str(out), "--count"]) == 0
+    assert out.exists() and "total:" in capsys.readouterr().out
