@@ -56,3 +56,26 @@ def test_forward_bench_times_the_pose_model() -> None:
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["detector"] == "pose" and out["backbone"] == "resnet18"
     assert out["forward_ms"] > 0 and out["decode_ms"] > 0 and 0 < out["decode_share"] < 1
+
+
+def test_pose_errors_bench_exact_joints_score_one(tmp_path) -> None:
+    from centernet_keras.data.synthetic_pose import generate_pose_dataset
+
+    paths = generate_pose_dataset(tmp_path, num_images=6, seed=4, val_fraction=0.5)
+    data = json.loads(paths["val"].read_text())
+    results = [
+        {"image_id": a["image_id"], "category_id": 1, "bbox": a["bbox"], "score": 1.0,
+         "keypoints": a["keypoints"]}
+        for a in data["annotations"]
+    ]  # fmt: skip
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    argv = ["--gt", str(paths["val"]), "--results", "results.json", "--sigmas", "0,3"]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "pose_errors.py"), *argv],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert lines[0]["oks_ap"] == 1.0 and lines[1]["oks_ap"] < 1.0
+    assert lines[2]["median_error_px"] == [0.0] * 17 and lines[2]["people"] > 0
