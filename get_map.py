@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         image_dir=args.image_dir,
         root=args.root,
     )
-    pose = getattr(predictor.model, "keypoint_spec", None)
+    pose = getattr(getattr(predictor, "model", None), "keypoint_spec", None)
     spec = getattr(records[0], "keypoint_spec", None)
     if pose is not None and spec is not None and pose.num_joints != spec.num_joints:
         raise ValueError(

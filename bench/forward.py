@@ -3,13 +3,15 @@
 Prints one JSON line per backbone: median latencies (ms) of the traced forward pass, of the
 traced forward + decode (what ``predict_step`` runs), of the decode alone, the decode share, and
 ``model.predict`` per call for comparison. With several backbones, all models are timed
-round-robin in the same loop, so machine drift hits every backbone alike. ``--detector pose``
+round-robin in the same loop, so machine drift hits every model alike (``--models`` mixes
+detectors: CenterNet, pose, FCOS). ``--detector pose``
 times ``build_centernet_pose`` (COCO-17 joints, ``PoseDecoder``) instead of the box model.
 
     python bench/forward.py                      # ResNet50 @512, batch 1
     python bench/forward.py --backbone resnet18 --size 384 --runs 10
     python bench/forward.py --backbones resnet50,dla34,dla34_plain
     python bench/forward.py --backbones dla34_plain --detector pose --runs 10
+    python bench/forward.py --models centernet:resnet50,fcos:regnetx_400mf   # one interleaved run
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from centernet_keras.models import build_centernet
+from centernet_keras.models.fcos import build_fcos
 from centernet_keras.models.pose import build_centernet_pose
 from centernet_keras.timing import interleaved_medians, to_host
 
@@ -40,11 +43,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument(
         "--detector",
-        choices=("centernet", "pose"),
+        choices=("centernet", "pose", "fcos"),
         default="centernet",
-        help="centernet: boxes (--num-classes); pose: multi-person pose, COCO-17 joints",
+        help="centernet: boxes (--num-classes); pose: multi-person pose, COCO-17 joints; "
+        "fcos: FCOS boxes (--num-classes)",
     )
-    parser.add_argument("--num-classes", type=int, default=20, help="centernet only")
+    parser.add_argument(
+        "--models",
+        help="comma-separated DETECTOR:BACKBONE pairs timed in one interleaved run, e.g. "
+        "centernet:resnet50,fcos:regnetx_400mf (instead of --detector and --backbone(s))",
+    )
+    parser.add_argument("--num-classes", type=int, default=20, help="centernet and fcos")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument(
@@ -53,49 +62,58 @@ def main() -> None:
         dest="iou_threshold",
         type=float,
         default=None,
-        help="decoder NMS IoU (default none, for every backbone; centernet only: the pose "
-        "decoder has no NMS)",
+        help="decoder NMS IoU (default: none for CenterNet, 0.6 for FCOS; the pose decoder "
+        "has no NMS)",
     )
     args = parser.parse_args()
-    if args.detector == "pose" and args.iou_threshold is not None:
+    if args.models:
+        pairs = [tuple(item.split(":", 1)) for item in args.models.split(",")]
+        if any(len(p) != 2 or p[0] not in ("centernet", "pose", "fcos") for p in pairs):
+            parser.error(f"--models wants DETECTOR:BACKBONE pairs, got {args.models!r}")
+    else:
+        names = args.backbones.split(",") if args.backbones else [args.backbone]
+        pairs = [(args.detector, name) for name in names]
+    if args.iou_threshold is not None and any(d == "pose" for d, _ in pairs):
         parser.error("--iou-threshold: the pose decoder has no NMS")
-
-    names = args.backbones.split(",") if args.backbones else [args.backbone]
     images = np.random.default_rng(0).uniform(0, 255, (args.batch, args.size, args.size, 3))
     images = tf.constant(images.astype("float32"))
+    shape, size = (args.size, args.size, 3), (args.size, args.size)
 
     models, fns = {}, {}
-    for name in names:
-        shape = (args.size, args.size, 3)
-        if args.detector == "pose":
+    for key in pairs:
+        detector, name = key
+        if detector == "pose":
             model = build_centernet_pose(17, name, shape)
+        elif detector == "fcos":
+            nms = {} if args.iou_threshold is None else {"iou_threshold": args.iou_threshold}
+            model = build_fcos(args.num_classes, name, shape, **nms)
         else:
             model = build_centernet(args.num_classes, name, shape, iou_threshold=args.iou_threshold)
         forward = tf.function(lambda x, m=model: m(x, training=False))
         predict_step = tf.function(lambda x, m=model: m.detect(x))
         raw = forward(images)
         model.predict(images, verbose=0)  # build the predict function once
-        models[name] = model
-        decode = tf.function(lambda r, m=model: m.decoder(m.activate(r)))
-        fns[(name, "forward")] = lambda f=forward: to_host(f(images))  # incl. the host copy
-        fns[(name, "predict_step")] = lambda f=predict_step: to_host(f(images))
-        fns[(name, "decode")] = lambda f=decode, r=raw: to_host(f(r))
-        fns[(name, "model_predict")] = lambda m=model: to_host(m.predict(images, verbose=0))
+        models[key] = model
+        decode = tf.function(lambda r, m=model: m.decode(m.activate(r), size))
+        fns[(key, "forward")] = lambda f=forward: to_host(f(images))  # incl. the host copy
+        fns[(key, "predict_step")] = lambda f=predict_step: to_host(f(images))
+        fns[(key, "decode")] = lambda f=decode, r=raw: to_host(f(r))
+        fns[(key, "model_predict")] = lambda m=model: to_host(m.predict(images, verbose=0))
     ms = interleaved_medians(fns, args.runs, args.warmup)
 
-    for name, model in models.items():
+    for key, model in models.items():
         result = {
             "bench": "forward",
-            "detector": args.detector,
-            "backbone": name,
+            "detector": key[0],
+            "backbone": key[1],
             "input": [args.batch, args.size, args.size, 3],
             "params": model.count_params(),
-            "forward_ms": round(ms[(name, "forward")], 1),
-            "predict_step_ms": round(ms[(name, "predict_step")], 1),
-            "decode_ms": round(ms[(name, "decode")], 2),
-            "decode_share": round(ms[(name, "decode")] / ms[(name, "predict_step")], 4),
-            "model_predict_ms": round(ms[(name, "model_predict")], 1),
-            "iou_threshold": args.iou_threshold,
+            "forward_ms": round(ms[(key, "forward")], 1),
+            "predict_step_ms": round(ms[(key, "predict_step")], 1),
+            "decode_ms": round(ms[(key, "decode")], 2),
+            "decode_share": round(ms[(key, "decode")] / ms[(key, "predict_step")], 4),
+            "model_predict_ms": round(ms[(key, "model_predict")], 1),
+            "iou_threshold": getattr(model.decoder, "iou_threshold", None),
             "runs": args.runs,
             "device": "cpu" if not tf.config.list_physical_devices("GPU") else "gpu",
             "cpu_count": os.cpu_count(),

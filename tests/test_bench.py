@@ -1,5 +1,5 @@
 """bench/pipeline.py runs on a user's annotation file (not only on its synthetic JPEGs);
-bench/forward.py times the pose model."""
+bench/forward.py times the pose and FCOS models in one run; bench/pose_errors.py."""
 
 import json
 import os
@@ -43,8 +43,8 @@ def test_pipeline_bench_reads_an_annotation_file(tmp_path, rng) -> None:
 
 
 @pytest.mark.slow
-def test_forward_bench_times_the_pose_model() -> None:
-    argv = ["--backbone", "resnet18", "--detector", "pose", "--size", "64"]
+def test_forward_bench_times_pose_and_fcos_in_one_run() -> None:
+    argv = ["--models", "pose:resnet18,fcos:resnet18", "--size", "64"]
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "forward.py"), *argv, "--runs", "1", "--warmup", "1"],
         capture_output=True,
@@ -53,9 +53,14 @@ def test_forward_bench_times_the_pose_model() -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out["detector"] == "pose" and out["backbone"] == "resnet18"
-    assert out["forward_ms"] > 0 and out["decode_ms"] > 0 and 0 < out["decode_share"] < 1
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [(x["detector"], x["backbone"]) for x in lines] == [
+        ("pose", "resnet18"),
+        ("fcos", "resnet18"),
+    ]
+    for out in lines:
+        assert out["forward_ms"] > 0 and out["decode_ms"] > 0 and 0 < out["decode_share"] < 1
+    assert lines[0]["iou_threshold"] is None and lines[1]["iou_threshold"] == 0.6
 
 
 def test_pose_errors_bench_exact_joints_score_one(tmp_path) -> None:
