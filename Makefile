@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint venv demo demo-pose bench clean
+.PHONY: test lint venv demo demo-fcos demo-pose bench clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,10 @@ test: lint
 demo: venv
 	PY=$(PY) bash scripts/demo.sh
 
+# The same demo with FCOS (model_data/demo_fcos_config.json; README).
+demo-fcos: venv
+	PY=$(PY) DEMO_DIR=demo_fcos DEMO_CONFIG=model_data/demo_fcos_config.json bash scripts/demo.sh
+
 # The offline pose demo: synthetic COCO keypoints -> train -> get_map (OKS) -> predict (README).
 demo-pose: venv
 	PY=$(PY) bash scripts/demo_pose.sh
@@ -34,4 +38,4 @@ bench: venv
 	$(PY) bench/forward.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache demo demo_pose
+	rm -rf $(VENV) .pytest_cache .ruff_cache demo demo_fcos demo_pose

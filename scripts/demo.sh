@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 OUT=${DEMO_DIR:-demo}
+CONFIG=${DEMO_CONFIG:-model_data/demo_config.json}  # make demo-fcos: model_data/demo_fcos_config.json
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3}
 start=$(date +%s)
 step() { printf '\n== [%4ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
@@ -17,9 +18,9 @@ $PY -m centernet_keras.data.synthetic --out "$OUT/VOCdevkit" --num-images "${DEM
 step "2/5 convert (voc_annotation.py) -> $OUT/2007_train.txt, $OUT/2007_val.txt"
 $PY voc_annotation.py --voc-root "$OUT/VOCdevkit" --classes model_data/shapes_classes.txt --out-dir "$OUT" --max-messages 3
 
-step "3/5 train (train.py --config model_data/demo_config.json)"
-$PY train.py --config model_data/demo_config.json --train "$OUT/2007_train.txt" --val "$OUT/2007_val.txt" \
-  --save-dir "$OUT/logs" --quiet
+step "3/5 train (train.py --config $CONFIG)"
+$PY train.py --config "$CONFIG" --train "$OUT/2007_train.txt" --val "$OUT/2007_val.txt" \
+  --save-dir "$OUT/logs" --quiet ${DEMO_TRAIN_FLAGS:-}
 
 step "4/5 evaluate (get_map.py) -> $OUT/map_out"
 $PY get_map.py --model "$OUT/logs/best.keras" --annotation-file "$OUT/2007_val.txt" \
