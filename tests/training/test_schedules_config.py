@@ -130,3 +130,8 @@ def test_the_pose_demo_config_loads():
     config = TrainConfig.from_json(ROOT / "model_data" / "demo_pose_config.json")
     assert config.model.detector == "pose" and config.train_json and config.val_json
     assert config.train_annotations is None and config.model.weights is None
+
+
+def test_the_fcos_demo_config_loads():
+    config = TrainConfig.from_json(ROOT / "model_data" / "demo_fcos_config.json")
+    assert config.model.detector == "fcos" and config.model.neck_filters == (64,)
