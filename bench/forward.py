@@ -54,6 +54,12 @@ def main() -> None:
         "centernet:resnet50,fcos:regnetx_400mf (instead of --detector and --backbone(s))",
     )
     parser.add_argument("--num-classes", type=int, default=20, help="centernet and fcos")
+    parser.add_argument(
+        "--pre-nms-top-k",
+        type=int,
+        default=None,
+        help="fcos: candidates per level before the NMS (default: the model's, 300)",
+    )
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument(
@@ -86,6 +92,8 @@ def main() -> None:
             model = build_centernet_pose(17, name, shape)
         elif detector == "fcos":
             nms = {} if args.iou_threshold is None else {"iou_threshold": args.iou_threshold}
+            if args.pre_nms_top_k is not None:
+                nms["pre_nms_top_k"] = args.pre_nms_top_k
             model = build_fcos(args.num_classes, name, shape, **nms)
         else:
             model = build_centernet(args.num_classes, name, shape, iou_threshold=args.iou_threshold)
@@ -114,6 +122,7 @@ def main() -> None:
             "decode_share": round(ms[(key, "decode")] / ms[(key, "predict_step")], 4),
             "model_predict_ms": round(ms[(key, "model_predict")], 1),
             "iou_threshold": getattr(model.decoder, "iou_threshold", None),
+            "pre_nms_top_k": getattr(model.decoder, "pre_nms_top_k", None),
             "runs": args.runs,
             "device": "cpu" if not tf.config.list_physical_devices("GPU") else "gpu",
             "cpu_count": os.cpu_count(),

@@ -318,17 +318,17 @@ def read_coco(
                 report.problems.append(problem)
             if box is None:
                 continue
-            person = np.zeros((num_joints, 3), np.float32)
+            person, official_joints = np.zeros((num_joints, 3), np.float32), None
             if num_joints and ann.get("category_id") in with_joints:
                 person, trouble = _joints(ann.get("keypoints"), num_joints)
+                official_joints = person
                 if trouble and not crowd:  # crowd regions carry no joints
                     report.problems.append(Problem("bad_keypoints", where, f"{what}: {trouble}"))
             boxes.append(box)
             classes.append(ids[label])  # type: ignore[index]
             crowds.append(crowd)
             joints.append(person)
-            kept_joints = person if num_joints and ann.get("category_id") in with_joints else None
-            official.append(_official(ann, img.get("id"), ann["bbox"], next_id, kept_joints))
+            official.append(_official(ann, img.get("id"), ann["bbox"], next_id, official_joints))
             next_id += 1
         if not boxes:
             report.problems.append(

@@ -26,9 +26,9 @@ from centernet_keras.necks import FPN_LEVELS
 
 #: Candidates per level before the decoder's NMS (``FCOSDecoder.pre_nms_top_k``) in the models
 #: built here. torchvision's 1000 per level makes N = 3000 candidates at 512² (20 classes) and
-#: an NMS over N² pairs: 116 ms per image on 2 CPU cores, against 15.5 ms with 300 (N = 900)
-#: and 8.8 ms with 100 (decode alone, traced, batch 1); 300 per level still leaves 9× the 100
-#: detections kept.
+#: an NMS over N² pairs: 71 ms per image on 2 CPU cores, against 12.8 ms with 300 (N = 900)
+#: and 5.1 ms with 100 (decode alone, traced, batch 1; ``bench/forward.py --pre-nms-top-k``);
+#: 300 per level still leaves 9× the 100 detections kept.
 DEFAULT_PRE_NMS_TOP_K = 300
 
 

@@ -20,6 +20,7 @@ from centernet_keras.data.annotations import (
     drop_out_of_range_classes,
     read_annotation_file,
 )
+from centernet_keras.data.classes import read_classes
 from centernet_keras.data.problems import QUIET_KINDS
 from centernet_keras.keypoints import KeypointSpec
 
@@ -48,13 +49,6 @@ class TrainingData:
     keypoint_spec: KeypointSpec | None
     dropped_boxes: int
     source: str
-
-
-def read_classes_file(path: str | Path) -> list[str]:
-    """Class names, one per line (blank lines and ``#`` comments ignored)."""
-    from centernet_keras.data.classes import read_classes
-
-    return read_classes(path)
 
 
 def load_records(path: str | Path, num_classes: int) -> tuple[list[ImageRecord], int]:
@@ -99,7 +93,7 @@ def load_training_data(config) -> TrainingData:
         FileNotFoundError: a missing file.
     """
     if not config.train_json:
-        class_names = read_classes_file(config.classes_path or DEFAULT_CLASSES)
+        class_names = read_classes(config.classes_path or DEFAULT_CLASSES)
         train, dropped = load_records(config.train_annotations, len(class_names))
         val = None
         if config.val_annotations:
@@ -108,7 +102,7 @@ def load_training_data(config) -> TrainingData:
         source = f"annotation lines {config.train_annotations}"
         return TrainingData(train, val, class_names, None, dropped, source)
 
-    given = read_classes_file(config.classes_path) if config.classes_path else None
+    given = read_classes(config.classes_path) if config.classes_path else None
     train, class_names, spec = _read_json(
         config.train_json, config.train_images, given, "--train-images"
     )
