@@ -43,9 +43,9 @@ def new_parser(doc: str) -> argparse.ArgumentParser:
     )
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
     """``--model`` and ``--classes``."""
-    parser.add_argument("--model", required=True, help="trained model (.keras file)")
+    parser.add_argument("--model", required=required, help="trained model (.keras file)")
     parser.add_argument(
         "--classes",
         help="class names file, one per line (default: the names saved in the model); "

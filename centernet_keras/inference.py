@@ -385,16 +385,20 @@ class Predictor:
         ``decode`` (traced decoder on those maps), and ``total`` (the whole ``__call__``:
         file → boxes, with forward and decode fused in one traced function).
         """
+        ms = interleaved_medians(self.benchmark_steps(image), runs, warmup)
+        return {f"{name}_ms": value for name, value in ms.items()}
+
+    def benchmark_steps(self, image: ImageInput) -> dict[str, Callable[[], object]]:
+        """The calls :meth:`benchmark` times, by step name (to time several predictors in one
+        interleaved run, as ``centernet benchmark`` does)."""
         batch, _ = self.preprocess(image)
         maps = self.forward(batch)
-        steps = {
+        return {
             "preprocess": lambda: self.preprocess(image),
             "forward": lambda: self.forward(batch),
             "decode": lambda: self.decode(maps, batch.shape[1:3]),
             "total": lambda: self(image),
         }
-        ms = interleaved_medians(steps, runs, warmup)
-        return {f"{name}_ms": value for name, value in ms.items()}
 
 
 def _former_names(former: dict, score_threshold, iou_threshold):

@@ -7,8 +7,19 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: top-level script → the module that holds its program (the script only calls its ``main``).
+SCRIPT_MODULES = {
+    "train.py": "centernet_keras.commands.train",
+    "get_map.py": "centernet_keras.commands.val",
+    "predict.py": "centernet_keras.commands.predict",
+}
+
+
 def load_script(name: str) -> ModuleType:
-    """Import a top-level script (``predict.py``, ``get_map.py``…) as a module."""
+    """The module of a top-level script (``predict.py``, ``get_map.py``…), to call its ``main``
+    in-process and patch its names (the script file itself is a wrapper of that module)."""
+    if name in SCRIPT_MODULES:
+        return importlib.import_module(SCRIPT_MODULES[name])
     spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), ROOT / name)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

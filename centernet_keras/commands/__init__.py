@@ -1,0 +1,6 @@
+"""The command-line programs, one module each (``build_parser()`` / ``main(argv) -> exit code``).
+
+The ``centernet`` console script (:mod:`centernet_keras.console`) runs them as subcommands; the
+top-level scripts (``train.py``, ``predict.py``, ``get_map.py``, ``voc_annotation.py``) are
+two-line wrappers around the same ``main`` functions.
+"""

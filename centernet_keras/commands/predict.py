@@ -1,0 +1,177 @@
+"""Detect objects with a trained detector: images, folders, video, timing, heatmaps, export.
+
+    centernet predict --model m.keras --mode image --input street.jpg
+    centernet predict --model m.keras --mode dir --input imgs/ --output imgs_out/ --count
+    centernet predict --model m.keras --mode video --input clip.mp4 --output clip_out.mp4
+    centernet predict --model m.keras --mode video --input 0            # camera 0, Ctrl-C stops
+    centernet predict --model m.keras --mode fps --input street.jpg --runs 50
+    centernet predict --model m.keras --mode heatmap --input street.jpg
+    centernet predict --model m.keras --mode export --format onnx --output m.onnx
+
+``python predict.py ...`` (the top-level script) runs the same program with the same flags.
+
+Outputs go to --output (default: predict_out/ with the input's name). Boxes are drawn with
+"<class> <score>" labels, one colour per class. A pose model's people are drawn as skeletons
+(limbs green on the left, blue on the right, magenta in the middle; joints as dots) over their
+boxes (--no-boxes leaves the boxes out), and its --mode heatmap shows the joint heatmap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from centernet_keras.cli import (  # quiets TensorFlow's start-up log (centernet_keras.startup)
+    add_inference_arguments,
+    add_model_arguments,
+    add_score_threshold_argument,
+    new_parser,
+    predictor_from_args,
+    run_reporting_errors,
+)
+from centernet_keras.commands.export import DEFAULT_DIR, export_from_args
+from centernet_keras.export import FORMATS
+
+MODES = ("image", "dir", "video", "fps", "heatmap", "export")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = new_parser(__doc__)
+    add_model_arguments(parser)
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="image",
+        help="image: one image; dir: every image of a folder; video: a video file or camera "
+        "index; fps: time preprocess/forward/decode on one image; heatmap: overlay the class "
+        "heatmap on an image (a pose model: the joint heatmap, max over joints); export: write "
+        "the model for deployment",
+    )
+    parser.add_argument(
+        "--input", help="image, folder, video file or camera index (0, 1, ...), per --mode"
+    )
+    parser.add_argument(
+        "--output",
+        help="output image / folder / video file / export path (default: under predict_out/)",
+    )
+    add_score_threshold_argument(
+        parser, 0.3, help="score threshold of the drawn (or exported) detections"
+    )
+    add_inference_arguments(parser)
+    parser.add_argument(
+        "--crop",
+        action="store_true",
+        help="image/dir: also save each detection as its own image (in <output>/crops)",
+    )
+    parser.add_argument(
+        "--no-boxes",
+        action="store_true",
+        help="image/dir/video, pose models: draw the skeletons only, without boxes and labels "
+        "(an error for a box model, which draws nothing but boxes)",
+    )
+    parser.add_argument(
+        "--count", action="store_true", help="image/dir/video: print the detections per class"
+    )
+    parser.add_argument("--runs", type=int, default=20, help="fps: timed runs")
+    parser.add_argument(
+        "--max-frames",
+        type=int,
+        default=None,
+        help="video: stop after this many frames (default: the whole video; a camera runs "
+        "until Ctrl-C)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="saved_model",
+        help="export: keras (.keras), saved_model (TF SavedModel folder), tflite, onnx "
+        "(all take uint8 RGB [B, H, W, 3] and return decoded detections; H x W is the model's "
+        "input size, for a model with a dynamic one --input-size or 512 x 512)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def _output(args: argparse.Namespace, default: Path) -> Path:
+    return Path(args.output) if args.output else default
+
+
+def _print_counts(counts, class_names) -> None:
+    for name in class_names:
+        if counts.get(name):
+            print(f"{name}: {counts[name]}")
+    print(f"total: {sum(counts.values())}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch one mode (each a single library call)."""
+    from collections import Counter
+
+    from centernet_keras import visualize
+
+    if args.mode != "export" and not args.input:
+        raise SystemExit(f"error: --mode {args.mode} needs --input")
+    predictor = predictor_from_args(args)
+    names = predictor.class_names
+    spec = visualize.keypoint_spec_of(predictor)
+    if args.no_boxes and spec is None:
+        raise ValueError("--no-boxes is for pose models; this model draws boxes only")
+    drawing = {"keypoint_spec": spec, "draw_boxes": not args.no_boxes}
+    if args.mode == "image":
+        out = _output(args, DEFAULT_DIR / Path(args.input).name)
+        crop_dir = out.parent / "crops" if args.crop else None
+        detections = visualize.annotate_image(predictor, args.input, out, crop_dir, **drawing)
+        for box, name, score in zip(
+            detections.boxes, detections.class_names, detections.scores, strict=True
+        ):
+            print(f"{name} {score:.3f} [{', '.join(f'{v:.1f}' for v in box)}]")
+        if args.count:
+            _print_counts(Counter(detections.class_names), names)
+        print(f"saved {out}")
+    elif args.mode == "dir":
+        out = _output(args, DEFAULT_DIR)
+        report = visualize.annotate_folder(
+            predictor, args.input, out, crop=args.crop, progress=not args.no_progress, **drawing
+        )
+        for path, reason in report.failed:
+            print(f"skipped unreadable file {path}: {reason}", file=sys.stderr)
+        if args.count:
+            _print_counts(report.counts, names)
+        print(f"{report.summary()}; results in {out}")
+    elif args.mode == "video":
+        stem = f"camera{args.input}" if args.input.isdigit() else Path(args.input).stem
+        out = _output(args, DEFAULT_DIR / f"{stem}.mp4")
+        report = visualize.annotate_video(
+            predictor, args.input, out, args.max_frames, progress=not args.no_progress, **drawing
+        )
+        if args.count:
+            _print_counts(report.counts, names)
+        print(f"{report.frames} frames at {report.fps:.1f} FPS saved to {out}")
+    elif args.mode == "fps":
+        ms = predictor.benchmark(args.input, runs=args.runs)
+        print(json.dumps({k: round(v, 2) for k, v in ms.items()}))
+        print(f"{1000.0 / ms['total_ms']:.1f} FPS (file to boxes)")
+    elif args.mode == "heatmap":
+        out = _output(args, DEFAULT_DIR / f"{Path(args.input).stem}_heatmap.png")
+        visualize.save_heatmap(predictor, args.input, out)
+        print(f"saved {out}")
+    else:
+        export_from_args(args, predictor)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.mode == "export" and args.flip_test:
+        parser.error(
+            "--flip-test is not exported: exported models run the plain forward pass "
+            "(drop --flip-test, or use it with the other modes)"
+        )
+    return run_reporting_errors(run, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Measure a detector's mAP on a split: VOC07 11-point AP@0.5, all-point AP@0.5, COCO AP.
+
+    centernet val --model logs/best.keras --annotation-file 2007_val.txt
+    centernet val --model m.keras --classes model_data/voc_classes.txt \\
+        --voc-root VOCdevkit --year 2007 --split test
+    centernet val --model m.keras --coco-json instances_val2017.json --image-dir val2017
+    centernet val --model pose.keras --coco-json person_keypoints_val2017.json \
+        --image-dir val2017                  # pose model: keypoint AP (OKS) and box AP
+
+``python get_map.py ...`` (the top-level script) runs the same program with the same flags.
+
+Writes into --output-dir: summary.json, per_class.txt, coco_summary.txt, pr_curves/*.png and
+detections.json, and prints the per-class table. With --coco-json the COCO metric is the
+official one on that file (crowd regions ignored, its areas, its image and category ids;
+categories matched to the model's class names, or --classes, by name) and coco_results.json
+holds the detections in the COCO results format, to re-score or submit. A pose model on a
+COCO keypoints file is also scored by OKS (keypoint AP, pycocotools, the file's joints and
+sigmas; keypoints_summary.txt), and coco_results.json carries its keypoints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+
+from centernet_keras.cli import (
+    add_inference_arguments,
+    add_model_arguments,
+    add_score_threshold_argument,
+    new_parser,
+    predictor_from_args,
+    run_reporting_errors,
+)
+
+#: Above this, a score threshold cuts the precision–recall curve short and lowers mAP.
+SCORE_THRESHOLD_WARNING = 0.05
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = new_parser(__doc__)
+    add_model_arguments(parser)
+    source = parser.add_argument_group("split (give exactly one source)")
+    source.add_argument(
+        "--annotation-file",
+        help="annotation lines ('path x1,y1,x2,y2,cls[,1] ...', e.g. 2007_val.txt); "
+        "a trailing ',1' marks a difficult object (ignored by the VOC metrics)",
+    )
+    source.add_argument(
+        "--root", help="folder that relative image paths of --annotation-file start from"
+    )
+    source.add_argument("--voc-root", help="folder containing VOC<year>/ (e.g. VOCdevkit)")
+    source.add_argument("--year", default="2007", help="VOC year with --voc-root (default 2007)")
+    source.add_argument(
+        "--split", default="test", help="ImageSets/Main/<split>.txt with --voc-root (default test)"
+    )
+    source.add_argument(
+        "--coco-json",
+        "--val-json",
+        dest="coco_json",
+        help="COCO detection file (instances_*.json) or keypoints file (person_keypoints_*.json, "
+        "pose models: keypoint AP too); scored as pycocotools scores it, detections also written "
+        "to coco_results.json",
+    )
+    source.add_argument(
+        "--image-dir", "--val-images", dest="image_dir", help="image folder of --coco-json"
+    )
+    parser.add_argument("--output-dir", default="map_out", help="report folder (default map_out)")
+    add_score_threshold_argument(
+        parser,
+        0.01,
+        help="score threshold of the detections that are scored (default 0.01: keep it low, "
+        f"above {SCORE_THRESHOLD_WARNING} the precision-recall curve is cut short and mAP drops)",
+    )
+    add_inference_arguments(parser)
+    parser.add_argument(
+        "--metrics",
+        nargs="+",
+        choices=("voc07", "voc", "coco", "keypoints"),
+        default=None,
+        help="metrics to compute (default: voc07 voc coco, and keypoints (OKS AP) for a pose "
+        "model on a COCO keypoints file)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_reporting_errors(run, build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the arguments, read the split, run the model over it, write the reports."""
+    if sum(x is not None for x in (args.annotation_file, args.voc_root, args.coco_json)) != 1:
+        print(
+            "error: give exactly one of --annotation-file, --voc-root, --coco-json", file=sys.stderr
+        )
+        return 2
+    if args.score_threshold > SCORE_THRESHOLD_WARNING:
+        print(
+            f"warning: --score-threshold {args.score_threshold} drops every detection scored "
+            f"below it; "
+            f"the precision-recall curve stops early and mAP is underestimated "
+            f"(use <= {SCORE_THRESHOLD_WARNING}, default 0.01)",
+            file=sys.stderr,
+        )
+
+    from centernet_keras.evaluation.runner import evaluate_split, load_split
+
+    predictor = predictor_from_args(args)
+    records, problems = load_split(
+        predictor.class_names,
+        annotation_file=args.annotation_file,
+        voc_root=args.voc_root,
+        year=args.year,
+        split=args.split,
+        coco_json=args.coco_json,
+        image_dir=args.image_dir,
+        root=args.root,
+    )
+    pose = getattr(getattr(predictor, "model", None), "keypoint_spec", None)
+    spec = getattr(records[0], "keypoint_spec", None)
+    if pose is not None and spec is not None and pose.num_joints != spec.num_joints:
+        raise ValueError(
+            f"the model has {pose.num_joints} joints, {args.coco_json} {spec.num_joints}"
+        )
+    metrics = args.metrics or ["voc07", "voc", "coco"] + (
+        ["keypoints"] if pose is not None and spec is not None else []
+    )
+    if "keypoints" in metrics and (pose is None or spec is None):
+        raise ValueError(
+            "--metrics keypoints needs a pose model and a COCO keypoints file (--coco-json "
+            "person_keypoints_*.json)"
+        )
+    for message in problems[:20]:
+        print(f"warning: {message}", file=sys.stderr)
+    if len(problems) > 20:
+        print(f"... and {len(problems) - 20} more problems", file=sys.stderr)
+    settings = {
+        "model": os.path.abspath(args.model),
+        "score_threshold": predictor.score_threshold,
+        "iou_threshold": predictor.iou_threshold,
+        "max_detections": predictor.max_detections,
+        "letterbox": predictor.letterbox,
+        "flip_test": predictor.flip_test,
+        "split_problems": problems,
+    }
+    summary, table, failures = evaluate_split(
+        predictor,
+        records,
+        predictor.class_names,
+        args.output_dir,
+        metrics,
+        settings,
+        progress=not args.no_progress,
+    )
+    for message in failures:
+        print(f"unreadable image skipped: {message}", file=sys.stderr)
+    if table:
+        print(table)
+    found = summary["metrics"]
+    if "coco" in found:
+        print("\n".join(found["coco"]["summary_text"]))
+    if "keypoints" in found:
+        print("Keypoints (OKS):")
+        print("\n".join(found["keypoints"]["summary_text"]))
+        if "coco" in found:
+            print(f"box AP = {found['coco']['stats']['AP@[.5:.95]']:.4f}")
+        print(f"keypoint AP = {found['keypoints']['stats']['AP@[.5:.95]']:.4f}")
+    print(f"reports written to {args.output_dir}/")
+    if args.coco_json is not None:
+        print(f"COCO results format: {os.path.join(args.output_dir, 'coco_results.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
