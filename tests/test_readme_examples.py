@@ -24,6 +24,11 @@ def readme_block(after: str) -> str:
 
 
 def test_coco_conversion_example(tmp_path, monkeypatch) -> None:
+    """The README's ``read_coco`` block, then its ``centernet convert coco`` line as written."""
+    import shlex
+
+    from centernet_keras.console import main
+
     code = readme_block("COCO-format datasets")
     json_path, image_dir = coco_data.write_coco(tmp_path)
     json_path.rename(tmp_path / "instances_train.json")
@@ -33,7 +38,12 @@ def test_coco_conversion_example(tmp_path, monkeypatch) -> None:
     with contextlib.redirect_stdout(out):
         exec(compile(code, "README.md", "exec"), {})
     assert "empty_category" in out.getvalue()  # the dummy category 0 is reported
-    names = (tmp_path / "coco_classes.txt").read_text().split()
+
+    text = README.read_text(encoding="utf-8")
+    line = re.search(r"^centernet convert coco .*$", text, re.M).group(0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(shlex.split(line)[1:]) == 0
+    names = (tmp_path / "coco_train_classes.txt").read_text().split()
     assert names == ["animals", "cat", "dog"]  # ascending category id
     records, problems = read_annotation_file(tmp_path / "coco_train.txt")
     assert problems == [] and [os.path.basename(r.path) for r in records] == [
@@ -44,7 +54,8 @@ def test_coco_conversion_example(tmp_path, monkeypatch) -> None:
     got = [
         (names[c], [round(float(v)) for v in b])
         for r in records
-        for b, c in zip(r.boxes, r.classes, strict=True)
+        for b, c, crowd in zip(r.boxes, r.classes, r.difficult, strict=True)
+        if not crowd
     ]
     want = [  # the non-crowd objects, [x, y, w, h] → [x1, y1, x2, y2]
         (name, [x, y, x + w, y + h])
@@ -52,6 +63,8 @@ def test_coco_conversion_example(tmp_path, monkeypatch) -> None:
         if not crowd
     ]
     assert got == want
+    crowds = sum(int(d) for r in records for d in r.difficult)
+    assert crowds == sum(a[4] for a in coco_data.ANNOTATIONS)  # written flagged
 
 
 def test_fcos_example() -> None:
