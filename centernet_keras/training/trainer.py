@@ -66,24 +66,29 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 def build_model(
     config: TrainConfig, class_names: list[str], keypoint_spec: KeypointSpec | None = None
 ) -> Detector:
-    """A new detector per ``config.model`` (initialised from its ``model_path`` if set).
+    """A new detector per ``config.model`` (initialised from its ``model_path`` if set: its
+    weights, and its heads' layout, e.g. the bias-only heads of a converted reference model).
 
     ``keypoint_spec`` (the data's joints) goes to the detectors that train on keypoints.
     """
     settings = config.model
     extra = {"keypoint_spec": keypoint_spec} if settings.detector in KEYPOINT_DETECTORS else {}
+    source = None
+    if settings.model_path:
+        source = keras.saving.load_model(settings.model_path, compile=False)
+        if getattr(source, "head_batchnorm", None) is not None:  # e.g. converted reference heads
+            extra["head_batchnorm"] = source.head_batchnorm
     model = DETECTORS[settings.detector](
         len(class_names),
         backbone=settings.backbone,
         input_shape=(*settings.input_size, 3),
-        weights=settings.weights,
+        weights=None if source is not None else settings.weights,  # model_path's win
         class_names=class_names,
         image_resize=settings.image_resize,
         **extra,
         **settings.options(),
     )
-    if settings.model_path:
-        source = keras.saving.load_model(settings.model_path, compile=False)
+    if source is not None:
         model.set_weights(source.get_weights())
         # the whole backbone now holds trained weights: the freeze phase freezes all of it
         model.pretrained_layers = tuple(x.name for x in model.backbone.layers if x.weights)
