@@ -112,3 +112,13 @@ def test_coco_checkpoint_fine_tunes_through_train_model_path(tmp_path, capsys):
         base.get_layer("level5_root_bn").gamma.numpy(), state["base.level5.root.bn.weight"]
     )
     assert keras.saving.load_model(out).class_names == ("cat", "dog")
+    # the reference's inputs (BGR, COCO mean / std) travel with the weights
+    assert base.get_layer("preprocess").mode == "centernet"
+    image = np.full((1, 64, 64, 3), (200.0, 100.0, 0.0), np.float32)  # R, G, B
+    seen = keras.Model(base.input, base.get_layer("preprocess").output)(image)[0, 0, 0]
+    want = (np.array([0.0, 100.0, 200.0]) / 255 - [0.40789654, 0.44719302, 0.47026115]) / [
+        0.28863828,
+        0.27408164,
+        0.27809835,
+    ]
+    np.testing.assert_allclose(np.asarray(seen), want, rtol=1e-5)

@@ -33,6 +33,12 @@ Heads follow the rules of CenterNet's own ``load_model`` for fine-tuning, each w
 
 ``heads=False`` loads the backbone and the neck only. The returned ``ReferenceLoad`` says what
 was loaded and skipped.
+
+CenterNet's detector checkpoints were trained on BGR images (``cv2``) normalised with its COCO
+mean / std, not on RGB with ImageNet's; loading one sets the DLA base's ``preprocess`` layer to
+``ImagePreprocessing("centernet")``, so the model still takes raw RGB and sees what the
+reference saw (saved with the model). The ImageNet DLA-34 and torchvision files keep
+``"torch"`` (RGB, ImageNet mean / std), as they were trained.
 """
 
 from __future__ import annotations
@@ -322,7 +328,10 @@ def load_reference_weights(
     load_torch_state_dict(model, state_dict, modules, (*ignore, *skipped), keep=kept)
     if architecture in ("dla34", "resnet18"):
         model.pretrained_layers = tuple(layer.name for layer in model.layers if layer.weights)
-    else:
+        if architecture == "dla34":  # ImageNet: RGB, ImageNet mean / std (also after a detector's)
+            _base_model(model).get_layer("preprocess").mode = "torch"
+    else:  # the detector checkpoints were trained on BGR images with CenterNet's COCO mean/std
+        _base_model(model.backbone).get_layer("preprocess").mode = "centernet"
         model.pretrained_layers = tuple(x.name for x in model.backbone.layers if x.weights)
         model.backbone.pretrained_layers = model.pretrained_layers
     skip = set(ignored) | set(skipped)

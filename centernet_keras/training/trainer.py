@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from centernet_keras.backbones.preprocessing import ImagePreprocessing
 from centernet_keras.data.image_io import SkipLog
 from centernet_keras.data.pipeline import PipelineConfig, make_dataset
 from centernet_keras.keypoints import KeypointSpec
@@ -90,9 +91,17 @@ def build_model(
     )
     if source is not None:
         model.set_weights(source.get_weights())
+        # and the inputs its weights expect (a converted reference model's "centernet" mode)
+        for ours, theirs in zip(_preprocessing(model), _preprocessing(source), strict=False):
+            ours.mode = theirs.mode
         # the whole backbone now holds trained weights: the freeze phase freezes all of it
         model.pretrained_layers = tuple(x.name for x in model.backbone.layers if x.weights)
     return model
+
+
+def _preprocessing(model: keras.Model) -> list[ImagePreprocessing]:
+    """The model's ``ImagePreprocessing`` layers, in graph order."""
+    return [x for x in model._flatten_layers() if isinstance(x, ImagePreprocessing)]
 
 
 def set_frozen(model: Detector, frozen: bool) -> int:

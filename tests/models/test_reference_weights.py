@@ -112,6 +112,8 @@ def test_every_reference_key_maps_to_one_keras_weight(
     assert len(report.loaded) + len(report.ignored) == len(state)
     _assert_bijection(model, state, report.loaded)
     assert model.count_params() == sum(np.size(state[k]) for k in report.loaded)
+    preprocess = [x.mode for x in model._flatten_layers() if x.name == "preprocess"]
+    assert preprocess == ["torch" if fixture == "resnet18" else "centernet"]
 
 
 def test_imagenet_dla34_into_the_backbone(box):
@@ -120,6 +122,7 @@ def test_imagenet_dla34_into_the_backbone(box):
     assert report.architecture == "dla34" and set(report.ignored) >= {"fc.weight", "fc.bias"}
     _assert_bijection(box.backbone, state, report.loaded)
     assert box.backbone.pretrained_layers == ("dla34_base",)
+    assert box.backbone.get_layer("dla34_base").get_layer("preprocess").mode == "torch"
     # the detector reads the same layers: the backbone part of box now holds ImageNet weights
     ref = state["level5.root.conv.weight"]
     kernel = box.backbone.get_layer("dla34_base").get_layer("level5_root_conv").kernel
