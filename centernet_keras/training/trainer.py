@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from centernet_keras.backbones.preprocessing import ImagePreprocessing
 from centernet_keras.data.image_io import SkipLog
 from centernet_keras.data.pipeline import PipelineConfig, make_dataset
 from centernet_keras.keypoints import KeypointSpec
@@ -66,28 +67,41 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 def build_model(
     config: TrainConfig, class_names: list[str], keypoint_spec: KeypointSpec | None = None
 ) -> Detector:
-    """A new detector per ``config.model`` (initialised from its ``model_path`` if set).
+    """A new detector per ``config.model`` (initialised from its ``model_path`` if set: its
+    weights, and its heads' layout, e.g. the bias-only heads of a converted reference model).
 
     ``keypoint_spec`` (the data's joints) goes to the detectors that train on keypoints.
     """
     settings = config.model
     extra = {"keypoint_spec": keypoint_spec} if settings.detector in KEYPOINT_DETECTORS else {}
+    source = None
+    if settings.model_path:
+        source = keras.saving.load_model(settings.model_path, compile=False)
+        if getattr(source, "head_batchnorm", None) is not None:  # e.g. converted reference heads
+            extra["head_batchnorm"] = source.head_batchnorm
     model = DETECTORS[settings.detector](
         len(class_names),
         backbone=settings.backbone,
         input_shape=(*settings.input_size, 3),
-        weights=settings.weights,
+        weights=None if source is not None else settings.weights,  # model_path's win
         class_names=class_names,
         image_resize=settings.image_resize,
         **extra,
         **settings.options(),
     )
-    if settings.model_path:
-        source = keras.saving.load_model(settings.model_path, compile=False)
+    if source is not None:
         model.set_weights(source.get_weights())
+        # and the inputs its weights expect (a converted reference model's "centernet" mode)
+        for ours, theirs in zip(_preprocessing(model), _preprocessing(source), strict=False):
+            ours.mode = theirs.mode
         # the whole backbone now holds trained weights: the freeze phase freezes all of it
         model.pretrained_layers = tuple(x.name for x in model.backbone.layers if x.weights)
     return model
+
+
+def _preprocessing(model: keras.Model) -> list[ImagePreprocessing]:
+    """The model's ``ImagePreprocessing`` layers, in graph order."""
+    return [x for x in model._flatten_layers() if isinstance(x, ImagePreprocessing)]
 
 
 def set_frozen(model: Detector, frozen: bool) -> int:

@@ -9,7 +9,7 @@ logits are computed here in NumPy from the formula ``fc.*`` weights, which the l
 import keras
 import numpy as np
 import pytest
-from reference_data import load_npz, meta
+from reference_data import formula_state_dict, load_npz, meta
 
 from centernet_keras.backbones import BACKBONES, build_backbone, load_torchvision_weights
 from centernet_keras.backbones.regnet import (
@@ -27,27 +27,7 @@ META = meta(REF)
 STAGES = ("stem", "stage1", "stage2", "stage3", "stage4")
 
 
-def formula_state_dict() -> dict[str, np.ndarray]:
-    """The fixture's torchvision weights, rebuilt from ``meta_json`` (formula_doc)."""
-    state = {}
-    for i, (key, shape) in enumerate(META["state_dict"]):
-        n = int(np.prod(shape))
-        s = np.sin(0.37 * np.arange(n) + i).reshape(shape).astype(np.float32)
-        if key.endswith("running_var"):
-            value = 1 + 0.25 * (1 + s)
-        elif key.endswith("running_mean"):
-            value = 0.1 * s
-        elif key.endswith(".weight") and len(shape) == 1:
-            value = 1 + 0.1 * s
-        elif key.endswith(".bias"):
-            value = 0.05 * s
-        else:
-            value = s * np.sqrt(2 / (n // shape[0]))
-        state[key] = value.astype(np.float32)
-    return state
-
-
-STATE = formula_state_dict()
+STATE = formula_state_dict(META["state_dict"])
 
 
 @pytest.fixture(scope="module")
