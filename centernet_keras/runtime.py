@@ -171,6 +171,11 @@ def runtime_function(
     return serve
 
 
+def _settings_of(decoder: Decoder) -> dict:
+    """The decoder's config without its layer name (unique per instance, not a setting)."""
+    return {k: v for k, v in decoder.get_config().items() if k != "name"}
+
+
 def _atomic_path(path: Path) -> Path:
     return path.parent / f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}"
 
@@ -253,7 +258,7 @@ class OnnxEngine:
             "model_sha256": self.model_sha256,
             "input_hw": None if hw is None else list(hw),
             "flip_test": self.flip_test,
-            "decoder": None if int8 else self.decoder.get_config(),
+            "decoder": None if int8 else _settings_of(self.decoder),
             "quantize": self.quantize if int8 else None,
             "opset": ONNX_OPSET,
             "tf2onnx": tf2onnx.__version__,
