@@ -1,19 +1,23 @@
-"""Latency of the full detect path vs the network alone, and Keras vs ONNX Runtime (CPU).
+"""Predictor latency on the CPU: Keras vs ONNX Runtime (vs INT8), per detector, one interleaved run.
 
-Prints one JSON line with median latencies (ms) of
+Prints one JSON line per model with median latencies (ms) of
 
-- ``detect``: ``Predictor(path)``: JPEG on disk → decode, letterbox, traced forward + decoder
-  (+ class-wise NMS for ResNet), boxes mapped back to the image;
-- ``forward``: the traced ``tf.function`` of the model alone on a ready input;
-- ``onnx_forward``: the same weights exported to ONNX (raw maps, no decoder) in onnxruntime;
+- ``keras_detect``: ``Predictor(path)``: JPEG on disk → decode, letterbox, traced forward +
+  decoder, boxes mapped back to the image (the Keras runtime);
+- ``forward``: the traced ``tf.function`` of the model alone on a ready input (so
+  ``detect_overhead = keras_detect / forward − 1``, target ≤ 0.10);
+- ``onnxruntime_detect``: the same ``Predictor(path)`` with ``runtime="onnxruntime"`` (network
+  and decoder in one ONNX graph), and its ratio ``onnxruntime_vs_keras``;
+- with ``--int8``: ``int8_detect`` (``quantize="int8"``, calibrated on ``--calibration-count``
+  synthetic JPEGs) and ``int8_vs_keras``;
 
-and the ratios ``detect_overhead = detect / forward − 1`` (target ≤ 0.10) and
-``onnx_vs_keras = onnx_forward / forward``, and the process's peak memory ``peak_rss_mb``
-(Linux: ``ru_maxrss`` is in KiB). The variants are timed round-robin, so machine
-noise hits them alike.
+and the largest box difference between the Keras and ONNX Runtime detections of the image
+(``onnxruntime_max_box_diff_px``), the graph build times, the process's peak memory. All
+variants of all models are timed round-robin in one loop, so machine drift hits them alike.
+The models have random weights (the timing does not depend on them).
 
-    python bench/predict.py                          # ResNet50 @512, batch 1
-    python bench/predict.py --backbone resnet18 --size 384 --runs 10
+    python bench/predict.py                       # CenterNet-R50, pose DLA-34, FCOS @512
+    python bench/predict.py --models centernet:resnet50 --int8 --runs 10
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import platform
 import resource
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -34,28 +39,18 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from centernet_keras.export import export_model
 from centernet_keras.inference import Predictor
 from centernet_keras.models import build_centernet
-from centernet_keras.timing import interleaved_medians
+from centernet_keras.models.fcos import build_fcos
+from centernet_keras.models.pose import build_centernet_pose
+from centernet_keras.timing import interleaved_medians, to_host
+
+DEFAULT_MODELS = "centernet:resnet50,pose:dla34_plain,fcos:regnetx_400mf"
 
 
-def _onnx_session(path: Path):
-    """``fn(uint8 batch) → {name: array}`` on an onnxruntime session whose idle threads do not
-    spin (by default they busy-wait after each run, stealing the CPU from the next variant).
-    """
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return lambda images: dict(zip(names, session.run(None, {"images": images}), strict=True))
-
-
-def _test_jpeg(path: Path, height: int = 480, width: int = 640) -> None:
+def _test_jpeg(path: Path, height: int = 480, width: int = 640, seed: int = 0) -> None:
     """A smooth synthetic photo-like JPEG (noise compresses unrealistically badly)."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     small = rng.uniform(0, 255, (height // 16, width // 16, 3)).astype(np.uint8)
     Image.fromarray(small).resize((width, height), Image.BICUBIC).save(path, quality=90)
 
@@ -64,74 +59,111 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _build(detector: str, backbone: str, size: int, num_classes: int):
+    shape = (size, size, 3)
+    if detector == "pose":
+        return build_centernet_pose(17, backbone, shape)
+    if detector == "fcos":
+        return build_fcos(num_classes, backbone, shape)
+    return build_centernet(num_classes, backbone, shape)
+
+
+def _timed_first_call(predictor: Predictor, jpeg: Path):
+    start = time.perf_counter()
+    detections = predictor(jpeg)  # builds (or loads) the graph
+    return detections, round(time.perf_counter() - start, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", default="resnet50")
+    parser.add_argument(
+        "--models",
+        default=DEFAULT_MODELS,
+        help="comma-separated DETECTOR:BACKBONE pairs (detector: centernet, pose, fcos)",
+    )
     parser.add_argument("--size", type=int, default=512, help="square input size (px)")
-    parser.add_argument("--num-classes", type=int, default=20)
+    parser.add_argument("--num-classes", type=int, default=20, help="centernet and fcos")
+    parser.add_argument("--int8", action="store_true", help="also time INT8 ONNX Runtime")
+    parser.add_argument("--calibration-count", type=int, default=8, help="--int8: JPEGs")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime variant")
     args = parser.parse_args()
+    pairs = [tuple(item.split(":", 1)) for item in args.models.split(",")]
+    if any(len(p) != 2 or p[0] not in ("centernet", "pose", "fcos") for p in pairs):
+        parser.error(f"--models wants DETECTOR:BACKBONE pairs, got {args.models!r}")
 
-    model = build_centernet(args.num_classes, args.backbone, (args.size, args.size, 3))
-    predictor = Predictor(model)  # drawing defaults: score threshold 0.3, the model's NMS
     with tempfile.TemporaryDirectory() as tmp:
         jpeg = Path(tmp) / "image.jpg"
         _test_jpeg(jpeg)
-        batch, _ = predictor.preprocess(jpeg)
-        images = tf.constant(batch.astype(np.float32))
-        forward = tf.function(lambda x: model(x, training=False))
-
-        variants = {
-            "detect": lambda: predictor(jpeg),
-            "forward": lambda: keras.tree.map_structure(np.asarray, forward(images)),
-        }
-        if not args.no_onnx:
-            rss_before = _peak_rss_mb()
-            start = time.perf_counter()
-            onnx_path = export_model(model, Path(tmp) / "model.onnx", "onnx", decode=False)
-            export_s = time.perf_counter() - start
-            weights_mb = sum(int(np.asarray(v).nbytes) for v in model.weights) / 2**20
-            export_growth = max(_peak_rss_mb() - rss_before, 0) / weights_mb
-            onnx = _onnx_session(onnx_path)
-            variants["onnx_forward"] = lambda: onnx(batch)
-            keras_maps = forward(images)
-            diff = max(
-                float(np.max(np.abs(onnx(batch)[k] - np.asarray(keras_maps[k]))))
-                for k in keras_maps
+        calibration = Path(tmp) / "calibration"
+        calibration.mkdir()
+        for i in range(args.calibration_count):
+            _test_jpeg(calibration / f"{i}.jpg", seed=i + 1)
+        fns, results = {}, {}
+        for key in pairs:
+            model_file = Path(tmp) / f"{key[0]}_{key[1]}.keras"
+            _build(*key, args.size, args.num_classes).save(model_file)
+            keras_predictor = Predictor.from_checkpoint(model_file)  # drawing defaults
+            model = keras_predictor.model
+            batch, _ = keras_predictor.preprocess(jpeg)
+            images = tf.constant(batch.astype(np.float32))
+            forward = tf.function(lambda x, m=model: m(x, training=False))
+            fns[(key, "keras_detect")] = lambda p=keras_predictor: p(jpeg)
+            fns[(key, "forward")] = lambda f=forward, x=images: to_host(f(x))
+            ort = Predictor.from_checkpoint(model_file, runtime="onnxruntime")
+            want = keras_predictor(jpeg)
+            got, build_s = _timed_first_call(ort, jpeg)
+            diff = float(np.abs(got.boxes - want.boxes).max()) if len(want.boxes) else 0.0
+            same = len(got.boxes) == len(want.boxes) and bool(
+                np.all(got.class_ids == want.class_ids)
             )
-        ms = interleaved_medians(variants, args.runs, args.warmup)
+            results[key] = {
+                "onnxruntime_build_s": build_s,
+                "onnxruntime_same_count_and_classes": same,
+                "onnxruntime_max_box_diff_px": diff if same else None,
+                "detections": len(want.boxes),
+            }
+            fns[(key, "onnxruntime_detect")] = lambda p=ort: p(jpeg)
+            if args.int8:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # INT8 changes detections
+                    int8 = Predictor.from_checkpoint(
+                        model_file,
+                        runtime="onnxruntime",
+                        quantize="int8",
+                        calibration_images=calibration,
+                    )
+                _, results[key]["int8_build_s"] = _timed_first_call(int8, jpeg)
+                fns[(key, "int8_detect")] = lambda p=int8: p(jpeg)
+        ms = interleaved_medians(fns, args.runs, args.warmup)
 
-    result = {
-        "bench": "predict",
-        "backbone": args.backbone,
-        "input": [1, args.size, args.size, 3],
-        "image": [480, 640],
-        "detect_ms": round(ms["detect"], 1),
-        "forward_ms": round(ms["forward"], 1),
-        "detect_overhead": round(ms["detect"] / ms["forward"] - 1.0, 4),
-        "iou_threshold": predictor.iou_threshold,
-    }
-    if not args.no_onnx:
-        result |= {
-            "onnx_forward_ms": round(ms["onnx_forward"], 1),
-            "onnx_vs_keras": round(ms["onnx_forward"] / ms["forward"], 4),
-            "onnx_max_abs_diff": diff,
-            "onnx_export_s": round(export_s, 1),
-            # peak memory the export added, in multiples of the weights (53x before the fix)
-            "onnx_export_peak_growth_x_weights": round(export_growth, 1),
+    for key in pairs:
+        keras_ms = ms[(key, "keras_detect")]
+        result = {
+            "bench": "predict",
+            "detector": key[0],
+            "backbone": key[1],
+            "input": [1, args.size, args.size, 3],
+            "image": [480, 640],
+            "keras_detect_ms": round(keras_ms, 1),
+            "forward_ms": round(ms[(key, "forward")], 1),
+            "detect_overhead": round(keras_ms / ms[(key, "forward")] - 1.0, 4),
+            "onnxruntime_detect_ms": round(ms[(key, "onnxruntime_detect")], 1),
+            "onnxruntime_vs_keras": round(ms[(key, "onnxruntime_detect")] / keras_ms, 4),
         }
-    result |= {
-        "runs": args.runs,
-        "peak_rss_mb": round(_peak_rss_mb()),
-        "device": "cpu" if not tf.config.list_physical_devices("GPU") else "gpu",
-        "cpu_count": os.cpu_count(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "machine": platform.machine(),
-    }
-    print(json.dumps(result))
+        if args.int8:
+            result["int8_detect_ms"] = round(ms[(key, "int8_detect")], 1)
+            result["int8_vs_keras"] = round(ms[(key, "int8_detect")] / keras_ms, 4)
+        result |= results[key] | {
+            "runs": args.runs,
+            "peak_rss_mb": round(_peak_rss_mb()),
+            "device": "cpu" if not tf.config.list_physical_devices("GPU") else "gpu",
+            "cpu_count": os.cpu_count(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "machine": platform.machine(),
+        }
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -84,3 +84,28 @@ def test_pose_errors_bench_exact_joints_score_one(tmp_path) -> None:
     lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
     assert lines[0]["oks_ap"] == 1.0 and lines[1]["oks_ap"] < 1.0
     assert lines[2]["median_error_px"] == [0.0] * 17 and lines[2]["people"] > 0
+
+
+@pytest.mark.slow
+def test_predict_bench_keras_vs_onnxruntime_and_int8() -> None:
+    argv = ["--models", "centernet:resnet18", "--size", "64", "--int8", "--calibration-count", "2"]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "predict.py"), *argv, "--runs", "1", "--warmup", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    (out,) = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert (out["detector"], out["backbone"], out["input"]) == (
+        "centernet",
+        "resnet18",
+        [1, 64, 64, 3],
+    )
+    for key in ("keras_detect_ms", "onnxruntime_detect_ms", "int8_detect_ms", "forward_ms"):
+        assert out[key] > 0, key
+    product = out["onnxruntime_vs_keras"] * out["keras_detect_ms"]  # ms are rounded to 0.1
+    assert product == pytest.approx(out["onnxruntime_detect_ms"], abs=0.15)
+    assert out["onnxruntime_same_count_and_classes"] is True
+    assert out["onnxruntime_max_box_diff_px"] <= 1e-3

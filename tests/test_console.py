@@ -140,10 +140,15 @@ def test_train_then_val_predict_export_and_benchmark(trained, tmp_path, capsys):
 
     capsys.readouterr()
     argv = ["--model", model, "--input", trained["image"], "--runs", "2", "--warmup", "1"]
-    assert _centernet("benchmark", *argv, "--json") == 0
-    timing = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert {"preprocess_ms", "forward_ms", "decode_ms", "total_ms", "fps"} <= set(timing)
-    assert timing["input_hw"] == [64, 64] and timing["total_ms"] > 0
+    assert _centernet("benchmark", *argv, "--runtime", "keras", "onnxruntime", "--json") == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    timings = {t["runtime"]: t for t in map(json.loads, lines[-2:])}
+    assert set(timings) == {"keras", "onnxruntime"}  # one interleaved run of both
+    for timing in timings.values():
+        assert {"preprocess_ms", "forward_ms", "decode_ms", "total_ms", "fps"} <= set(timing)
+        assert timing["input_hw"] == [64, 64] and timing["total_ms"] > 0
+    assert timings["keras"]["total_vs_keras"] == 1.0
+    assert list(model.parent.glob("best.onnxruntime/*.onnx"))  # the cached graph was made
 
 
 def test_benchmark_wants_a_model_or_a_detector(capsys):

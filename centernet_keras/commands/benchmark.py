@@ -1,12 +1,15 @@
 """Time a detector on this machine: preprocess, forward, decode and the whole image → boxes path.
 
     centernet benchmark --model logs/best.keras --input street.jpg
+    centernet benchmark --model logs/best.keras --runtime keras onnxruntime   # side by side
     centernet benchmark --detector fcos --backbone regnetx_400mf --input-size 512 --runs 10
 
 A trained model (--model), or an untrained one of an architecture (--detector, --backbone;
 random weights: the time is the same, the detections are not). Prints the median milliseconds of
-each step (timed round-robin, so machine noise hits every step alike) and the frames per second
-of the whole path, file to boxes. Without --input, a random 640 x 480 image is used.
+each step (timed round-robin, so machine noise hits every step and runtime alike) and the frames
+per second of the whole path, file to boxes; with several --runtime values (and --quantize int8,
+which adds ONNX Runtime INT8), each runtime's total time over the first one's. Without --input, a
+random 640 x 480 image is used.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import numpy as np
 
 from centernet_keras.cli import (
     add_model_arguments,
+    add_runtime_arguments,
     new_parser,
-    predictor_from_args,
     run_reporting_errors,
+    runtime_settings,
 )
 
 DETECTOR_CHOICES = ("centernet", "pose", "fcos")
@@ -49,15 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
         "the size of a --detector model (default: the image scaled to 512 on its longer side; "
         "--detector: 512)",
     )
+    add_runtime_arguments(parser, several=True)
     parser.add_argument("--runs", type=int, default=20, help="timed rounds")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls first")
     parser.add_argument("--json", action="store_true", help="print one JSON line instead")
     return parser
 
 
-def _untrained_predictor(args: argparse.Namespace):
-    """A ``Predictor`` on a new, untrained model of ``--detector`` / ``--backbone``."""
-    from centernet_keras.inference import Predictor
+def _untrained_model(args: argparse.Namespace):
+    """A new, untrained model of ``--detector`` / ``--backbone``."""
     from centernet_keras.keypoints import KeypointSpec
     from centernet_keras.training.config import DETECTORS, KEYPOINT_DETECTORS
 
@@ -65,7 +69,7 @@ def _untrained_predictor(args: argparse.Namespace):
     pose = args.detector in KEYPOINT_DETECTORS
     num_classes = 1 if pose else args.num_classes
     extra = {"keypoint_spec": KeypointSpec.coco17()} if pose else {}
-    model = DETECTORS[args.detector](
+    return DETECTORS[args.detector](
         num_classes,
         backbone=args.backbone,
         input_shape=(size, size, 3),
@@ -73,34 +77,66 @@ def _untrained_predictor(args: argparse.Namespace):
         class_names=[f"class{i}" for i in range(num_classes)],
         **extra,
     )
-    return Predictor(model, score_threshold=0.3)
+
+
+def _predictors(args: argparse.Namespace) -> dict:
+    """Variant name → ``Predictor``: one per ``--runtime``, plus ``onnxruntime+int8`` with
+    ``--quantize int8``."""
+    from centernet_keras.inference import Predictor
+
+    variants = [(name, runtime_settings(args, name)) for name in dict.fromkeys(args.runtime)]
+    variants = [(n, {**v, "quantize": None}) for n, v in variants]
+    if args.quantize:
+        variants.append((f"onnxruntime+{args.quantize}", runtime_settings(args, "onnxruntime")))
+    if args.detector:
+        model = _untrained_model(args)
+        return {name: Predictor(model, **settings) for name, settings in variants}
+    return {
+        name: Predictor.from_checkpoint(
+            args.model, args.classes, input_size=args.input_size, **settings
+        )
+        for name, settings in variants
+    }
 
 
 def run(args: argparse.Namespace) -> int:
-    """Time every step of the predictor the flags describe; print the table (or JSON)."""
+    """Time every step of each variant in one interleaved run; print the table (or JSON)."""
     from centernet_keras.timing import interleaved_medians
 
-    if args.detector:
-        predictor = _untrained_predictor(args)
-    else:
-        args.score_threshold, args.iou_threshold, args.max_detections = 0.3, "auto", None
-        args.flip_test, args.letterbox = False, None
-        predictor = predictor_from_args(args)
+    predictors = _predictors(args)
     image = args.input
     if image is None:
         image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
-    ms = interleaved_medians(predictor.benchmark_steps(image), args.runs, args.warmup)
-    result = {f"{step}_ms": round(value, 2) for step, value in ms.items()}
-    result["fps"] = round(1000.0 / ms["total"], 2)
-    result["input_hw"] = list(predictor.preprocess(image)[0].shape[1:3])
+    steps = {
+        (name, step): call
+        for name, predictor in predictors.items()
+        for step, call in predictor.benchmark_steps(image).items()
+    }
+    ms = interleaved_medians(steps, args.runs, args.warmup)
+    first = next(iter(predictors))
+    hw = list(predictors[first].preprocess(image)[0].shape[1:3])
+    results = []
+    for name in predictors:
+        result = {"runtime": name, "input_hw": hw}
+        result.update({f"{step}_ms": round(ms[(n, step)], 2) for n, step in ms if n == name})
+        result["fps"] = round(1000.0 / ms[(name, "total")], 2)
+        result[f"total_vs_{first}"] = round(ms[(name, "total")] / ms[(first, "total")], 3)
+        results.append(result)
     if args.json:
-        print(json.dumps(result))
+        for result in results:
+            print(json.dumps(result))
         return 0
-    name = args.model or f"{args.detector}:{args.backbone} (untrained)"
-    print(f"{name}, input {result['input_hw'][0]} x {result['input_hw'][1]}, {args.runs} runs:")
-    for step in ms:
-        print(f"  {step:<10} {ms[step]:9.2f} ms")
-    print(f"  {result['fps']:.1f} FPS (file to boxes)")
+    model = args.model or f"{args.detector}:{args.backbone} (untrained)"
+    print(f"{model}, input {hw[0]} x {hw[1]}, median of {args.runs} runs (ms):")
+    step_names = [step for n, step in ms if n == first]
+    print(f"  {'runtime':<18}" + "".join(f"{s:>12}" for s in step_names) + f"{'FPS':>8}  ratio")
+    for result in results:
+        cells = "".join(f"{result[f'{s}_ms']:>12.2f}" for s in step_names)
+        ratio = result[f"total_vs_{first}"]
+        print(f"  {result['runtime']:<18}{cells}{result['fps']:>8.1f}  {ratio:.2f}")
+    if any(name != "keras" for name in predictors):
+        print("  (ONNX Runtime: forward runs the network and its decoder, one graph; total is")
+        print("   the path a user runs, file to boxes; ratio = total / the first runtime's)")
     return 0
 
 
@@ -110,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.model) == bool(args.detector):
         parser.error("give --model (a trained model) or --detector (an untrained one)")
+    if args.quantize and "onnxruntime" not in args.runtime:
+        parser.error("--quantize int8 is an ONNX Runtime variant: add --runtime onnxruntime")
     return run_reporting_errors(run, args)
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from centernet_keras.cli import (  # quiets TensorFlow's start-up log (centernet_keras.startup)
     add_inference_arguments,
     add_model_arguments,
+    add_runtime_arguments,
     add_score_threshold_argument,
     new_parser,
     predictor_from_args,
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser, 0.3, help="score threshold of the drawn (or exported) detections"
     )
     add_inference_arguments(parser)
+    add_runtime_arguments(parser)
     parser.add_argument(
         "--crop",
         action="store_true",
@@ -169,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             "--flip-test is not exported: exported models run the plain forward pass "
             "(drop --flip-test, or use it with the other modes)"
+        )
+    if args.mode == "export" and (args.runtime != "keras" or args.quantize):
+        parser.error(
+            "--runtime and --quantize choose how predictions run; --mode export writes the "
+            "model itself (--format onnx for an ONNX file)"
         )
     return run_reporting_errors(run, args)
 

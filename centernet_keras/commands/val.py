@@ -29,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 from centernet_keras.cli import (
     add_inference_arguments,
     add_model_arguments,
+    add_runtime_arguments,
     add_score_threshold_argument,
     new_parser,
     predictor_from_args,
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"above {SCORE_THRESHOLD_WARNING} the precision-recall curve is cut short and mAP drops)",
     )
     add_inference_arguments(parser)
+    add_runtime_arguments(parser)
     parser.add_argument(
         "--metrics",
         nargs="+",

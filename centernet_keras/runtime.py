@@ -1,0 +1,407 @@
+"""ONNX Runtime behind the ``Predictor``: the model exported once, cached next to its file.
+
+``Predictor(..., runtime="onnxruntime")`` runs the network (and, in float, its decoder) as an
+ONNX graph in ONNX Runtime on the CPU instead of TensorFlow; preprocessing and the mapping of
+the detections to the original image stay the ``Predictor``'s, so the results are the Keras
+path's (boxes within 1e-3 px) at a lower CPU time.
+
+The graph (``OnnxEngine``):
+
+- float: ``uint8 images [B, H, W, 3]`` → the detections of the ``Predictor``'s decoder
+  (``boxes``, ``scores``, ``classes``, ``num_detections``, a pose model's ``keypoints`` and
+  ``keypoint_scores``) and the activated maps it decoded (``map_<name>``), flip test merged
+  when it is on: one ``model.maps`` + ``model.decode`` traced through tf2onnx.
+- ``quantize="int8"``: the maps part only, quantized by ONNX Runtime's static quantization
+  (QDQ, per-channel int8 weights, uint8 activations, MinMax ranges calibrated on the user's
+  images, fitted to the input as predictions are); the decoder stays float and runs in Keras.
+  INT8 changes the detections (a warning says so): measure the mAP change with ``get_map.py``.
+
+Input size: a model with a fixed input size gets a graph of that size. A model with a dynamic
+input size gets one graph with dynamic height and width when its decoder does not depend on
+the input size (CenterNet, pose); FCOS's decoder bakes in the locations of the input size, so
+it gets one graph per input size (``input_size`` of the ``Predictor`` keeps that to one).
+
+Cache: ``<dir>/<stem>.onnxruntime/<key>.onnx`` next to the ``.keras`` file (``model_file``;
+a model that is not from a file: a temporary folder kept while the ``Predictor`` lives). The
+key hashes the model file's contents (or, in memory, the model's config and weights) and
+everything baked into the graph: decoder settings, flip test, input size, quantization and
+calibration images, opset and converter version. So a changed model file or setting builds a
+new graph (one line on stderr says so; it takes seconds to a minute); graphs of an earlier
+version of the model file are removed then. Files are written under a temporary name and
+renamed, so a crash or two processes at once never leave a half-written graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from centernet_keras.decoding.layers import Decoder
+    from centernet_keras.models.detector import Detector
+
+RUNTIMES = ("keras", "onnxruntime")
+QUANTIZATIONS = ("int8",)
+DEFAULT_CALIBRATION_COUNT = 100
+#: Bumped when the graph layout or the key changes (old cache files are then not reused).
+CACHE_VERSION = 1
+CACHE_SUFFIX = ".onnxruntime"
+MAP_PREFIX = "map_"
+
+
+def onnx_session(path: str | os.PathLike):
+    """An ONNX Runtime CPU session whose idle threads do not spin (by default they busy-wait
+    after each run, taking the CPU from the preprocessing and drawing between images)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
+
+
+def run_session(session, images: np.ndarray) -> dict[str, np.ndarray]:
+    """``session`` on ``uint8 [B, H, W, 3]`` images → ``{output name: array}``."""
+    names = [o.name for o in session.get_outputs()]
+    feed = {session.get_inputs()[0].name: np.ascontiguousarray(images, np.uint8)}
+    return dict(zip(names, session.run(None, feed), strict=True))
+
+
+def check_settings(runtime: str, quantize: str | None, calibration_images, backend: str) -> None:
+    """The errors of a runtime / quantization choice, before anything is built.
+
+    Raises:
+        ValueError: an unknown runtime or quantization, ``quantize`` without
+            ``runtime="onnxruntime"``, INT8 without calibration images, or ONNX Runtime on a
+            Keras backend other than TensorFlow (tf2onnx converts TensorFlow graphs).
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+    if quantize is not None and quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS} or None, got {quantize!r}")
+    if quantize is not None and runtime != "onnxruntime":
+        raise ValueError("--quantize int8 needs --runtime onnxruntime")
+    if quantize is not None and calibration_images is None:
+        raise ValueError(
+            "--quantize int8 needs --calibration-images (a folder of images like the ones "
+            "to detect, or an annotation file): the INT8 ranges are calibrated on them"
+        )
+    if runtime == "onnxruntime" and backend != "tensorflow":
+        raise ValueError(
+            f"--runtime onnxruntime converts the model with tf2onnx: it needs the TensorFlow "
+            f"Keras backend, not {backend!r}"
+        )
+
+
+def calibration_files(source: str | os.PathLike | Sequence, count: int) -> list[Path]:
+    """``count`` images spread evenly over a sorted list: a folder's images, an annotation
+    file's (the first field of each line), or the paths given.
+
+    Raises:
+        ValueError: no images there, or ``count`` < 1.
+        FileNotFoundError: ``source`` does not exist.
+    """
+    if count < 1:
+        raise ValueError(f"the calibration count must be at least 1, got {count}")
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"calibration images: {path}: no such folder or file")
+        if path.is_dir():
+            from centernet_keras.visualize import IMAGE_SUFFIXES
+
+            files = [p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        else:
+            lines = path.read_text().splitlines()
+            files = [Path(line.split()[0]) for line in lines if line.strip()]
+    else:
+        files = [Path(p) for p in source]
+    files = sorted(files)
+    if not files:
+        raise ValueError(f"calibration images: no images in {source}")
+    picks = np.unique(np.linspace(0, len(files) - 1, min(count, len(files))).round().astype(int))
+    return [files[i] for i in picks]
+
+
+def model_digest(model: Detector, model_file: str | os.PathLike | None) -> str:
+    """SHA-256 of the model file's bytes, or (no file) of the model's config and weights."""
+    digest = hashlib.sha256()
+    if model_file is not None:
+        with open(model_file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    digest.update(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(np.asarray(weight)).tobytes())
+    return digest.hexdigest()
+
+
+def _file_digest(paths: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(os.fspath(path).encode())
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    return digest.hexdigest()
+
+
+def runtime_function(
+    model: Detector, decoder: Decoder | None, flip_test: bool, input_hw
+) -> Callable:
+    """``uint8 images`` → the activated maps (``map_<name>``), and with a ``decoder`` the
+    detections too, as the Keras ``Predictor`` computes them."""
+
+    def serve(images):
+        maps = model.maps(images, flip_test)
+        out = {f"{MAP_PREFIX}{k}": v for k, v in maps.items()}
+        if decoder is None:
+            return out
+        hw = input_hw if input_hw is not None else model.input_hw(images)
+        return {**model.decode(maps, hw, decoder), **out}
+
+    return serve
+
+
+def _settings_of(decoder: Decoder) -> dict:
+    """The decoder's config without its layer name (unique per instance, not a setting)."""
+    return {k: v for k, v in decoder.get_config().items() if k != "name"}
+
+
+def _atomic_path(path: Path) -> Path:
+    return path.parent / f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}"
+
+
+class OnnxEngine:
+    """The ONNX Runtime graphs of one ``Predictor``: built or loaded once per input size.
+
+    Args:
+        model: the detector.
+        decoder: the ``Predictor``'s decoder (baked into the float graph).
+        flip_test: merge the mirrored image's maps (baked into the graph).
+        model_file: the ``.keras`` file the model was loaded from: the cache goes next to it
+            and is keyed on its contents (``None``: a temporary folder, keyed on the weights).
+        quantize: ``None`` (float) or ``"int8"``.
+        calibration_images: INT8: a folder, an annotation file or a list of image paths.
+        calibration_count: INT8: how many of them (spread evenly over the sorted list).
+        prepare: ``(image path, input (H, W) or None) → uint8 [1, H, W, 3]``: the
+            ``Predictor``'s preprocessing, for the calibration images.
+        decode: INT8: ``(activated maps, input (H, W)) → detections``, the Keras decoder.
+        letterbox: how images are fitted (a calibration setting, part of the INT8 key).
+    """
+
+    def __init__(
+        self,
+        model: Detector,
+        decoder: Decoder,
+        flip_test: bool,
+        model_file: str | os.PathLike | None = None,
+        quantize: str | None = None,
+        calibration_images=None,
+        calibration_count: int = DEFAULT_CALIBRATION_COUNT,
+        prepare: Callable | None = None,
+        decode: Callable | None = None,
+        letterbox: bool = True,
+    ):
+        self.model, self.decoder, self.flip_test = model, decoder, bool(flip_test)
+        self.quantize, self.prepare, self.keras_decode = quantize, prepare, decode
+        self.letterbox = bool(letterbox)
+        self._temporary = None
+        if model_file is None:
+            self._temporary = tempfile.TemporaryDirectory(prefix="centernet_ort_")
+            self.cache_dir = Path(self._temporary.name)
+        else:
+            model_file = Path(model_file)
+            self.cache_dir = model_file.parent / f"{model_file.stem}{CACHE_SUFFIX}"
+        self.model_sha256 = model_digest(model, model_file)
+        self.calibration: list[Path] = []
+        if quantize is not None:
+            self.calibration = calibration_files(calibration_images, calibration_count)
+            warnings.warn(
+                "--quantize int8 changes the detections (scores and boxes move): measure "
+                "the mAP change with get_map.py before relying on it",
+                UserWarning,
+                stacklevel=3,
+            )
+        self._sessions: dict = {}
+        self.builds = 0  # graphs built (not loaded from the cache) by this engine
+
+    # ---- the graphs ----------------------------------------------------------------------------
+
+    def graph_hw(self, input_hw: Sequence[int]) -> tuple[int, int] | None:
+        """The input size a graph is built for: fixed, or ``None`` (dynamic H and W)."""
+        fixed = self.model.input_shape[1:3]
+        if all(d is not None for d in fixed):
+            return int(fixed[0]), int(fixed[1])
+        from centernet_keras.models.detector import Detector
+
+        if type(self.model).decode is Detector.decode:  # the decoder ignores the input size
+            return None
+        return int(input_hw[0]), int(input_hw[1])
+
+    def settings(self, hw: tuple[int, int] | None, int8: bool) -> dict:
+        """Everything that the graph of input size ``hw`` bakes in (its cache key)."""
+        import tf2onnx
+
+        from centernet_keras.export import ONNX_OPSET
+
+        settings = {
+            "version": CACHE_VERSION,
+            "model_sha256": self.model_sha256,
+            "input_hw": None if hw is None else list(hw),
+            "flip_test": self.flip_test,
+            "decoder": None if int8 else _settings_of(self.decoder),
+            "quantize": self.quantize if int8 else None,
+            "opset": ONNX_OPSET,
+            "tf2onnx": tf2onnx.__version__,
+        }
+        if int8:
+            import onnxruntime
+
+            settings["onnxruntime"] = onnxruntime.__version__
+            settings["calibration_sha256"] = _file_digest(self.calibration)
+            settings["calibration_count"] = len(self.calibration)
+            settings["letterbox"] = self.letterbox
+        return settings
+
+    def graph_path(self, hw: tuple[int, int] | None, int8: bool) -> Path:
+        text = json.dumps(self.settings(hw, int8), sort_keys=True, default=str)
+        key = hashlib.sha256(text.encode()).hexdigest()[:16]
+        kind = "int8" if int8 else "float"
+        size = "dynamic" if hw is None else f"{hw[0]}x{hw[1]}"
+        return self.cache_dir / f"{kind}_{size}_{key}.onnx"
+
+    def _ensure(self, hw: tuple[int, int] | None, int8: bool) -> Path:
+        """The cached graph, built first if it is not there."""
+        path = self.graph_path(hw, int8)
+        if path.exists():
+            return path
+        self._remove_stale()
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        if int8:
+            source = self._ensure_maps(hw)
+            what = f"INT8 graph (calibrating on {len(self.calibration)} images)"
+        else:
+            source = None
+            what = "graph"
+        print(f"building the ONNX Runtime {what}: {path} (once)", file=sys.stderr)
+        tmp = _atomic_path(path)
+        try:
+            if int8:
+                self._quantize(source, tmp, hw)
+            else:
+                self._convert(tmp, hw, self.decoder)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        self._write_settings(path, self.settings(hw, int8))
+        self.builds += 1
+        return path
+
+    def _ensure_maps(self, hw: tuple[int, int] | None) -> Path:
+        """The float maps-only graph that INT8 quantizes (cached too)."""
+        settings = {**self.settings(hw, False), "decoder": "none (maps only)"}
+        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        size = "dynamic" if hw is None else f"{hw[0]}x{hw[1]}"
+        path = self.cache_dir / f"maps_{size}_{key}.onnx"
+        if not path.exists():
+            tmp = _atomic_path(path)
+            try:
+                self._convert(tmp, hw, None)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            self._write_settings(path, settings)
+            self.builds += 1
+        return path
+
+    def _convert(self, path: Path, hw: tuple[int, int] | None, decoder: Decoder | None) -> None:
+        from centernet_keras.export import convert_to_onnx
+
+        shape = (None, None, None, 3) if hw is None else (None, *hw, 3)
+        convert_to_onnx(runtime_function(self.model, decoder, self.flip_test, hw), shape, path)
+
+    def _quantize(self, source: Path, path: Path, hw: tuple[int, int] | None) -> None:
+        from onnxruntime import quantization as q
+
+        batches, skipped = [], []
+        for file in self.calibration:
+            try:
+                batches.append(self.prepare(file, hw))
+            except OSError as err:
+                skipped.append(f"{file}: {err}")
+        if skipped:
+            print(
+                f"skipped {len(skipped)} unreadable calibration images, e.g. {skipped[0]}",
+                file=sys.stderr,
+            )
+        if not batches:
+            raise ValueError("none of the calibration images could be read")
+        name = onnx_session(source).get_inputs()[0].name
+
+        class Reader(q.CalibrationDataReader):
+            def __init__(self):
+                self._batches = iter(batches)
+
+            def get_next(self):
+                batch = next(self._batches, None)
+                return None if batch is None else {name: batch}
+
+        q.quantize_static(
+            os.fspath(source),
+            os.fspath(path),
+            Reader(),
+            quant_format=q.QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=q.QuantType.QUInt8,
+            weight_type=q.QuantType.QInt8,
+            calibrate_method=q.CalibrationMethod.MinMax,
+        )
+
+    def _write_settings(self, path: Path, settings: dict) -> None:
+        from centernet_keras.io import atomic_write_text
+
+        text = json.dumps(settings, indent=1, sort_keys=True, default=str)
+        atomic_write_text(path.with_suffix(".json"), text + "\n")
+
+    def _remove_stale(self) -> None:
+        """Graphs of an earlier version of the model file (their ``.json`` says so)."""
+        if self._temporary is not None or not self.cache_dir.is_dir():
+            return
+        for sidecar in self.cache_dir.glob("*.json"):
+            try:
+                stale = json.loads(sidecar.read_text()).get("model_sha256") != self.model_sha256
+            except (OSError, ValueError):
+                continue
+            if stale:
+                sidecar.with_suffix(".onnx").unlink(missing_ok=True)
+                sidecar.unlink(missing_ok=True)
+
+    def session(self, input_hw: Sequence[int]):
+        """The ONNX Runtime session for images of network input ``input_hw``."""
+        hw = self.graph_hw(input_hw)
+        if hw not in self._sessions:
+            self._sessions[hw] = onnx_session(self._ensure(hw, self.quantize == "int8"))
+        return self._sessions[hw]
+
+    # ---- running -------------------------------------------------------------------------------
+
+    def maps(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """``uint8 [B, H, W, 3]`` → the activated maps (flip merged), as ``Predictor.forward``."""
+        out = run_session(self.session(batch.shape[1:3]), batch)
+        return {k[len(MAP_PREFIX) :]: v for k, v in out.items() if k.startswith(MAP_PREFIX)}
+
+    def detect(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """``uint8 [B, H, W, 3]`` → padded detections in input pixels (the decoder's dict)."""
+        if self.quantize == "int8":
+            return self.keras_decode(self.maps(batch), tuple(batch.shape[1:3]))
+        out = run_session(self.session(batch.shape[1:3]), batch)
+        return {k: v for k, v in out.items() if not k.startswith(MAP_PREFIX)}

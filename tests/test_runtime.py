@@ -1,0 +1,238 @@
+"""ONNX Runtime behind the Predictor (centernet_keras/runtime.py): the Keras detections for
+every detector, the graph cache (built once, reused, rebuilt for a changed model file), INT8,
+and ``--runtime`` / ``--quantize`` through predict.py and get_map.py.
+
+Each float graph costs one tf2onnx conversion (seconds): the three detectors' saved files are
+made once for the module and the CLI tests reuse the CenterNet file's cached graph.
+"""
+
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+from detector_cases import CASES, CLASSES, tiny_centernet, tiny_fcos
+from helpers import load_script
+from PIL import Image
+
+from centernet_keras import runtime
+from centernet_keras.inference import Predictor
+
+predict = load_script("predict.py")
+get_map = load_script("get_map.py")
+SETTINGS = {"score_threshold": 0.05}  # the CLI tests pass the same: one cached graph
+IMAGE_SHAPES = ((48, 80), (70, 50))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict:
+    """Each tiny detector saved to its own folder: ``{case name: .keras path}``."""
+    paths = {}
+    for case in CASES:
+        keras.utils.set_random_seed(0)
+        path = tmp_path_factory.mktemp(case.name) / "model.keras"
+        case.build().save(path)
+        paths[case.name] = path
+    return paths
+
+
+@pytest.fixture(scope="module")
+def images() -> list[np.ndarray]:
+    rng = np.random.default_rng(3)
+    return [rng.integers(0, 256, (*hw, 3)).astype(np.uint8) for hw in IMAGE_SHAPES]
+
+
+@pytest.fixture
+def sessions_run(monkeypatch) -> list:
+    """Counts ONNX Runtime runs (the ORT path ran, whatever the cache held before)."""
+    calls: list = []
+    real = runtime.run_session
+
+    def spy(session, images):
+        calls.append(images.shape)
+        return real(session, images)
+
+    monkeypatch.setattr(runtime, "run_session", spy)
+    return calls
+
+
+def assert_same_detections(want, got) -> None:
+    assert len(got.boxes) == len(want.boxes) > 0
+    np.testing.assert_allclose(got.boxes, want.boxes, rtol=0, atol=1e-3)
+    np.testing.assert_array_equal(got.class_ids, want.class_ids)
+    np.testing.assert_allclose(got.scores, want.scores, rtol=0, atol=1e-4)
+    if want.keypoints is not None:
+        np.testing.assert_allclose(got.keypoints, want.keypoints, rtol=0, atol=1e-3)
+        np.testing.assert_allclose(got.keypoint_scores, want.keypoint_scores, rtol=0, atol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_onnxruntime_detections_equal_keras(case, files, images) -> None:
+    keras_path = Predictor.from_checkpoint(files[case.name], **SETTINGS)
+    ort_path = Predictor.from_checkpoint(files[case.name], runtime="onnxruntime", **SETTINGS)
+    for image in images:  # letterboxed into the fixed 64 x 64 input: one graph
+        assert_same_detections(keras_path(image), ort_path(image))
+    assert ort_path.engine.builds == 1
+    cache = files[case.name].parent / "model.onnxruntime"
+    graphs = sorted(p.name for p in cache.glob("*.onnx"))
+    assert len(graphs) == 1 and graphs[0].startswith("float_64x64_")
+    sidecar = json.loads((cache / graphs[0]).with_suffix(".json").read_text())
+    assert sidecar["decoder"]["score_threshold"] == 0.05
+    if case.name == "centernet":  # the maps too (heatmap mode, fps mode's forward)
+        batch, _ = keras_path.preprocess(images[0])
+        want, got = keras_path.forward(batch), ort_path.forward(batch)
+        assert set(got) == set(want)
+        for key in want:
+            np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1e-4, err_msg=key)
+
+
+@pytest.mark.slow
+def test_cache_is_reused_then_rebuilt_when_the_model_file_changes(
+    files, images, monkeypatch, tmp_path
+) -> None:
+    first = Predictor.from_checkpoint(files["centernet"], runtime="onnxruntime", **SETTINGS)
+    first(images[0])  # built here or by the test above: either way, now cached
+    shutil.copytree(files["centernet"].parent, tmp_path / "copy")  # the cache goes along
+    path = tmp_path / "copy" / "model.keras"
+    graph = next(path.parent.glob("model.onnxruntime/*.onnx"))
+    stamp = graph.stat().st_mtime_ns
+    again = Predictor.from_checkpoint(path, runtime="onnxruntime", **SETTINGS)
+    again(images[0])
+    assert again.engine.builds == 0 and graph.stat().st_mtime_ns == stamp
+    # Another decoder setting is another graph (its key differs); no build needed to see it.
+    other = Predictor.from_checkpoint(path, runtime="onnxruntime", score_threshold=0.3)
+    assert other.engine.graph_path((64, 64), False) != graph
+
+    converted, content = [], graph.read_bytes()
+
+    def fake_convert(self, out, hw, decoder):  # the graph's contents are tested above
+        converted.append(hw)
+        out.write_bytes(content)
+
+    monkeypatch.setattr(runtime.OnnxEngine, "_convert", fake_convert)
+    changed = path.parent / "changed.keras"
+    model = keras.saving.load_model(path)
+    model.get_layer("size").bias.assign(np.array([4.0, 6.0], np.float32))
+    model.save(changed)
+    os.replace(changed, path)  # the same file name, new contents
+    rebuilt = Predictor.from_checkpoint(path, runtime="onnxruntime", **SETTINGS)
+    rebuilt.engine.session((64, 64))
+    assert converted == [(64, 64)] and rebuilt.engine.builds == 1
+    assert not graph.exists()  # the old model's graph is removed
+    assert len(list(path.parent.glob("model.onnxruntime/*.onnx"))) == 1
+
+
+@pytest.mark.slow
+def test_dynamic_input_size_one_graph_for_every_size(images) -> None:
+    """A CenterNet with a dynamic input size: one graph with dynamic H and W (an in-memory
+    model: cached in a temporary folder)."""
+    keras.utils.set_random_seed(1)
+    model = tiny_centernet(input_shape=(None, None, 3))
+    keras_path = Predictor(model, input_size=None, **SETTINGS)
+    ort_path = Predictor(model, runtime="onnxruntime", **SETTINGS)
+    shapes = set()
+    for image in images:
+        batch, _ = keras_path.preprocess(image)
+        shapes.add(batch.shape[1:3])
+        assert_same_detections(keras_path(image), ort_path(image))
+    assert len(shapes) == 2 and ort_path.engine.builds == 1
+    assert ort_path.engine.graph_hw((64, 96)) is None
+
+
+def test_fcos_with_a_dynamic_size_gets_a_graph_per_size() -> None:
+    engine = Predictor(tiny_fcos(input_shape=(None, None, 3)), runtime="onnxruntime").engine
+    assert engine.graph_hw((64, 96)) == (64, 96)  # its decoder bakes in the locations
+    assert engine.graph_path((64, 96), False) != engine.graph_path((96, 64), False)
+
+
+@pytest.mark.slow
+def test_int8_runs_and_stays_close(files, images, tmp_path) -> None:
+    folder = tmp_path / "calibration"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (60, 60, 3)).astype(np.uint8)).save(
+            folder / f"{i}.png"
+        )
+    (folder / "notes.txt").write_text("not an image")
+    path = files["centernet"]
+    with pytest.warns(UserWarning, match="int8 changes the detections"):
+        int8 = Predictor.from_checkpoint(
+            path, runtime="onnxruntime", quantize="int8", calibration_images=folder,
+            calibration_count=3, **SETTINGS,
+        )  # fmt: skip
+    assert [p.name for p in int8.engine.calibration] == ["0.png", "2.png", "3.png"]
+    detections = int8(images[0])
+    assert len(detections.boxes) > 0 and np.all(np.isfinite(detections.boxes))
+    assert np.all((detections.class_ids >= 0) & (detections.class_ids < len(CLASSES)))
+    assert np.all((detections.scores >= 0.05) & (detections.scores <= 1))
+    assert len(list(path.parent.glob("model.onnxruntime/int8_64x64_*.onnx"))) == 1
+    batch, _ = int8.preprocess(images[0])
+    want = Predictor.from_checkpoint(path, **SETTINGS).forward(batch)
+    got = int8.forward(batch)
+    assert 0 < np.abs(got["heatmap"] - want["heatmap"]).max() < 0.1  # quantized, not broken
+
+
+def test_settings_errors(files, tmp_path) -> None:
+    model = tiny_centernet()
+    with pytest.raises(ValueError, match="runtime must be one of"):
+        Predictor(model, runtime="tensorrt")
+    with pytest.raises(ValueError, match="needs --runtime onnxruntime"):
+        Predictor(model, quantize="int8", calibration_images=tmp_path)
+    with pytest.raises(ValueError, match="needs --calibration-images"):
+        Predictor(model, runtime="onnxruntime", quantize="int8")
+    with pytest.raises(ValueError, match="no images in"):
+        Predictor(model, runtime="onnxruntime", quantize="int8", calibration_images=tmp_path)
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        Predictor(model, runtime="onnxruntime", quantize="int8", calibration_images="nowhere")
+
+
+def test_cli_errors_are_one_line(files, tmp_path, capsys) -> None:
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(image)
+    argv = ["--model", str(files["centernet"]), "--input", str(image)]
+    assert predict.main([*argv, "--quantize", "int8", "--calibration-images", "x"]) == 1
+    assert "error: --quantize int8 needs --runtime onnxruntime" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        predict.main([*argv, "--mode", "export", "--runtime", "onnxruntime"])
+    assert "--mode export writes the model itself" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_predict_cli_runtime_onnxruntime(files, images, tmp_path, capsys, sessions_run) -> None:
+    image = tmp_path / "street.png"
+    Image.fromarray(images[0]).save(image)
+    argv = ["--model", str(files["centernet"]), "--input", str(image), "--score-threshold"]
+    printed = {}
+    for name in ("keras", "onnxruntime"):
+        out = tmp_path / name / "street.png"
+        assert predict.main([*argv, "0.05", "--output", str(out), "--runtime", name]) == 0
+        printed[name] = capsys.readouterr().out.replace(str(out), "OUT")
+        assert len(sessions_run) == (name == "onnxruntime")
+    assert printed["onnxruntime"] == printed["keras"]  # "<class> <score> [x1, y1, x2, y2]"
+    assert printed["keras"].count("[") > 0
+    assert list((files["centernet"].parent / "model.onnxruntime").glob("float_64x64_*.onnx"))
+
+
+@pytest.mark.slow
+def test_get_map_cli_runtime_onnxruntime(files, images, tmp_path, capsys, sessions_run) -> None:
+    lines = []
+    for i, image in enumerate(images):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(image).save(path)
+        lines.append(f"{path} 5,6,30,33,0 10,12,40,44,1")
+    (tmp_path / "val.txt").write_text("\n".join(lines) + "\n")
+    argv = ["--model", str(files["centernet"]), "--annotation-file", str(tmp_path / "val.txt")]
+    argv += ["--score-threshold", "0.05", "--no-progress", "--metrics", "voc", "--output-dir"]
+    summaries = {}
+    for name in ("keras", "onnxruntime"):
+        assert get_map.main([*argv, str(tmp_path / name), "--runtime", name]) == 0
+        summaries[name] = json.loads((tmp_path / name / "summary.json").read_text())
+    capsys.readouterr()
+    assert len(sessions_run) == len(images)
+    keras_run, ort_run = summaries["keras"], summaries["onnxruntime"]
+    assert ort_run["num_detections"] == keras_run["num_detections"] > 0
+    assert ort_run["metrics"]["voc"]["mAP"] == pytest.approx(keras_run["metrics"]["voc"]["mAP"])
