@@ -3,7 +3,8 @@
 For each case of ``detector_cases.CASES``: a tiny build gives its outputs and named loss terms;
 one ``fit`` step lowers the loss; ``predict`` returns padded detections of fixed dtypes; the
 ``.keras`` file round-trips with ``safe_mode=True``; every export format gives the model's maps
-and detections back; the flip-test merge mirrors; Keras's torch backend gives the same numbers.
+and detections back; the flip-test merge mirrors; Keras's torch and JAX backends give the same
+numbers.
 """
 
 import os
@@ -145,35 +146,45 @@ def test_flip_test_merge_is_mirror_symmetric(model, images):
     assert not np.allclose(np.asarray(merged[score]), np.asarray(plain[score]))
 
 
-TORCH_SIDE = textwrap.dedent(
+BACKEND_SIDE = textwrap.dedent(
     """
     import sys
     import keras
     import numpy as np
-    assert keras.backend.backend() == "torch", keras.backend.backend()
+    assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
     import centernet_keras.models  # registers the custom objects
 
-    for name in sys.argv[1:]:
+    for arg in sys.argv[2:]:  # paths; "+path": also the compiled steps
+        name = arg.lstrip("+")
         d = dict(np.load(name + ".in.npz"))
         model = keras.saving.load_model(name + ".keras", safe_mode=True)
-        out = {k: keras.ops.convert_to_numpy(v) for k, v in model(d["images"]).items()}
+        images = d["images"]
         targets = {k[2:]: d[k] for k in d if k.startswith("t_")}
         tf_out = {k[3:]: d[k] for k in d if k.startswith("tf_")}
-        own = model.detector_losses(targets, out)
-        same = model.detector_losses(targets, tf_out)
         probe = {k[6:]: d[k] for k in d if k.startswith("probe_")}
-        det = model.decoder(model.activate(probe))
-        res = {"out_" + k: v for k, v in out.items()}
-        res.update({"own_" + k: keras.ops.convert_to_numpy(v) for k, v in own.items()})
-        res.update({"same_" + k: keras.ops.convert_to_numpy(v) for k, v in same.items()})
-        res.update({"det_" + k: keras.ops.convert_to_numpy(v) for k, v in det.items()})
+        res = {}
+
+        def add(prefix, tensors):
+            res.update({prefix + k: keras.ops.convert_to_numpy(v) for k, v in tensors.items()})
+
+        out = model(images)
+        add("out_", out)
+        add("own_", model.detector_losses(targets, out))
+        add("same_", model.detector_losses(targets, tf_out))
+        add("det_", model.decoder(model.activate(probe)))
+        if arg.startswith("+"):  # jitted under JAX: predict = eager detect; fit logs the loss
+            add("eager_", model.detect(images))
+            add("pred_", model.predict(images, verbose=0))
+            model.compile(optimizer=keras.optimizers.SGD(0.0))
+            logs = model.fit(images, targets, batch_size=len(images), verbose=0).history
+            add("fit_", {k: np.float32(v[0]) for k, v in logs.items()})
         np.savez(name + ".out.npz", **res)
     """
 )
 
 
 def _tensorflow_side(case, variant: dict, path) -> dict:
-    """Build, save and run the variant here (TF); write the torch side's inputs."""
+    """Build, save and run the variant here (TF); write the other backend's inputs."""
     rng = np.random.default_rng(0)
     keras.utils.set_random_seed(0)
     model = case.build((64, 96, 3), **variant)
@@ -188,18 +199,22 @@ def _tensorflow_side(case, variant: dict, path) -> dict:
     np.savez(f"{path}.in.npz", **arrays)
     loss = {k: float(v) for k, v in model.detector_losses(targets, out).items()}
     det = {k: np.asarray(v) for k, v in model.decoder(model.activate(probe)).items()}
-    return {"out": out, "loss": loss, "det": det}
+    # the training step's loss: batch statistics (last, it moves the BN moving statistics)
+    train = model.detector_losses(targets, model(images, training=True))
+    return {"out": out, "loss": loss, "det": det, "fit": {k: float(v) for k, v in train.items()}}
 
 
-@pytest.mark.slow
-def test_torch_backend_matches_tensorflow(case, tmp_path):
-    """Model, loss and decoder under KERAS_BACKEND=torch (a subprocess loading the same
-    ``.keras`` files) equal TensorFlow's, for the case and its backbone variants."""
-    variants = {case.name: {}, **case.backend_variants}
-    expected = {n: _tensorflow_side(case, v, tmp_path / n) for n, v in variants.items()}
-    env = {**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""}
-    paths = [str(tmp_path / n) for n in variants]
-    subprocess.run([sys.executable, "-c", TORCH_SIDE, *paths], env=env, check=True, timeout=600)
+def _assert_backend_matches(backend: str, variants: dict, tmp_path, env: dict | None = None):
+    """Run ``variants`` (name → (case, build kwargs, compiled steps?)) here and in one
+    subprocess under ``KERAS_BACKEND=backend`` loading the same ``.keras`` files; compare model
+    outputs, the loss (on its own outputs and on TensorFlow's) and the decoder; with the
+    compiled steps also ``predict`` (against its own eager ``detect``) and the loss that one
+    ``fit`` step logs (training mode, against TensorFlow's)."""
+    expected = {n: _tensorflow_side(c, v, tmp_path / n) for n, (c, v, _) in variants.items()}
+    env = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": "", **(env or {})}
+    paths = [("+" if steps else "") + str(tmp_path / n) for n, (*_, steps) in variants.items()]
+    cmd = [sys.executable, "-c", BACKEND_SIDE, backend, *paths]
+    subprocess.run(cmd, env=env, check=True, timeout=600)
     for name, exp in expected.items():
         got = dict(np.load(tmp_path / f"{name}.out.npz"))
         for k, v in exp["out"].items():
@@ -207,7 +222,50 @@ def test_torch_backend_matches_tensorflow(case, tmp_path):
         for k, v in exp["loss"].items():
             np.testing.assert_allclose(got["own_" + k], v, rtol=1e-4, err_msg=f"{name} {k}")
             np.testing.assert_allclose(got["same_" + k], v, rtol=1e-5, err_msg=f"{name} {k}")
+        for k, v in exp["det"].items():
+            assert got["det_" + k].dtype == v.dtype, (name, k, got["det_" + k].dtype)
         np.testing.assert_array_equal(got["det_classes"], exp["det"]["classes"])
         np.testing.assert_array_equal(got["det_num_detections"], exp["det"]["num_detections"])
         np.testing.assert_allclose(got["det_scores"], exp["det"]["scores"], atol=1e-6)
         np.testing.assert_allclose(got["det_boxes"], exp["det"]["boxes"], atol=1e-4)
+        for k in set(exp["det"]) - set(BOX_KEYS):  # e.g. keypoints
+            np.testing.assert_allclose(got["det_" + k], exp["det"][k], atol=1e-4, err_msg=k)
+        if not variants[name][2]:
+            continue
+        for k, v in exp["fit"].items():
+            np.testing.assert_allclose(got["fit_" + k], v, rtol=1e-4, err_msg=f"{name} fit {k}")
+        assert got["eager_num_detections"].min() >= 3, name  # predict has something to show
+        for k, v in exp["det"].items():
+            assert got["pred_" + k].dtype == v.dtype, (name, k, got["pred_" + k].dtype)
+            np.testing.assert_allclose(
+                got["pred_" + k], got["eager_" + k], atol=1e-4, err_msg=f"{name} predict {k}"
+            )
+
+
+@pytest.mark.slow
+def test_torch_backend_matches_tensorflow(case, tmp_path):
+    """Model, loss and decoder under KERAS_BACKEND=torch equal TensorFlow's, for the case and
+    its backbone variants; ``predict`` and ``fit``'s loss for the case."""
+    variants = {case.name: (case, {}, True)}
+    variants.update({n: (case, v, False) for n, v in case.backend_variants.items()})
+    _assert_backend_matches("torch", variants, tmp_path)
+
+
+#: the backbone variants checked on JAX: those of our own layers (deformable conv, the depthwise
+#: transposed conv, RegNet); keras.applications' MobileNetV3 is Keras's own, tested on JAX there.
+JAX_VARIANTS = ("dla34", "regnetx_400mf")
+
+
+@pytest.mark.slow
+def test_jax_backend_matches_tensorflow(tmp_path):
+    """The same under KERAS_BACKEND=jax, where ``predict`` and ``fit`` are jitted: every case
+    (and ``JAX_VARIANTS``) in one subprocess, so JAX starts once. XLA compiles unoptimised
+    (compile time dominates at these sizes; the numbers are still TensorFlow's)."""
+    variants = {}
+    for case in CASES:
+        variants[case.name] = (case, {}, True)
+        for name in set(case.backend_variants) & set(JAX_VARIANTS):
+            variants[name] = (case, case.backend_variants[name], False)
+    assert set(JAX_VARIANTS) <= set(variants)
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0"
+    _assert_backend_matches("jax", variants, tmp_path, {"XLA_FLAGS": flags.strip()})

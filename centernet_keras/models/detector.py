@@ -174,9 +174,21 @@ class Detector(keras.Model):
         """Images → padded detections in input pixels, by ``decoder`` (default the model's)."""
         return self.decode(self.maps(images, flip_test), self.input_hw(images), decoder)
 
-    def predict_step(self, data):
+    def predict_step(self, *args):
+        """``detect`` on a batch. Keras's JAX trainer passes ``(state, data)`` and wants
+        ``(detections, non_trainable_variables)`` back: the network then runs on the variable
+        values of ``state`` (a ``StatelessScope``), as Keras's own ``predict_step`` does."""
+        *state, data = args
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.detect(x)
+        if not state:  # TensorFlow, torch
+            return self.detect(x)
+        trainable, non_trainable = state[0]
+        mapping = [
+            *zip(self.trainable_variables, trainable, strict=True),
+            *zip(self.non_trainable_variables, non_trainable, strict=True),
+        ]
+        with keras.StatelessScope(state_mapping=mapping):
+            return self.detect(x), non_trainable
 
     def replace(self, **changes) -> Detector:
         """A copy of the model (same weights) with some constructor arguments changed,
