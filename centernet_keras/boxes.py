@@ -214,3 +214,26 @@ def points_to_original(
         Points of the same shape in original-image pixels (float dtype of the input, or float32).
     """
     return _apply(points, image_hw, input_hw, letterbox, inverse=True)
+
+
+def points_to_input(
+    points: np.ndarray,
+    image_hw: Sequence[int] | np.ndarray,
+    input_hw: Sequence[int],
+    letterbox: bool = True,
+) -> np.ndarray:
+    """Map points (e.g. pose joints) from original-image pixels to network-input pixels.
+
+    The mapping of ``boxes_to_input`` for ``(x, y)`` pairs (the inverse of
+    ``points_to_original``); a point that is exactly ``(-1, -1)`` (padding) stays ``-1``.
+
+    Args:
+        points: ``[..., 2]`` points in original-image pixels, e.g. joints ``[K, J, 2]``.
+        image_hw: Original ``(height, width)``, or ``[B, 2]`` per-image sizes.
+        input_hw: Network input ``(height, width)``.
+        letterbox: ``True`` for aspect-preserving resize + pad, ``False`` for a plain resize.
+
+    Returns:
+        Points of the same shape in input pixels, clipped to the input.
+    """
+    return _apply(points, image_hw, input_hw, letterbox, inverse=False)

@@ -34,6 +34,21 @@ class Detections:
     def __len__(self) -> int:
         return len(self.scores)
 
+    def above(self, score_threshold: float) -> Detections:
+        """The detections scoring at least ``score_threshold`` (a new object; order kept)."""
+        keep = np.asarray(self.scores) >= score_threshold
+        return Detections(
+            boxes=np.asarray(self.boxes)[keep],
+            scores=np.asarray(self.scores)[keep],
+            class_ids=np.asarray(self.class_ids)[keep],
+            class_names=[n for n, k in zip(self.class_names, keep, strict=True) if k],
+            image_size=self.image_size,
+            keypoints=None if self.keypoints is None else np.asarray(self.keypoints)[keep],
+            keypoint_scores=(
+                None if self.keypoint_scores is None else np.asarray(self.keypoint_scores)[keep]
+            ),
+        )
+
     def to_records(self, image_id) -> list[dict]:
         """Evaluation records ``[{image_id, bbox, class, score}]`` (see ``evaluation``).
 

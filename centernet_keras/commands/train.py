@@ -15,8 +15,10 @@
 
 Writes to --save-dir: config.json (resolved settings, with "model" and "augment" sections),
 last.keras / best.keras (atomic), train_state.json (for --resume), log.csv, loss.png,
-tensorboard/. A --config JSON may be sectioned like config.json or flat (the flags' names, as
-earlier versions wrote config.json).
+results.png (every loss term, val mAP and LR per epoch), tensorboard/; with a validation set
+also val_predictions.jpg (detections on up to 16 validation images, every --eval-every epochs
+and after the last) and confusion_matrix.png / .csv (after the last epoch). A --config JSON may
+be sectioned like config.json or flat (the flags' names, as earlier versions wrote config.json).
 """
 
 from __future__ import annotations

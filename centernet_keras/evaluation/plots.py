@@ -1,4 +1,5 @@
-"""Evaluation reports: per-class table (text), precision–recall curves (PNG), JSON summary.
+"""Evaluation reports: per-class table (text), precision–recall curves (PNG), JSON summary,
+confusion matrix (PNG).
 
 Figures are drawn with ``matplotlib.figure.Figure`` and the Agg canvas directly, so importing
 this module never changes the global pyplot backend and needs no display.
@@ -10,8 +11,10 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from centernet_keras.evaluation.coco import COCOResult
 from centernet_keras.evaluation.voc import VOCResult
@@ -120,3 +123,58 @@ def write_summary(
     summary = {**(extra or {}), "metrics": {m: r.to_dict() for m, r in results.items()}}
     atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def plot_confusion_matrix(
+    matrix: np.ndarray,
+    class_names: Sequence[str],
+    path: str | os.PathLike,
+    title: str = "",
+) -> Path:
+    """Draw a detection confusion matrix (``confusion.confusion_matrix``) as a PNG.
+
+    Cell colours are the row-normalised fractions (``confusion.normalize_rows``), cell texts
+    the counts (left out above 30 classes, where they would not fit).
+
+    Args:
+        matrix: ``[C + 1, C + 1]`` counts, rows true class + background, columns predicted
+            class + background.
+        class_names: the ``C`` class names.
+        path: the ``.png`` file (written atomically).
+        title: the figure's title.
+
+    Returns:
+        ``path``.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from centernet_keras.evaluation.confusion import BACKGROUND, normalize_rows
+
+    counts = np.asarray(matrix)
+    names = [*(str(n) for n in class_names), BACKGROUND]
+    side = min(max(4.0, 0.55 * len(names) + 2.5), 30.0)
+    fig = Figure(figsize=(side + 1.0, side), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    shown = normalize_rows(counts)
+    image = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the row (true)")
+    ticks = np.arange(len(names))
+    ax.set_xticks(ticks, names, rotation=90 if len(names) > 8 else 45, ha="right")
+    ax.set_yticks(ticks, names)
+    ax.set_xlabel("predicted (background: missed)")
+    ax.set_ylabel("true (background: false positive)")
+    if len(names) <= 31:
+        for (i, j), count in np.ndenumerate(counts):
+            if count:
+                color = "white" if shown[i, j] > 0.5 else "black"
+                ax.text(j, i, str(int(count)), ha="center", va="center", color=color, fontsize=8)
+    heading = "confusion matrix: counts, colour = row fraction"
+    ax.set_title(f"{title}\n{heading}" if title else heading)
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp)
+    os.replace(tmp, path)
+    return path

@@ -98,6 +98,7 @@ def collect_detections(
     records: Sequence[ImageRecord],
     class_names: Sequence[str],
     progress: bool = True,
+    on_image: Callable[[int, np.ndarray, Detections], None] | None = None,
 ) -> tuple[dict, list[dict], list[str]]:
     """Run ``detector`` on every image of a split.
 
@@ -106,6 +107,8 @@ def collect_detections(
     Records read from a COCO json (:class:`~centernet_keras.data.coco.CocoRecord`) also give
     the ground truth its ``coco_json`` entry (the JSON's images, annotations and categories of the
     evaluated images; see :func:`~centernet_keras.evaluation.coco.evaluate_coco`).
+    ``on_image(image_id, rgb, detections)``, if given, sees each read image and its detections
+    (e.g. to draw some of them without running the detector again).
 
     Returns:
         ``(ground_truth, detections, failures)``: the plain records of ``evaluation``
@@ -147,7 +150,10 @@ def collect_detections(
                     "difficult": int(bool(diff)),
                 }
             )
-        detections += detector(rgb).to_records(image_id)
+        found = detector(rgb)
+        if on_image is not None:
+            on_image(image_id, rgb, found)
+        detections += found.to_records(image_id)
     ground_truth = {"classes": list(class_names), "images": images, "gt": gt}
     if coco is not None:
         ground_truth["coco_json"] = coco

@@ -1,15 +1,77 @@
-"""Validation mAP during training, computed exactly as ``get_map.py`` computes it."""
+"""Validation mAP during training, computed exactly as ``get_map.py`` computes it.
+
+One pass over the validation set (``run_validation``) gives the mAP and is kept
+(``MapCallback.latest``), so the pictures of that epoch (``training.artefacts``) reuse its
+detections instead of running the set again.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import keras
+import numpy as np
 
 from centernet_keras.data.annotations import ImageRecord
+from centernet_keras.detections import Detections
 
 log = logging.getLogger("centernet_keras.training")
+
+
+@dataclass
+class ValidationRun:
+    """One pass of a model over the validation set.
+
+    Attributes:
+        epoch: the 0-based epoch after which it ran (-1: outside training).
+        score_threshold: the detections' score threshold.
+        ground_truth: plain ground-truth records (``evaluation``; with ``classes``).
+        detections: ``[{image_id, bbox, class, score}]`` records of every image.
+        samples: ``(image [H, W, 3] uint8, Detections)`` of the first images, for drawing.
+    """
+
+    epoch: int
+    score_threshold: float
+    ground_truth: dict
+    detections: list[dict]
+    samples: list[tuple[np.ndarray, Detections]] = field(default_factory=list)
+
+
+def run_validation(
+    model: keras.Model,
+    records: Sequence[ImageRecord],
+    score_threshold: float = 0.01,
+    samples: int = 0,
+    epoch: int = -1,
+) -> ValidationRun:
+    """Run ``model`` over ``records`` through the ``Predictor`` and loop of ``get_map``.
+
+    Args:
+        model: a detector.
+        records: images with ground truth (original-image pixels).
+        score_threshold: score threshold of the detections (low for mAP).
+        samples: how many of the first readable images to keep with their detections.
+        epoch: recorded in the result.
+    """
+    from centernet_keras.evaluation.runner import collect_detections
+    from centernet_keras.inference import Predictor
+
+    names = list(model.class_names or [str(c) for c in range(model.num_classes)])
+    predictor = Predictor(model, names, score_threshold=score_threshold)
+    kept: list[tuple[np.ndarray, Detections]] = []
+
+    def keep(image_id: int, rgb: np.ndarray, found: Detections) -> None:
+        if len(kept) < samples:
+            kept.append((rgb, found))
+
+    ground_truth, detections, failures = collect_detections(
+        predictor, records, names, False, on_image=keep
+    )
+    for failure in failures:
+        log.warning("validation image skipped: %s", failure)
+    return ValidationRun(epoch, float(score_threshold), ground_truth, detections, kept)
 
 
 def evaluate_model(
@@ -27,21 +89,16 @@ def evaluate_model(
         score_threshold: score threshold of the detections (low for mAP).
     """
     from centernet_keras.evaluation import evaluate
-    from centernet_keras.evaluation.runner import collect_detections
-    from centernet_keras.inference import Predictor
 
-    names = list(model.class_names or [str(c) for c in range(model.num_classes)])
-    predictor = Predictor(model, names, score_threshold=score_threshold)
-    ground_truth, detections, failures = collect_detections(predictor, records, names, False)
-    for failure in failures:
-        log.warning("validation image skipped: %s", failure)
-    return evaluate(ground_truth, detections, metric)
+    run = run_validation(model, records, score_threshold)
+    return evaluate(run.ground_truth, run.detections, metric)
 
 
 class MapCallback(keras.callbacks.Callback):
     """Every ``every`` epochs (and at the last one), log ``val_map`` = VOC07 AP@0.5.
 
-    Epochs without an evaluation log nothing (``log.csv`` leaves the cell empty).
+    Epochs without an evaluation log nothing (``log.csv`` leaves the cell empty). The last
+    pass is kept as ``latest`` (a ``ValidationRun`` holding its first ``samples`` images).
     """
 
     def __init__(
@@ -50,15 +107,22 @@ class MapCallback(keras.callbacks.Callback):
         every: int,
         last_epoch: int,
         score_threshold: float = 0.01,
+        samples: int = 16,
     ):
         super().__init__()
         self.records, self.every, self.last_epoch = list(records), int(every), int(last_epoch)
-        self.score_threshold = score_threshold
+        self.score_threshold, self.samples = score_threshold, int(samples)
+        self.latest: ValidationRun | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
         if (epoch + 1) % self.every and epoch + 1 != self.last_epoch:
             return
-        result = evaluate_model(self.model, self.records, "voc07", self.score_threshold)
+        from centernet_keras.evaluation import evaluate
+
+        self.latest = run_validation(
+            self.model, self.records, self.score_threshold, self.samples, epoch
+        )
+        result = evaluate(self.latest.ground_truth, self.latest.detections, "voc07")
         logs["val_map"] = float(result.mean_ap)
         log.info("epoch %d: val mAP@0.5 (VOC07) = %.4f", epoch + 1, result.mean_ap)

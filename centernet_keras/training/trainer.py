@@ -20,11 +20,10 @@ from centernet_keras.data.image_io import SkipLog
 from centernet_keras.data.pipeline import PipelineConfig, make_dataset
 from centernet_keras.keypoints import KeypointSpec
 from centernet_keras.models import Detector
+from centernet_keras.training.artefacts import writer_callbacks
 from centernet_keras.training.callbacks import (
     LAST,
-    LOG,
     EpochCommit,
-    LossPlotCallback,
     SkipReportCallback,
     current_lr,
     recover,
@@ -275,6 +274,12 @@ def train(
     best = state["best"] if state and state.get("best") is not None else math.inf
     run = {"epochs": config.epochs, "freeze_epochs": config.freeze_epochs}
     history: dict[str, list] = {}
+    evaluation = None
+    if config.eval_every and val_records:
+        evaluation = MapCallback(
+            val_records, config.eval_every, config.epochs, config.eval_score_threshold
+        )
+    writers = writer_callbacks(save_dir, val_records, config.eval_every, config.epochs, evaluation)
     phases = [
         ("freeze", 0, config.freeze_epochs, config.freeze_batch_size),
         ("unfreeze", config.freeze_epochs, config.epochs, config.batch_size),
@@ -321,21 +326,14 @@ def train(
         commit = EpochCommit(
             save_dir, phase, "val_loss" if val_data else "loss", best, skips=skips, run=run
         )
-        evaluation = []
-        if config.eval_every and val_records:
-            evaluation.append(
-                MapCallback(
-                    val_records, config.eval_every, config.epochs, config.eval_score_threshold
-                )
-            )
         callbacks = [
             *extra_callbacks,
-            *evaluation,
+            *([evaluation] if evaluation else []),
             SkipReportCallback(skips),
             keras.callbacks.TerminateOnNaN(),
             keras.callbacks.TensorBoard(str(save_dir / "tensorboard"), write_graph=False),
             commit,
-            LossPlotCallback(save_dir / LOG, save_dir / "loss.png"),
+            *writers,  # the pictures (artefacts.writer_callbacks)
         ]
         fit = model.fit(
             train_data,

@@ -1,9 +1,14 @@
-"""A tiny synthetic VOC dataset converted to annotation lines, shared by the training tests."""
+"""A tiny synthetic VOC dataset converted to annotation lines, shared by the training tests,
+and the check of a finished run's pictures."""
 
+import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from centernet_keras.data.annotations import read_annotation_file
 from centernet_keras.data.synthetic import SHAPE_CLASSES, generate_voc
 from centernet_keras.data.voc import convert_voc
 
@@ -47,3 +52,24 @@ def config_dict(voc: dict, save_dir: Path, **overrides) -> dict:
     }
     base.update(overrides)
     return base
+
+
+def assert_training_pictures(save_dir: Path, val_annotations: str, class_names: list[str]) -> None:
+    """The pictures of a finished run with validation look right: results.png drawn,
+    val_predictions.jpg a grid of the first (up to 16) validation images, the confusion
+    matrix counting every validation box once (found, confused or missed)."""
+    results = np.asarray(Image.open(save_dir / "results.png").convert("L"), float)
+    assert results.shape[1] >= 1200 and results.std() > 20.0
+    records, _ = read_annotation_file(val_annotations)
+    n = min(16, len(records))
+    cols, rows = min(4, n), -(-n // 4)
+    grid = Image.open(save_dir / "val_predictions.jpg")
+    assert grid.size == (cols * 256 + (cols - 1) * 2, rows * 256 + (rows - 1) * 2)
+    assert np.asarray(grid.convert("L"), float).std() > 10.0
+    with open(save_dir / "confusion_matrix.csv") as f:
+        table = list(csv.reader(f))
+    assert [r[0] for r in table[1:]] == [*class_names, "background"]
+    boxes = sum(int(np.count_nonzero(~np.asarray(r.difficult, bool))) for r in records)
+    assert sum(int(v) for r in table[1:-1] for v in r[1:]) == boxes
+    matrix = np.asarray(Image.open(save_dir / "confusion_matrix.png").convert("L"), float)
+    assert matrix.std() > 20.0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import keras
 import pytest
+from conftest import assert_training_pictures
 from helpers import load_script
 
 from centernet_keras.models import FCOS
@@ -42,6 +43,8 @@ def test_train_get_map_and_predict_an_fcos_model(tiny_voc, tmp_path, capsys):
         row = next(csv.DictReader(f))
     assert {"class_loss", "box_loss", "centerness_loss", "val_map"} <= set(row)
     assert 0.0 <= float(row["val_map"]) <= 1.0
+    classes = Path(tiny_voc["classes"]).read_text().split()
+    assert_training_pictures(save, tiny_voc["val"], classes)
     model = keras.saving.load_model(save / "best.keras", safe_mode=True)
     assert isinstance(model, FCOS) and model.decoder.image_size == (64, 64)
     capsys.readouterr()

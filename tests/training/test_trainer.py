@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import config_dict
+from conftest import assert_training_pictures, config_dict
 
 from centernet_keras.training import TrainConfig, train
 from centernet_keras.training.callbacks import CRASH_ENV
@@ -65,6 +65,7 @@ def test_train_writes_checkpoints_logs_and_learns(tiny_voc, tmp_path, capsys):
     model = keras.saving.load_model(tmp_path / "best.keras", safe_mode=True)
     assert model.class_names == tuple(Path(tiny_voc["classes"]).read_text().split())
     assert json.loads((tmp_path / "config.json").read_text())["epochs"] == 4
+    assert_training_pictures(tmp_path, tiny_voc["val"], list(model.class_names))
 
 
 def _run_train(
