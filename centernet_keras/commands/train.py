@@ -89,7 +89,13 @@ FLAGS = [
     ("--warmup-epochs", "warmup_epochs", float, "linear warmup length (cos schedule)"),
     ("--eval-every", "eval_every", int, "validation VOC mAP@0.5 every N epochs (0 = off)"),
     ("--seed", "seed", int, "seed of shuffling, augmentation and initialisation"),
-    ("--strategy", "strategy", str, "none | mirrored (all GPUs, else all logical CPUs)"),
+    (
+        "--strategy",
+        "strategy",
+        str,
+        "none | mirrored (all GPUs, else all logical CPUs) | multiworker (several machines, "
+        "from TF_CONFIG; README: Training on several machines)",
+    ),
     ("--steps-per-epoch", "steps_per_epoch", int, "fixed steps per epoch (default: one pass)"),
 ]
 
@@ -213,14 +219,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from centernet_keras.training import train
+    from centernet_keras.training.distribute import ClusterError
 
     try:
         config = config_from_args(args)
         result = train(config, resume=args.resume, verbose=2 if args.quiet else "auto")
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, ClusterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     skipped = result.skipped_images
+    if not result.chief:
+        print(f"done: the chief saved the run to its {result.save_dir} ({skipped} images skipped)")
+        return 0
     print(f"saved: {result.save_dir}/best.keras and last.keras ({skipped} images skipped)")
     return 0
 

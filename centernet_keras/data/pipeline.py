@@ -215,6 +215,7 @@ def make_dataset(
     drop_remainder: bool | None = None,
     repeat: bool = False,
     start: int = 0,
+    shard: tuple[int, int, int] | None = None,
     *,
     encoder: TargetEncoder,
 ) -> tf.data.Dataset:
@@ -234,6 +235,10 @@ def make_dataset(
             images than a batch) instead of one pass.
         start: training: begin the stream after this many examples (``--resume``: the
             examples that earlier epochs consumed); see ``training_stream``.
+        shard: training: ``(index, count, run)`` keeps, of every ``count`` consecutive runs of
+            ``run`` examples of the stream (counted from its beginning), the ``index``-th; the
+            others are never read. One worker's share of each global batch when several
+            train together (``training.distribute.distribute_training_data``).
 
     Returns:
         A ``tf.data.Dataset``; targets are the encoder's, batched (CenterNet: ``heatmap
@@ -255,6 +260,10 @@ def make_dataset(
         )
         if not repeat:
             data = data.take(len(records))
+        if shard is not None:
+            index, count, run = shard
+            data = data.enumerate(start).filter(lambda i, _: (i // run) % count == index)
+            data = data.map(lambda i, example: example)
     else:  # file order; same element structure as training (the seed is unused)
         data = tf.data.Dataset.from_tensor_slices(tensors)
         data = data.map(lambda *example: (example, tf.zeros([2], tf.int64)))

@@ -128,6 +128,30 @@ class Detector(keras.Model):
             total = total + ops.sum(ops.stack(self.losses))
         return _scale_for_replicas(total)
 
+    def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
+        """Keras's logged values; of shape ``[1]`` under a multi-worker strategy, where Keras
+        3.15 reduces each over axis 0, which fails for scalars (tensorflow/tensorflow#72388).
+        """
+        results = super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        if _multi_worker():
+            results = {key: ops.reshape(value, (1,)) for key, value in results.items()}
+        return results
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras's (TF backend) build step at the start of ``fit`` / ``evaluate``, without
+        its peek at the data when the model is built.
+
+        Under a ``tf.distribute`` strategy Keras 3.15 takes a batch from the iterator (lost
+        to training: the batches drift one from a run without a strategy) and reduces it with
+        ``strategy.reduce``, which fails for dict targets with several workers
+        (keras-team/keras#20329). A detector is a functional model compiled without Keras
+        losses or metrics: its input spec is all the build needs.
+        """
+        if iterator is None or self._compile_metrics or self._compile_loss:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=(self.inputs[0],))
+
     def maps(self, images: keras.KerasTensor, flip_test: bool = False) -> dict:
         """Forward + ``activate`` on ``[B, H, W, 3]`` images (uint8 or float, 0–255).
 
@@ -226,12 +250,28 @@ class Detector(keras.Model):
         return cls(**config)
 
 
+def _multi_worker() -> bool:
+    """Whether this runs under a ``MultiWorkerMirroredStrategy`` of several workers (the
+    condition of Keras's multi-worker reduction of the logs)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf  # only on the TF backend
+
+    strategy = tf.distribute.get_strategy()
+    return (
+        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        and strategy.extended._in_multi_worker_mode()
+    )
+
+
 def _scale_for_replicas(loss):
     """Divide by the number of tf.distribute replicas, as Keras's own losses do.
 
-    Under a ``MirroredStrategy`` the gradients of the replicas are summed, so each replica's
-    loss is scaled by ``1 / num_replicas`` (Keras logs the unscaled value). Other backends and
-    the default strategy: unchanged.
+    Under a ``MirroredStrategy`` or ``MultiWorkerMirroredStrategy`` the gradients of all
+    replicas (of all workers) are summed, so each replica's loss is scaled by
+    ``1 / num_replicas_in_sync`` (all replicas): the update is the mean of the replicas'
+    gradients, each the gradient of its ``batch / num_replicas`` examples' loss (Keras logs
+    the unscaled value). Other backends and the default strategy: unchanged.
     """
     if keras.backend.backend() != "tensorflow":
         return loss

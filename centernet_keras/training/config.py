@@ -19,6 +19,7 @@ from pathlib import Path
 from centernet_keras.data.augment import AugmentConfig
 from centernet_keras.io import atomic_write_text
 from centernet_keras.models import Detector, build_centernet
+from centernet_keras.training.distribute import STRATEGIES
 
 
 def build_pose_detector(num_classes: int, keypoint_spec=None, class_names=None, **kwargs):
@@ -182,8 +183,8 @@ class TrainConfig:
             problems.append(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
         if self.lr_schedule not in ("cos", "step"):
             problems.append(f"lr_schedule must be 'cos' or 'step', got {self.lr_schedule!r}")
-        if self.strategy not in ("none", "mirrored"):
-            problems.append(f"strategy must be 'none' or 'mirrored', got {self.strategy!r}")
+        if self.strategy not in STRATEGIES:
+            problems.append(f"strategy must be one of {list(STRATEGIES)}, got {self.strategy!r}")
         if not 0 <= self.freeze_epochs <= self.epochs:
             problems.append(f"need 0 <= freeze_epochs ({self.freeze_epochs}) <= epochs")
         if self.train_json:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -26,11 +26,19 @@ from centernet_keras.training.callbacks import (
     EpochCommit,
     SkipReportCallback,
     current_lr,
+    read_state,
     recover,
     start_fresh,
 )
 from centernet_keras.training.config import DETECTORS, KEYPOINT_DETECTORS, TrainConfig
 from centernet_keras.training.data import load_training_data
+from centernet_keras.training.distribute import (
+    barrier,
+    check_global_batch,
+    distribute_training_data,
+    is_chief,
+    make_strategy,
+)
 from centernet_keras.training.map_callback import MapCallback
 from centernet_keras.training.schedules import (
     LR_LIMITS,
@@ -52,15 +60,7 @@ class TrainResult:
     history: dict
     skipped_images: int
     dropped_boxes: int
-
-
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """``"none"`` → the default strategy; ``"mirrored"`` → all GPUs, else all logical CPUs."""
-    if name == "none":
-        return tf.distribute.get_strategy()
-    gpus = tf.config.list_logical_devices("GPU")
-    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-    return tf.distribute.MirroredStrategy(devices)
+    chief: bool = True  # False: another worker of a multi-worker run wrote save_dir
 
 
 def build_model(
@@ -163,8 +163,13 @@ def _set_precision(enabled: bool) -> None:
     keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "mixed_bfloat16")
 
 
-def _resume_state(config: TrainConfig, save_dir: Path, resume: bool) -> dict | None:
+def _resume_state(
+    config: TrainConfig, save_dir: Path, resume: bool, chief: bool = True
+) -> dict | None:
     """Recover ``save_dir`` to its last committed epoch (``--resume``) or clear it (new run).
+
+    The other workers of a multi-worker run (``chief=False``) change nothing: they read the
+    state the chief recovered.
 
     Raises:
         FileNotFoundError: ``--resume`` with no run in ``save_dir``.
@@ -172,21 +177,25 @@ def _resume_state(config: TrainConfig, save_dir: Path, resume: bool) -> dict | N
             run's (its LR schedule and phases were set up for them).
     """
     if not resume:
-        start_fresh(save_dir)
+        if chief:
+            start_fresh(save_dir)
         return None
-    state = recover(save_dir)
+    state = recover(save_dir) if chief else read_state(save_dir)
     if state is None and (save_dir / CONFIG_FILE).exists():
         log.warning(
             "no completed epoch in %s to resume (killed during its first epoch): starting the "
             "run from the beginning",
             save_dir,
         )
-        start_fresh(save_dir)
+        if chief:
+            start_fresh(save_dir)
         return None
     if state is None or not (save_dir / LAST).exists():
+        shared = "" if chief else " (every worker resumes from the chief's --save-dir: put it "
+        shared += "" if chief else "on storage that all machines share)"
         raise FileNotFoundError(
             f"nothing to resume in {save_dir}: no run there (no {CONFIG_FILE}, {LAST} or "
-            "train_state.json); start the run without --resume"
+            f"train_state.json); start the run without --resume{shared}"
         )
     for key in ("epochs", "freeze_epochs"):
         if key in state and state[key] != getattr(config, key):
@@ -240,18 +249,24 @@ def train(
     Returns:
         A ``TrainResult`` (the model, merged fit history, skip and drop counts).
     """
+    strategy = make_strategy(config.strategy)  # first: multiworker sets up TF at start-up
+    chief = is_chief(strategy)  # only the chief writes to save_dir
     save_dir = Path(config.save_dir)
-    save_dir.mkdir(parents=True, exist_ok=True)
-    state = _resume_state(config, save_dir, resume)
+    if chief:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        state = _resume_state(config, save_dir, resume)
+    barrier(strategy)  # the chief has recovered (or cleared) save_dir
+    if not chief:
+        state = _resume_state(config, save_dir, resume, chief=False)
     keras.utils.set_random_seed(config.seed)
     _set_precision(config.mixed_precision)
-    config.save(save_dir / CONFIG_FILE)
+    if chief:
+        config.save(save_dir / CONFIG_FILE)
 
     data = load_training_data(config)
     class_names, train_records, val_records = data.class_names, data.train, data.val
     log.info("training data: %s", data.source)
 
-    strategy = make_strategy(config.strategy)
     with strategy.scope():
         if state:
             model = keras.saving.load_model(save_dir / LAST)
@@ -284,6 +299,9 @@ def train(
         ("freeze", 0, config.freeze_epochs, config.freeze_batch_size),
         ("unfreeze", config.freeze_epochs, config.epochs, config.batch_size),
     ]
+    for _, first, last, batch in phases:
+        if last > max(first, start):
+            check_global_batch(strategy, batch)  # before any phase trains
     for phase, first, last, batch in phases:
         if last <= max(first, start):
             continue  # empty phase, or finished before the resume point
@@ -302,9 +320,13 @@ def train(
         # resumed phase starts the stream where the epochs before it stopped.
         steps = config.steps_per_epoch or max(len(train_records) // batch, 1)
         consumed = (max(first, start) - first) * steps * batch
-        train_data = make_dataset(
-            train_records, pipe, True, skips, repeat=True, start=consumed, encoder=encoder
-        )
+
+        def stream(size, shard, pipe=pipe, encoder=encoder, consumed=consumed):
+            pipe = replace(pipe, batch_size=size)  # per replica
+            return make_dataset(train_records, pipe, True, skips, repeat=True, start=consumed,
+                                shard=shard, encoder=encoder)  # fmt: skip
+
+        train_data = distribute_training_data(strategy, stream, batch)
         val_data, val_steps = None, None
         if val_records:
             val_data = make_dataset(val_records, pipe, False, skips, encoder=encoder).repeat()
@@ -326,14 +348,17 @@ def train(
         commit = EpochCommit(
             save_dir, phase, "val_loss" if val_data else "loss", best, skips=skips, run=run
         )
-        callbacks = [
-            *extra_callbacks,
-            *([evaluation] if evaluation else []),
-            SkipReportCallback(skips),
-            keras.callbacks.TerminateOnNaN(),
+        run_files = [  # the chief's only: the run's files
             keras.callbacks.TensorBoard(str(save_dir / "tensorboard"), write_graph=False),
             commit,
             *writers,  # the pictures (artefacts.writer_callbacks)
+        ]
+        callbacks = [
+            *extra_callbacks,
+            *([evaluation] if evaluation and chief else []),
+            SkipReportCallback(skips),
+            keras.callbacks.TerminateOnNaN(),
+            *(run_files if chief else []),
         ]
         fit = model.fit(
             train_data,
@@ -360,4 +385,4 @@ def train(
             break
     if skips.paths:
         log.warning("%d unreadable image(s) were skipped during training", len(skips.paths))
-    return TrainResult(model, save_dir, history, len(skips.paths), data.dropped_boxes)
+    return TrainResult(model, save_dir, history, len(skips.paths), data.dropped_boxes, chief)
