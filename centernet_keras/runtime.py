@@ -66,7 +66,16 @@ def onnx_session(path: str | os.PathLike):
 
     options = ort.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime's own exception types (InvalidGraph, Fail, ...)
+        if "StatefulPartitionedCall" not in str(err):
+            raise
+        raise ValueError(
+            f"{path}: tf2onnx could not convert every layer of this model (a TensorFlow function "
+            "call is left in the graph: the grouped convolutions of RegNetX, which Keras runs "
+            "as an XLA function), so ONNX Runtime cannot run it; use --runtime keras"
+        ) from None
 
 
 def run_session(session, images: np.ndarray) -> dict[str, np.ndarray]:

@@ -236,3 +236,15 @@ def test_get_map_cli_runtime_onnxruntime(files, images, tmp_path, capsys, sessio
     keras_run, ort_run = summaries["keras"], summaries["onnxruntime"]
     assert ort_run["num_detections"] == keras_run["num_detections"] > 0
     assert ort_run["metrics"]["voc"]["mAP"] == pytest.approx(keras_run["metrics"]["voc"]["mAP"])
+
+
+@pytest.mark.slow
+def test_a_model_onnx_runtime_cannot_run_is_a_clear_error():
+    """RegNetX's grouped convolutions run as an XLA function in Keras's TF backend; tf2onnx leaves
+    that call in the graph and ONNX Runtime refuses it: one ValueError, not onnxruntime's."""
+    from centernet_keras.models import build_fcos
+
+    model = build_fcos(2, "regnetx_400mf", (64, 64, 3), weights=None)
+    image = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(ValueError, match="use --runtime keras"):
+        Predictor(model, runtime="onnxruntime")(image)
