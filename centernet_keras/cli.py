@@ -152,11 +152,9 @@ def predictor_from_args(args: argparse.Namespace):
 def runtime_settings(args: argparse.Namespace, runtime: str | None = None) -> dict:
     """``Predictor``'s runtime keywords from ``add_runtime_arguments``' flags (Keras when the
     parser has none, e.g. ``centernet export``); ``runtime`` overrides ``--runtime``."""
-    runtime = runtime or getattr(args, "runtime", "keras")
-    quantize = getattr(args, "quantize", None) if runtime != "keras" else None
     return {
-        "runtime": runtime,
-        "quantize": quantize,
+        "runtime": runtime or getattr(args, "runtime", "keras"),
+        "quantize": getattr(args, "quantize", None),  # with keras: Predictor's one-line error
         "calibration_images": getattr(args, "calibration_images", None),
         "calibration_count": getattr(args, "calibration_count", None),
     }
