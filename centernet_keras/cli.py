@@ -53,9 +53,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) 
     )
 
 
-def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--iou-threshold``, ``--letterbox``, ``--max-detections``, ``--flip-test``,
-    ``--input-size``."""
+def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--iou-threshold`` and ``--max-detections``: the decoder settings (``Decoder.replace``)."""
     parser.add_argument(
         "--iou-threshold",
         "--nms-iou",
@@ -66,17 +65,23 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
         "(0.5 for ResNet backbones, else none)",
     )
     parser.add_argument(
+        "--max-detections",
+        type=int,
+        default=None,
+        help="detections per image (default: the model's own setting, 100 unless changed)",
+    )
+
+
+def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--iou-threshold``, ``--letterbox``, ``--max-detections``, ``--flip-test``,
+    ``--input-size``."""
+    add_decoder_arguments(parser)
+    parser.add_argument(
         "--letterbox",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="letterbox (keep aspect, gray padding) or stretch images to the input "
         "(default: how the model was trained, saved in it)",
-    )
-    parser.add_argument(
-        "--max-detections",
-        type=int,
-        default=None,
-        help="detections per image (default: the model's own setting, 100 unless changed)",
     )
     parser.add_argument(
         "--flip-test",

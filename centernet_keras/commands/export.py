@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from centernet_keras.cli import (
+    add_decoder_arguments,
     add_model_arguments,
     add_score_threshold_argument,
-    iou_threshold,
     new_parser,
     predictor_from_args,
     run_reporting_errors,
@@ -39,20 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", help="file or folder to write (default: predict_out/<model name><suffix>)"
     )
     add_score_threshold_argument(parser, 0.3, help="score threshold of the exported detections")
-    parser.add_argument(
-        "--iou-threshold",
-        "--nms-iou",
-        dest="iou_threshold",
-        type=iou_threshold,
-        default="auto",
-        help="class-wise NMS IoU baked into the graph, 'none', or 'auto': the model's own",
-    )
-    parser.add_argument(
-        "--max-detections",
-        type=int,
-        default=None,
-        help="detections per image (default: the model's own setting, 100 unless changed)",
-    )
+    add_decoder_arguments(parser)
     parser.add_argument(
         "--input-size",
         type=int,
