@@ -73,8 +73,9 @@ def onnx_session(path: str | os.PathLike):
             raise
         raise ValueError(
             f"{path}: tf2onnx could not convert every layer of this model (a TensorFlow function "
-            "call is left in the graph: the grouped convolutions of RegNetX, which Keras runs "
-            "as an XLA function), so ONNX Runtime cannot run it; use --runtime keras"
+            "call is left in the graph, e.g. a grouped keras.layers.Conv2D, which Keras runs as "
+            "an XLA function: build it with centernet_keras.layers.GroupedConv2D), so ONNX "
+            "Runtime cannot run it; use --runtime keras"
         ) from None
 
 

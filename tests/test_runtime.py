@@ -239,12 +239,40 @@ def test_get_map_cli_runtime_onnxruntime(files, images, tmp_path, capsys, sessio
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_fcos_regnetx_onnxruntime_detections_equal_keras(images) -> None:
+    """FCOS's default backbone: RegNetX's grouped convolutions (``GroupedConv2D``) convert to
+    ONNX ``Conv`` with ``group`` and give the Keras detections and maps."""
+    keras.utils.set_random_seed(2)
+    model = tiny_fcos(backbone="regnetx_400mf")
+    keras_path = Predictor(model, **SETTINGS)
+    ort_path = Predictor(model, runtime="onnxruntime", **SETTINGS)
+    for image in images:
+        assert_same_detections(keras_path(image), ort_path(image))
+    batch, _ = keras_path.preprocess(images[0])
+    want, got = keras_path.forward(batch), ort_path.forward(batch)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1e-4, err_msg=key)
+    assert ort_path.engine.builds == 1
+
+
+def _xla_grouped_backbone() -> keras.Model:
+    """A user's backbone with a plain ``keras.layers.Conv2D(groups=2)`` (Keras runs it as an
+    XLA function call)."""
+    inputs = keras.Input((64, 64, 3))
+    x = keras.layers.Conv2D(8, 3, strides=8, padding="same")(inputs)
+    p3 = keras.layers.Conv2D(8, 3, padding="same", groups=2)(x)
+    p4 = keras.layers.Conv2D(8, 3, strides=2, padding="same")(p3)
+    p5 = keras.layers.Conv2D(8, 3, strides=2, padding="same")(p4)
+    return keras.Model(inputs, {"P3": p3, "P4": p4, "P5": p5})
+
+
 def test_a_model_onnx_runtime_cannot_run_is_a_clear_error():
-    """RegNetX's grouped convolutions run as an XLA function in Keras's TF backend; tf2onnx leaves
-    that call in the graph and ONNX Runtime refuses it: one ValueError, not onnxruntime's."""
+    """tf2onnx leaves Keras' XLA call of a plain grouped Conv2D in the graph and ONNX Runtime
+    refuses it: one ValueError naming the way out, not onnxruntime's."""
     from centernet_keras.models import build_fcos
 
-    model = build_fcos(2, "regnetx_400mf", (64, 64, 3), weights=None)
+    model = build_fcos(2, _xla_grouped_backbone(), fpn_channels=8, stem_channels=(8,))
     image = np.zeros((64, 64, 3), np.uint8)
-    with pytest.raises(ValueError, match="use --runtime keras"):
+    with pytest.raises(ValueError, match=r"GroupedConv2D.*use --runtime keras"):
         Predictor(model, runtime="onnxruntime")(image)

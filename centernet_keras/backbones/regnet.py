@@ -34,6 +34,7 @@ from centernet_keras.backbones.preprocessing import ImagePreprocessing
 from centernet_keras.backbones.torch_weights import load_torch_state_dict
 from centernet_keras.backbones.weights import load_local_weights, mark_pretrained
 from centernet_keras.layers.conv_bn import batch_norm
+from centernet_keras.layers.grouped_conv import GroupedConv2D
 
 STEM_WIDTH = 32
 DEPTHS = (1, 2, 7, 12)
@@ -97,7 +98,8 @@ def _conv_bn(x, filters: int, kernel: int, stride: int, path: str, groups: int =
     padding = "same" if kernel > 1 and stride == 1 else "valid"  # "same": symmetric at stride 1
     if kernel > 1 and stride > 1:
         x = layers.ZeroPadding2D(kernel // 2, name=f"{conv}_pad")(x)
-    x = layers.Conv2D(
+    conv_class = GroupedConv2D if groups > 1 else layers.Conv2D  # exportable to ONNX
+    x = conv_class(
         filters,
         kernel,
         strides=stride,

@@ -1,5 +1,5 @@
-"""Custom Keras layers (registered for ``safe_mode`` loading): DCNv2, depthwise upsampling;
-the shared conv → BN builder."""
+"""Custom Keras layers (registered for ``safe_mode`` loading): DCNv2, depthwise upsampling,
+the exportable grouped conv; the shared conv → BN builder."""
 
 from centernet_keras.layers.conv_bn import BN_KWARGS, batch_norm, conv_bn
 from centernet_keras.layers.deform_conv import DCNv2, DeformConv2D, deform_conv2d
@@ -8,6 +8,7 @@ from centernet_keras.layers.depthwise_conv_transpose import (
     DepthwiseConv2DTranspose,
     depthwise_conv_transpose,
 )
+from centernet_keras.layers.grouped_conv import GroupedConv2D
 from centernet_keras.layers.passthrough import PassThrough
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "DCNv2",
     "DeformConv2D",
     "DepthwiseConv2DTranspose",
+    "GroupedConv2D",
     "PassThrough",
     "batch_norm",
     "conv_bn",
