@@ -14,10 +14,14 @@ Prints one JSON line per model with median latencies (ms) of
 and the largest box difference between the Keras and ONNX Runtime detections of the image
 (``onnxruntime_max_box_diff_px``), the graph build times, the process's peak memory. All
 variants of all models are timed round-robin in one loop, so machine drift hits them alike.
-The models have random weights (the timing does not depend on them).
+The models have random weights: the network's time does not depend on them, but the decoder's
+NMS does (it iterates once per link of the longest chain of suppressions), and at the drawing
+threshold random weights give no detections. ``--score-threshold 0`` makes every candidate take
+part in the NMS (FCOS: ~1,500 random boxes, 100 detections) — a busier decode than a real image.
 
     python bench/predict.py                       # CenterNet-R50, pose DLA-34, FCOS @512
     python bench/predict.py --models centernet:resnet50 --int8 --runs 10
+    python bench/predict.py --models fcos:regnetx_400mf --score-threshold 0   # busy NMS
 """
 
 from __future__ import annotations
@@ -85,6 +89,12 @@ def main() -> None:
     parser.add_argument("--num-classes", type=int, default=20, help="centernet and fcos")
     parser.add_argument("--int8", action="store_true", help="also time INT8 ONNX Runtime")
     parser.add_argument("--calibration-count", type=int, default=8, help="--int8: JPEGs")
+    parser.add_argument(
+        "--score-threshold",
+        type=float,
+        default=None,
+        help="decoder score threshold of every predictor (default: the Predictor's)",
+    )
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args()
@@ -100,17 +110,18 @@ def main() -> None:
         for i in range(args.calibration_count):
             _test_jpeg(calibration / f"{i}.jpg", seed=i + 1)
         fns, results = {}, {}
+        settings = {} if args.score_threshold is None else {"score_threshold": args.score_threshold}
         for key in pairs:
             model_file = Path(tmp) / f"{key[0]}_{key[1]}.keras"
             _build(*key, args.size, args.num_classes).save(model_file)
-            keras_predictor = Predictor.from_checkpoint(model_file)  # drawing defaults
+            keras_predictor = Predictor.from_checkpoint(model_file, **settings)
             model = keras_predictor.model
             batch, _ = keras_predictor.preprocess(jpeg)
             images = tf.constant(batch.astype(np.float32))
             forward = tf.function(lambda x, m=model: m(x, training=False))
             fns[(key, "keras_detect")] = lambda p=keras_predictor: p(jpeg)
             fns[(key, "forward")] = lambda f=forward, x=images: to_host(f(x))
-            ort = Predictor.from_checkpoint(model_file, runtime="onnxruntime")
+            ort = Predictor.from_checkpoint(model_file, runtime="onnxruntime", **settings)
             want = keras_predictor(jpeg)
             got, build_s = _timed_first_call(ort, jpeg)
             diff = float(np.abs(got.boxes - want.boxes).max()) if len(want.boxes) else 0.0
@@ -121,6 +132,7 @@ def main() -> None:
                 "onnxruntime_build_s": build_s,
                 "onnxruntime_same_count_and_classes": same,
                 "onnxruntime_max_box_diff_px": diff if same else None,
+                "score_threshold": keras_predictor.score_threshold,
                 "detections": len(want.boxes),
             }
             fns[(key, "onnxruntime_detect")] = lambda p=ort: p(jpeg)
@@ -132,6 +144,7 @@ def main() -> None:
                         runtime="onnxruntime",
                         quantize="int8",
                         calibration_images=calibration,
+                        **settings,
                     )
                 _, results[key]["int8_build_s"] = _timed_first_call(int8, jpeg)
                 fns[(key, "int8_detect")] = lambda p=int8: p(jpeg)

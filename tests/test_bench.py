@@ -89,6 +89,7 @@ def test_pose_errors_bench_exact_joints_score_one(tmp_path) -> None:
 @pytest.mark.slow
 def test_predict_bench_keras_vs_onnxruntime_and_int8() -> None:
     argv = ["--models", "centernet:resnet18", "--size", "64", "--int8", "--calibration-count", "2"]
+    argv += ["--score-threshold", "0"]  # every peak a detection: boxes to compare
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "predict.py"), *argv, "--runs", "1", "--warmup", "1"],
         capture_output=True,
@@ -109,3 +110,4 @@ def test_predict_bench_keras_vs_onnxruntime_and_int8() -> None:
     assert product == pytest.approx(out["onnxruntime_detect_ms"], abs=0.15)
     assert out["onnxruntime_same_count_and_classes"] is True
     assert out["onnxruntime_max_box_diff_px"] <= 1e-3
+    assert out["score_threshold"] == 0.0 and out["detections"] > 0

@@ -114,6 +114,48 @@ def test_nms_is_greedy_not_all_pairs() -> None:
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(keep), [[True, False, True]])
 
 
+def _greedy_nms(boxes, classes, valid, threshold) -> np.ndarray:
+    """Textbook greedy NMS, one row at a time (NumPy)."""
+    keep = np.zeros(len(boxes), bool)
+    for j in range(len(boxes)):
+        if not valid[j]:
+            continue
+        earlier = np.flatnonzero(keep[:j] & (classes[:j] == classes[j]))
+        ious = [_iou(boxes[i], boxes[j]) for i in earlier]
+        keep[j] = not any(iou > threshold for iou in ious)
+    return keep
+
+
+def _iou(a, b) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def test_nms_equals_textbook_greedy_on_clutter_and_long_chains() -> None:
+    """Random clutter (3 classes, invalid rows) and a 40-box chain where each box overlaps the
+    next: greedy keeps every other one, which needs as many fixed-point steps as boxes."""
+    rng = np.random.default_rng(7)
+    k = 60
+    xy = rng.uniform(0, 60, (3, k, 2))
+    wh = rng.uniform(5, 30, (3, k, 2))
+    boxes = np.concatenate([xy, xy + wh], -1).astype("float32")
+    classes = rng.integers(0, 3, (3, k)).astype("int32")
+    valid = rng.random((3, k)) < 0.85
+    chain = np.stack([np.arange(k) * 5.0, np.zeros(k), np.arange(k) * 5.0 + 10, np.full(k, 10)], 1)
+    boxes[2, :40] = chain[:40]  # IoU of neighbours 1/3, of every other box 0
+    classes[2, :40], valid[2, :40] = 1, True
+    for threshold in (0.3, 0.5):
+        got = keras.ops.convert_to_numpy(class_nms(boxes, classes, valid, threshold))
+        for b in range(3):
+            want = _greedy_nms(boxes[b], classes[b], valid[b], threshold)
+            np.testing.assert_array_equal(got[b], want, err_msg=f"image {b}, iou {threshold}")
+    chain_keep = keras.ops.convert_to_numpy(class_nms(boxes, classes, valid, 0.3))[2, :40]
+    np.testing.assert_array_equal(chain_keep, np.arange(40) % 2 == 0)
+
+
 def test_map_smaller_than_k() -> None:
     heat = np.linspace(0.1, 0.9, 2 * 2 * 3, dtype="float32").reshape(1, 2, 2, 3)
     size = np.ones((1, 2, 2, 2), "float32")

@@ -18,6 +18,11 @@ def class_nms(
     """Exact class-wise greedy NMS over rows already sorted by descending score.
 
     Row ``j`` is suppressed iff some kept row ``i < j`` of the same class has IoU > threshold.
+    Computed as the fixed point of ``keep_j = valid_j ∧ ¬∃ i < j: overlap_ij ∧ keep_i``,
+    iterated from ``keep = valid`` until it stops changing: greedy NMS is that recursion's one
+    solution, and after ``t`` steps the first ``t`` rows are final, so it ends after at most
+    ``K`` steps — in practice after the longest chain of suppressions plus one (a few), each one
+    ``[B, K] × [B, K, K]`` product, instead of ``K`` sequential row steps.
 
     Args:
         boxes: ``[B, K, 4]`` xyxy boxes.
@@ -32,16 +37,23 @@ def class_nms(
     same_class = ops.equal(ops.expand_dims(classes, 2), ops.expand_dims(classes, 1))
     both_valid = ops.logical_and(ops.expand_dims(valid, 2), ops.expand_dims(valid, 1))
     overlap = ops.logical_and(box_iou(boxes, boxes) > iou_threshold, same_class)
-    overlap = ops.cast(ops.logical_and(overlap, both_valid), "float32")  # [B, K, K]
     positions = ops.arange(k, dtype="int32")
+    earlier = ops.expand_dims(positions, 1) < ops.expand_dims(positions, 0)  # [K, K]: i < j
+    overlap = ops.logical_and(ops.logical_and(overlap, both_valid), earlier)
+    overlap = ops.cast(overlap, "float32")  # [B, K, K]: row i suppresses row j if i is kept
+    first = ops.cast(valid, "float32")
 
-    def body(i: int, keep: keras.KerasTensor) -> keras.KerasTensor:
-        row = ops.take(overlap, i, axis=1)  # [B, K]: rows suppressed by row i
-        keep_i = ops.expand_dims(ops.take(keep, i, axis=1), -1)  # [B, 1]
-        later = ops.cast(positions > i, "float32")  # [K]
-        return keep * (1.0 - row * keep_i * later)
+    def step(keep: keras.KerasTensor, _changed) -> tuple:
+        hits = ops.squeeze(ops.matmul(ops.expand_dims(keep, 1), overlap), 1)  # [B, K]
+        new = first * ops.cast(hits < 0.5, "float32")
+        return new, ops.any(ops.not_equal(new, keep))
 
-    keep = ops.fori_loop(0, k, body, ops.cast(valid, "float32"))
+    keep, _ = ops.while_loop(
+        lambda _keep, changed: changed,
+        step,
+        (first, ops.convert_to_tensor(True)),
+        maximum_iterations=k,
+    )
     return keep > 0.5
 
 
