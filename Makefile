@@ -20,7 +20,7 @@ lint: venv
 
 # Two workers (tests are distributed one by one): 638 s of pytest on 2 cores (README).
 test: lint
-	$(PY) -m pytest -q -n 2 --dist load
+	$(PY) -m pytest -q -n 2 --dist load --durations=10
 
 # The offline demo: synthetic VOC data -> convert -> train -> get_map -> predict (790 s on a fresh clone on 2 cores, venv included; README).
 demo: venv
