@@ -240,6 +240,19 @@ def test_export_refuses_flip_test(checkpoint, tmp_path, capsys) -> None:
     assert not out.exists()
 
 
+@pytest.mark.parametrize("flag", ["--letterbox", "--no-letterbox"])
+def test_export_refuses_letterbox(checkpoint, tmp_path, capsys, flag) -> None:
+    """Letterboxing happens before an exported model: the flag would change nothing, so
+    giving it with --mode export is a clear error instead of being ignored."""
+    out = tmp_path / "exported.keras"
+    argv = ["--model", str(checkpoint), "--mode", "export", "--format", "keras"]
+    with pytest.raises(SystemExit) as exit_info:
+        predict.main([*argv, "--output", str(out), flag])
+    assert exit_info.value.code == 2
+    assert "--letterbox is not exported" in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.mark.slow
 def test_predict_subprocess_stderr_is_quiet(checkpoint, image, tmp_path) -> None:
     """A real predict.py run prints its result and no TensorFlow start-up log noise."""

@@ -172,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
             "--flip-test is not exported: exported models run the plain forward pass "
             "(drop --flip-test, or use it with the other modes)"
         )
+    if args.mode == "export" and args.letterbox is not None:
+        parser.error(
+            "--letterbox is not exported: exported models take images already resized to "
+            "their input size (letterbox or stretch them as the model was trained; "
+            "drop --letterbox / --no-letterbox)"
+        )
     if args.mode == "export" and (args.runtime != "keras" or args.quantize):
         parser.error(
             "--runtime and --quantize choose how predictions run; --mode export writes the "
