@@ -18,7 +18,7 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-# Two workers (tests are distributed one by one): 653 s of pytest on 2 cores (README).
+# Two workers (tests are distributed one by one): 643 s of pytest on 2 cores (README).
 test: lint
 	$(PY) -m pytest -q -n 2 --dist load --durations=10
 
