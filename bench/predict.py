@@ -78,25 +78,27 @@ def _build(detector: str, backbone: str, size: int, num_classes: int):
 def _compare(want, got) -> dict:
     """Two runtimes' detections of one image, matched as sets: each of ``want``'s detections
     to the unused one of ``got`` with its class and the nearest box (a score order of two
-    near-equal scores may differ). Differences are over the matched pairs."""
+    near-equal scores may differ). Differences are over the matched pairs; ``narrowest_box_px``
+    is ``want``'s smallest box side (near 0, float noise decides whether the box is kept)."""
     used = np.zeros(len(got.boxes), bool)
-    box_diff, score_diff = [0.0], [0.0]
+    box_diff, score_diff = 0.0, 0.0
     for box, score, class_id in zip(want.boxes, want.scores, want.class_ids, strict=True):
         gaps = np.abs(got.boxes - box).max(axis=1) if len(got.boxes) else np.zeros(0)
-        gaps = np.where(used | (got.class_ids != class_id), np.inf, gaps)
+        gaps[used | (got.class_ids != class_id)] = np.inf
         if not len(gaps) or np.isinf(gaps.min()):
-            return {
-                "onnxruntime_same_count_and_classes": False,
-                "onnxruntime_max_box_diff_px": None,
-                "onnxruntime_max_score_diff": None,
-            }
-        used[gaps.argmin()] = True
-        box_diff.append(float(gaps.min()))
-        score_diff.append(abs(float(got.scores[gaps.argmin()]) - float(score)))
+            used[:] = False  # one unmatched: not the same detections
+            break
+        j = int(gaps.argmin())
+        used[j] = True
+        box_diff = max(box_diff, float(gaps[j]))
+        score_diff = max(score_diff, abs(float(got.scores[j]) - float(score)))
+    same = bool(used.all()) and len(got.boxes) == len(want.boxes)
+    sides = np.diff(np.asarray(want.boxes).reshape(-1, 2, 2), axis=1)
     return {
-        "onnxruntime_same_count_and_classes": bool(used.all()),
-        "onnxruntime_max_box_diff_px": max(box_diff),
-        "onnxruntime_max_score_diff": max(score_diff),
+        "onnxruntime_same_count_and_classes": same,
+        "onnxruntime_max_box_diff_px": box_diff if same else None,
+        "onnxruntime_max_score_diff": score_diff if same else None,
+        "narrowest_box_px": float(sides.min()) if sides.size else None,
     }
 
 
