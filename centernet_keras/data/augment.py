@@ -149,8 +149,11 @@ def warp_keypoints(keypoints, geometry, image_hw, input_hw, flip=False, flip_per
 
     The same map as ``warp_boxes`` (continuous pixel coordinates: ``x → x·nw/iw + dx``, flipped
     ``x → w − x``). A flip also swaps left and right joints: joint ``i`` of the flipped
-    person is joint ``flip_permutation[i]`` of the original. A joint that lands outside the
-    canvas (``x ∉ [0, w)`` or ``y ∉ [0, h)``) becomes unlabelled (``v = 0``, coordinates 0).
+    person is joint ``flip_permutation[i]`` of the original. ``v`` stays the annotation's,
+    as in the reference (``multi_pose.py`` counts ``num_kpts`` before the crop): a labelled
+    joint that lands outside the canvas (``x ∉ [0, w)`` or ``y ∉ [0, h)``) keeps ``v`` and its
+    off-canvas coordinates; ``encode_pose_targets`` drops it from the joint targets but still
+    trains the person's box. An unlabelled joint (``v = 0``) becomes ``(0, 0, 0)``.
 
     Args:
         keypoints: ``[N, K, 3]`` float32 in image pixels.
@@ -159,7 +162,7 @@ def warp_keypoints(keypoints, geometry, image_hw, input_hw, flip=False, flip_per
     """
     nw, nh, dx, dy = geometry
     ih, iw = tf.cast(image_hw[0], tf.float32), tf.cast(image_hw[1], tf.float32)
-    h, w = float(input_hw[0]), float(input_hw[1])
+    w = float(input_hw[1])
     x = keypoints[..., 0] * nw / iw + dx
     y = keypoints[..., 1] * nh / ih + dy
     v = keypoints[..., 2]
@@ -169,9 +172,7 @@ def warp_keypoints(keypoints, geometry, image_hw, input_hw, flip=False, flip_per
     if flip_permutation is not None:
         swapped = tf.gather(moved, tf.constant(flip_permutation, tf.int32), axis=1)
         moved = tf.where(flip, swapped, moved)
-    x, y, v = moved[..., 0], moved[..., 1], moved[..., 2]
-    inside = (v > 0) & (x >= 0) & (x < w) & (y >= 0) & (y < h)
-    return tf.where(inside[..., None], moved, 0.0)
+    return tf.where(moved[..., 2:] > 0, moved, 0.0)
 
 
 def drop_tiny_boxes(boxes, classes, min_size: float = 1.0):

@@ -137,7 +137,8 @@ def transform_example(
         ``(image [H, W, 3] float32 0–255, targets)``: targets are ``encoder``'s dict, or
         without an encoder the moved boxes ``{"boxes": [n, 4] float32 input pixels,
         "classes": [n] (−1 where a box left the canvas or became too small)}`` (and
-        ``"keypoints"`` ``[n, K, 3]`` input pixels, ``v = 0`` where a joint left the canvas).
+        ``"keypoints"`` ``[n, K, 3]`` input pixels, ``v`` as annotated, also for a joint that
+        left the canvas: the encoder drops such joints).
     """
     image_hw = tf.shape(image)[:2]
     hw = config.input_size

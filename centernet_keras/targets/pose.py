@@ -42,8 +42,12 @@ def encode_pose_targets(
 
     * the centre gaussian (radius from the clipped box) is drawn on ``heatmap``, and ``size``,
       ``offset`` and ``indices`` are written;
-    * ``mask`` is 1 only if the person has at least one labelled joint (``v > 0``); a person with
-      none still gets its centre gaussian (peak 1.0: the reference's 0.9999 is drawn over);
+    * ``mask`` is 1 only if the person has at least one labelled joint (``v > 0``), wherever
+      its joints are; a person with none still gets its centre gaussian (peak 1.0: the
+      reference's 0.9999 is drawn over). The training pipeline passes ``v`` as annotated
+      (``warp_keypoints`` keeps it for joints the crop moved off the canvas), so, as in the
+      reference (``num_kpts`` is counted before the affine), a person whose labelled joints
+      were all cut off keeps ``mask`` 1 (box size and offset trained) with no joint targets;
     * a labelled joint ``(x, y)`` (output-map pixels) is kept iff ``0 ≤ x < W_out`` and
       ``0 ≤ y < H_out`` (strict upper bounds, no clipping). It gives ``keypoints`` = joint minus the
       integer centre, ``keypoint_mask`` 1 for both coordinates, and in row ``k · J + j`` of the
