@@ -1,13 +1,21 @@
 """Keypoint (joint) sets for pose models: names, left/right flip pairs, skeleton and OKS sigmas.
 
 A :class:`KeypointSpec` is saved with a pose model (``get_config()`` is plain JSON). Indices are
-0-based everywhere here; COCO JSON skeletons are 1-based and are converted on reading.
+0-based everywhere here; COCO JSON skeletons and flip pairs, and ``--flip-pairs``, are 1-based
+and are converted on reading.
+
+Left/right flip pairs, unless given, come from the names: a name whose first or last word is
+``left`` / ``l`` (``right`` / ``r``) is paired with the one whose other words are the same
+(words split at spaces, ``_``, ``-``, ``.`` and CamelCase, any case): ``left_eye`` ↔
+``right_eye``, ``l_shoulder`` ↔ ``r_shoulder``, ``LeftEye`` ↔ ``RightEye``, ``eye_left`` ↔
+``eye_right``, ``left-eye`` ↔ ``right eye``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -44,15 +52,117 @@ COCO_SIGMAS = tuple(
 DEFAULT_SIGMA = float(np.mean(COCO_SIGMAS))
 
 
+#: The words that put a joint on a side when they start or end its name.
+_SIDE_WORDS = {"left": "left", "l": "left", "right": "right", "r": "right"}
+
+
+def _words(name: str) -> list[str]:
+    """Lower-case words of a joint name: split at spaces, ``_``, ``-``, ``.`` and CamelCase."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
+    return [w for w in re.split(r"[\s_\-.]+", spaced.lower()) if w]
+
+
+def split_side(name: str) -> tuple[str | None, str]:
+    """``(side, rest)`` of a joint name: ``side`` ``"left"`` / ``"right"`` when its first or
+    last word is ``left``/``l`` or ``right``/``r`` (``None`` otherwise), ``rest`` its other
+    words joined by spaces (``"l_shoulder"`` → ``("left", "shoulder")``, ``"EyeRight"`` →
+    ``("right", "eye")``, ``"nose"`` → ``(None, "nose")``)."""
+    words = _words(name)
+    if len(words) >= 2 and words[0] in _SIDE_WORDS:
+        return _SIDE_WORDS[words[0]], " ".join(words[1:])
+    if len(words) >= 2 and words[-1] in _SIDE_WORDS:
+        return _SIDE_WORDS[words[-1]], " ".join(words[:-1])
+    return None, " ".join(words)
+
+
+def looks_sided(name: str) -> bool:
+    """Whether a joint name looks left/right: a side word (see ``split_side``) or ``left`` /
+    ``right`` anywhere in it (``"lefteye"``)."""
+    return split_side(name)[0] is not None or any(s in name.lower() for s in ("left", "right"))
+
+
 def _left_right_pairs(names: Sequence[str]) -> list[tuple[int, int]]:
-    """``(i, j)`` for every ``names[i] == "left_X"`` with ``names[j] == "right_X"`` (any case)."""
-    index = {name.lower(): i for i, name in enumerate(names)}
-    pairs = []
+    """``(i, j)`` for every left joint ``names[i]`` whose right twin is ``names[j]`` (see
+    ``split_side``); a left or right name that several joints share is paired with none."""
+    by_side: dict[tuple[str, str], list[int]] = {}
     for i, name in enumerate(names):
-        lower = name.lower()
-        if lower.startswith("left_") and "right_" + lower[5:] in index:
-            pairs.append((i, index["right_" + lower[5:]]))
-    return pairs
+        side, rest = split_side(name)
+        if side is not None:
+            by_side.setdefault((side, rest), []).append(i)
+    pairs = []
+    for (side, rest), left in by_side.items():
+        right = by_side.get(("right", rest), [])
+        if side == "left" and len(left) == 1 and len(right) == 1:
+            pairs.append((left[0], right[0]))
+    return sorted(pairs)
+
+
+def resolve_flip_pairs(
+    values: object, names: Sequence[str], what: str = "flip_pairs"
+) -> tuple[tuple[int, int], ...]:
+    """User-given flip pairs → 0-based pairs of ``names``.
+
+    Args:
+        values: a list of pairs, each joint a 1-based index (as COCO ``skeleton``) or a name.
+        names: the ``J`` joint names.
+        what: where the pairs come from, for the messages (a file's category, a flag).
+
+    Returns:
+        ``((i, j), ...)``, 0-based.
+
+    Raises:
+        ValueError: one line naming ``what``: not a list of pairs, an index outside ``1..J``,
+            an unknown name, a joint paired with itself or in two pairs.
+    """
+    if not isinstance(values, list | tuple):
+        raise ValueError(f"{what} must be a list of joint pairs, got {values!r}")
+    index = {name: i for i, name in enumerate(names)}
+    pairs: list[tuple[int, int]] = []
+    seen: set[int] = set()
+    for pair in values:
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ValueError(f"{what}: each entry must be a pair of joints, got {pair!r}")
+        resolved = []
+        for joint in pair:
+            if isinstance(joint, str) and joint in index:
+                resolved.append(index[joint])
+            elif type(joint) is int and 1 <= joint <= len(names):
+                resolved.append(joint - 1)
+            else:
+                raise ValueError(
+                    f"{what}: {joint!r} is neither a joint index 1..{len(names)} (1-based) nor "
+                    f"a joint name {list(names)}"
+                )
+        i, j = resolved
+        if i == j:
+            raise ValueError(f"{what}: joint {names[i]!r} is paired with itself")
+        if i in seen or j in seen:
+            twice = names[i] if i in seen else names[j]
+            raise ValueError(f"{what}: joint {twice!r} is in two pairs")
+        seen.update((i, j))
+        pairs.append((i, j))
+    return tuple(pairs)
+
+
+def parse_flip_pairs(
+    text: str, names: Sequence[str], flag: str = "--flip-pairs"
+) -> tuple[tuple[int, int], ...]:
+    """The pairs of a ``--flip-pairs`` value: ``"A:B,C:D"``, each joint a 1-based index or a
+    name (``"2:3,4:5"``, ``"l_eye:r_eye"``; ``"2-3"`` for indices too), or ``"none"`` (no
+    pairs); see ``resolve_flip_pairs``."""
+    if text.strip().lower() in ("none", ""):
+        return ()
+    values: list[list[int | str]] = []
+    for item in text.split(","):
+        item = item.strip()
+        left, sep, right = item.partition(":")
+        if not sep and re.fullmatch(r"\d+-\d+", item):
+            left, sep, right = item.partition("-")
+        if not sep:
+            raise ValueError(f"{flag}: {item!r} is not a pair 'A:B' (e.g. '2:3,4:5')")
+        values.append([int(v) if v.strip().isdigit() else v.strip() for v in (left, right)])
+    return resolve_flip_pairs(values, names, f"{flag} {text!r}")
 
 
 def _pairs(values: Sequence[Sequence[int]], what: str) -> tuple[tuple[int, int], ...]:
@@ -70,8 +180,8 @@ class KeypointSpec:
 
     Attributes:
         names: ``J`` unique joint names.
-        flip_pairs: ``(i, j)`` joints swapped by a horizontal flip (0-based); a joint is in at
-            most one pair; joints in none map to themselves.
+        flip_pairs: ``(i, j)`` joints swapped by a horizontal flip (0-based; stored ``i < j``,
+            sorted); a joint is in at most one pair; joints in none map to themselves.
         skeleton: ``(i, j)`` limbs drawn between joints (0-based).
         sigmas: ``J`` OKS sigmas (pycocotools' ``kpt_oks_sigmas``), all > 0.
 
@@ -88,7 +198,8 @@ class KeypointSpec:
     def __post_init__(self) -> None:
         names = tuple(str(n) for n in self.names)
         object.__setattr__(self, "names", names)
-        object.__setattr__(self, "flip_pairs", _pairs(self.flip_pairs, "flip_pairs"))
+        flip_pairs = sorted((min(p), max(p)) for p in _pairs(self.flip_pairs, "flip_pairs"))
+        object.__setattr__(self, "flip_pairs", tuple(flip_pairs))  # one spelling of each set
         object.__setattr__(self, "skeleton", _pairs(self.skeleton, "skeleton"))
         object.__setattr__(self, "sigmas", tuple(float(s) for s in self.sigmas))
         num = len(names)
@@ -138,10 +249,16 @@ class KeypointSpec:
                 ``skeleton`` (1-based pairs, as in COCO JSON).
             sigmas: ``J`` OKS sigmas; default the COCO sigma of each COCO joint name and
                 ``DEFAULT_SIGMA`` (the mean COCO sigma) for any other name.
-            flip_pairs: 0-based pairs; default inferred from names: ``left_X`` ↔ ``right_X``.
+            flip_pairs: 0-based pairs; default the category's ``flip_pairs`` (1-based indices
+                or names, as ``resolve_flip_pairs`` reads them; ``[]``: no pairs), else
+                inferred from the names (``left_X`` ↔ ``right_X`` and the other spellings of
+                the module doc).
 
         Returns:
             The ``KeypointSpec``.
+
+        Raises:
+            ValueError: no ``keypoints``; a malformed ``skeleton`` or ``flip_pairs``.
         """
         if "keypoints" not in category:
             raise ValueError("the category has no 'keypoints' (joint names)")
@@ -151,7 +268,9 @@ class KeypointSpec:
             if min(pair) < 1:
                 raise ValueError(f"COCO skeleton pairs are 1-based, got {pair}")
             skeleton.append((pair[0] - 1, pair[1] - 1))
-        if flip_pairs is None:
+        if flip_pairs is None and "flip_pairs" in category:
+            flip_pairs = resolve_flip_pairs(category["flip_pairs"], names, "'flip_pairs'")
+        elif flip_pairs is None:
             flip_pairs = _left_right_pairs(names)
         if sigmas is None:
             coco = dict(zip(COCO_KEYPOINT_NAMES, COCO_SIGMAS, strict=True))
@@ -164,6 +283,49 @@ class KeypointSpec:
         for i, j in self.flip_pairs:
             perm[i], perm[j] = j, i
         return perm
+
+    def with_flip_pairs(self, flip_pairs: Sequence[Sequence[int]]) -> KeypointSpec:
+        """The same joints with other flip pairs (0-based)."""
+        return replace(self, flip_pairs=_pairs(flip_pairs, "flip_pairs"))
+
+    def unpaired_sided_joints(self) -> list[str]:
+        """The names that look left/right (``looks_sided``) but are in no flip pair: a
+        horizontal flip leaves them where they are."""
+        paired = {i for pair in self.flip_pairs for i in pair}
+        return [n for i, n in enumerate(self.names) if i not in paired and looks_sided(n)]
+
+    def reordered(self, names: Sequence[str]) -> KeypointSpec:
+        """The same joints listed in the order of ``names`` (the same set of names): pairs
+        renumbered, sigmas moved with their joints.
+
+        Raises:
+            ValueError: ``names`` are not this spec's names.
+        """
+        if sorted(names) != sorted(self.names):
+            raise ValueError(f"joints {list(names)} are not {list(self.names)}")
+        new = {self.names.index(name): k for k, name in enumerate(names)}
+        return KeypointSpec(
+            tuple(names),
+            tuple((new[i], new[j]) for i, j in self.flip_pairs),
+            tuple((new[i], new[j]) for i, j in self.skeleton),
+            tuple(self.sigmas[self.names.index(name)] for name in names),
+        )
+
+    def difference(self, other: KeypointSpec | None) -> str:
+        """What differs from ``other``, in words (``""`` if nothing): the first of names, flip
+        pairs (by name), skeleton, sigmas."""
+        if other is None:
+            return f"joints {list(self.names)} vs none"
+        if self.names != other.names:
+            return f"joint names {list(self.names)} vs {list(other.names)}"
+        for what in ("flip_pairs", "skeleton"):
+            mine, theirs = getattr(self, what), getattr(other, what)
+            if mine != theirs:
+                named = [[[self.names[i], self.names[j]] for i, j in p] for p in (mine, theirs)]
+                return f"{what.replace('_', ' ')} {named[0]} vs {named[1]}"
+        if self.sigmas != other.sigmas:
+            return f"sigmas {list(self.sigmas)} vs {list(other.sigmas)}"
+        return ""
 
     def get_config(self) -> dict:
         """JSON-able dict (lists; 0-based pairs); ``from_config`` inverts it."""

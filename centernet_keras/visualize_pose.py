@@ -11,23 +11,19 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from centernet_keras.keypoints import KeypointSpec
+from centernet_keras.keypoints import KeypointSpec, split_side
 from centernet_keras.visualize import _to_pil, draw_detections
 
-#: Limb and joint colours (RGB) by body side: joints named ``left_*`` / ``right_*`` / others.
+#: Limb and joint colours (RGB) by body side (``joint_side``): left / right / others.
 LEFT_COLOR = (0, 200, 0)
 RIGHT_COLOR = (0, 120, 255)
 CENTRE_COLOR = (230, 0, 230)
 
 
 def joint_side(name: str) -> str:
-    """``"left"`` / ``"right"`` for a joint named ``left_*`` / ``right_*`` (any case), else
-    ``"centre"``."""
-    lower = name.lower()
-    for side in ("left", "right"):
-        if lower.startswith(side + "_"):
-            return side
-    return "centre"
+    """``"left"`` / ``"right"`` for a joint named on that side (``left_eye``, ``l_eye``,
+    ``EyeLeft``…: ``keypoints.split_side``), else ``"centre"``."""
+    return split_side(name)[0] or "centre"
 
 
 def limb_side(spec: KeypointSpec, limb: tuple[int, int]) -> str:

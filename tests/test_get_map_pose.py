@@ -129,3 +129,52 @@ def test_keypoint_metric_needs_a_pose_model_and_a_keypoints_file(
     assert get_map.main([*argv, "--metrics", "keypoints"]) == 1
     err = capsys.readouterr().err
     assert "needs a pose model" in err and "Traceback" not in err
+
+
+def _permuted_copy(json_path, out_path, order) -> None:
+    """The keypoints file with its joints listed in ``order`` (old indices; skeleton remapped)."""
+    data = json.loads(json_path.read_text())
+    category = data["categories"][0]
+    new_index = {old: new for new, old in enumerate(order)}
+    category["keypoints"] = [category["keypoints"][j] for j in order]
+    category["skeleton"] = [[new_index[i - 1] + 1, new_index[j - 1] + 1] for i, j in
+                            category["skeleton"]]  # fmt: skip
+    for ann in data["annotations"]:
+        ann["keypoints"] = np.reshape(ann["keypoints"], (17, 3))[order].reshape(-1).tolist()
+    out_path.write_text(json.dumps(data))
+
+
+def test_a_file_with_its_joints_in_another_order_scores_as_the_original(
+    get_map, pose_split, tmp_path, capsys, monkeypatch
+):
+    """The joints are matched to the model's by name: the same people with the file's joints
+    permuted give the same keypoint AP (1 for the labelled joints), and a note says so."""
+    order = np.random.default_rng(0).permutation(17)
+    permuted = tmp_path / "permuted.json"
+    _permuted_copy(pose_split["val"], permuted, order)
+    stats = {}
+    for name, json_path in (("original", pose_split["val"]), ("permuted", permuted)):
+        answers = iter(_ground_truth_people(pose_split["val"], 0.0))  # the model's joint order
+        monkeypatch.setattr(Predictor, "__call__", lambda self, image, a=answers: next(a))
+        argv = _argv({**pose_split, "val": json_path}, tmp_path / name)
+        assert get_map.main(argv) == 0
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        stats[name] = summary["metrics"]["keypoints"]["stats"]
+    assert stats["original"]["AP@[.5:.95]"] == pytest.approx(1.0)
+    assert stats["permuted"] == stats["original"]
+    err = capsys.readouterr().err
+    assert f"{permuted}: its joints are listed in another order than the model's" in err
+
+
+def test_a_file_with_other_joint_names_is_a_one_line_error(get_map, pose_split, tmp_path, capsys):
+    data = json.loads(pose_split["val"].read_text())
+    names = data["categories"][0]["keypoints"]
+    names[1], names[2] = "l_eye", "r_eye"
+    renamed = tmp_path / "renamed.json"
+    renamed.write_text(json.dumps(data))
+    argv = _argv({**pose_split, "val": renamed}, tmp_path / "out")
+    assert get_map.main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: {renamed}:")
+    assert "['l_eye', 'r_eye']" in err and "['left_eye', 'right_eye']" in err
+    assert not (tmp_path / "out" / "summary.json").exists()

@@ -57,6 +57,15 @@ FLAGS = [
     ("--train-images", "train_images", str, "image folder of --train-json"),
     ("--val-json", "val_json", str, "COCO JSON of the validation split (with --train-json)"),
     ("--val-images", "val_images", str, "image folder of --val-json"),
+    (
+        "--flip-pairs",
+        "flip_pairs",
+        str,
+        "left/right joints the training flip swaps, saved with the model (flip test too): "
+        "'A:B,C:D', each joint a 1-based index or a name (e.g. '2:3,4:5' or 'l_eye:r_eye'), or "
+        "'none' (default: the keypoints file's 'flip_pairs', else from the names: left_X/right_X, "
+        "l_X/r_X, X_left, LeftX…)",
+    ),
     ("--save-dir", "save_dir", str, "output folder for checkpoints and logs"),
     ("--backbone", "backbone", str, "one of: {backbones}"),
     ("--weights", "weights", str, "backbone weights: imagenet | none | path to a weights file"),

@@ -15,7 +15,8 @@ official one on that file (crowd regions ignored, its areas, its image and categ
 categories matched to the model's class names, or --classes, by name) and coco_results.json
 holds the detections in the COCO results format, to re-score or submit. A pose model on a
 COCO keypoints file is also scored by OKS (keypoint AP, pycocotools, the file's joints and
-sigmas; keypoints_summary.txt), and coco_results.json carries its keypoints.
+sigmas; keypoints_summary.txt), and coco_results.json carries its keypoints. The file's joints
+are matched to the model's by name (any order); other joint names are an error.
 """
 
 from __future__ import annotations
@@ -124,10 +125,15 @@ def run(args: argparse.Namespace) -> int:
     )
     pose = getattr(getattr(predictor, "model", None), "keypoint_spec", None)
     spec = getattr(records[0], "keypoint_spec", None)
-    if pose is not None and spec is not None and pose.num_joints != spec.num_joints:
-        raise ValueError(
-            f"the model has {pose.num_joints} joints, {args.coco_json} {spec.num_joints}"
-        )
+    if pose is not None and spec is not None:
+        from centernet_keras.data.coco import align_joints
+
+        if align_joints(records, pose.names, args.coco_json):
+            print(
+                f"note: {args.coco_json}: its joints are listed in another order than the "
+                "model's: matched by name",
+                file=sys.stderr,
+            )
     metrics = args.metrics or ["voc07", "voc", "coco"] + (
         ["keypoints"] if pose is not None and spec is not None else []
     )

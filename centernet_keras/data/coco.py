@@ -163,6 +163,40 @@ def _keypoint_spec(file: str, categories: list[dict], category_ids: Sequence[int
         raise ValueError(f"{file}: category {named[0].get('name')!r}: {err}") from err
 
 
+def align_joints(records: Sequence[CocoRecord], names: Sequence[str], file: str) -> bool:
+    """Put the joints of records read from a keypoints file in the order of ``names`` (a
+    model's), matched by name: records' ``keypoints``, their annotations' ``keypoints`` (what
+    the OKS metric scores) and ``keypoint_spec`` (sigmas move with their joints). In place.
+
+    Returns:
+        Whether the order changed (``False``: the file already lists ``names`` in order).
+
+    Raises:
+        ValueError: the file's joint names are not ``names`` (one line naming ``file`` and the
+            names found in only one of them).
+    """
+    spec = records[0].keypoint_spec if records else None
+    if spec is None or tuple(spec.names) == tuple(names):
+        return False
+    if sorted(spec.names) != sorted(names):
+        only_file = [n for n in spec.names if n not in names]
+        only_model = [n for n in names if n not in spec.names]
+        raise ValueError(
+            f"{file}: its {spec.num_joints} joints are not the model's {len(names)}: only in the "
+            f"file {only_file}, only in the model {only_model}"
+        )
+    order = [spec.names.index(name) for name in names]
+    aligned = spec.reordered(names)
+    for record in records:
+        record.keypoints = record.keypoints[:, order]
+        record.keypoint_spec = aligned
+        for ann in record.annotations:
+            if "keypoints" in ann:
+                joints = np.reshape(ann["keypoints"], (-1, 3))[order]
+                ann["keypoints"] = [float(v) for v in joints.reshape(-1)]
+    return True
+
+
 def _joints(value: object, num_joints: int) -> tuple[np.ndarray, str | None]:
     """COCO ``keypoints`` ``[x1, y1, v1, ...]`` → ``[K, 3]`` float32 and a problem (or None).
 

@@ -143,6 +143,8 @@ class TrainConfig:
     COCO JSON files with their image folders (``train_json`` + ``train_images``, optional
     ``val_json`` + ``val_images``; classes from the categories unless ``classes_path`` is set):
     the line fields are then unused and saved as ``None``. See ``training.data``.
+    ``flip_pairs`` (``--flip-pairs``, keypoints files only) overrides the file's left/right
+    joint pairs (``keypoints.parse_flip_pairs``).
     """
 
     classes_path: str | None = None
@@ -152,6 +154,7 @@ class TrainConfig:
     train_images: str | None = None
     val_json: str | None = None
     val_images: str | None = None
+    flip_pairs: str | None = None
     save_dir: str = "logs"
     model: ModelConfig = field(default_factory=ModelConfig)
     max_objects: int = 100

@@ -5,7 +5,9 @@ Two sources (``TrainConfig``): annotation-line files (``train_annotations`` /
 COCO JSON files with their image folders (``train_json`` + ``train_images``, ``val_json`` +
 ``val_images``), read by :func:`~centernet_keras.data.coco.read_coco` with no conversion step:
 classes are the JSON's categories unless ``classes_path`` is given (then matched by name), and a
-keypoints file (``person_keypoints_*.json``) gives the records' joints and the ``KeypointSpec``.
+keypoints file (``person_keypoints_*.json``) gives the records' joints and the ``KeypointSpec``
+(its flip pairs replaced by ``--flip-pairs`` if given; joints that look left/right but are in no
+pair are logged).
 Bad data is reported (logged, counted), never fatal unless nothing is left.
 """
 
@@ -22,7 +24,7 @@ from centernet_keras.data.annotations import (
 )
 from centernet_keras.data.classes import read_classes
 from centernet_keras.data.problems import QUIET_KINDS
-from centernet_keras.keypoints import KeypointSpec
+from centernet_keras.keypoints import KeypointSpec, parse_flip_pairs
 
 log = logging.getLogger("centernet_keras.training")
 
@@ -84,14 +86,26 @@ def _read_json(json_path: str, image_dir: str | None, class_names: list[str] | N
     return records, names, report.keypoint_spec
 
 
+def _with_flip_pairs(spec: KeypointSpec | None, flip_pairs: str | None, file: str):
+    """``spec`` with the pairs of ``--flip-pairs`` (``None``: as read)."""
+    if flip_pairs is None:
+        return spec
+    if spec is None:
+        raise ValueError(f"--flip-pairs needs a COCO keypoints file; {file} has no joints")
+    return spec.with_flip_pairs(parse_flip_pairs(flip_pairs, spec.names))
+
+
 def load_training_data(config) -> TrainingData:
     """Read the training (and validation) split of ``config`` (a ``TrainConfig``).
 
     Raises:
         ValueError: a missing image folder for a JSON; validation with other classes or joints
-            than training; no usable records (see also ``read_coco``).
+            (names, flip pairs, skeleton or sigmas) than training; no usable records (see also
+            ``read_coco``); ``flip_pairs`` without a keypoints file, or not its joints.
         FileNotFoundError: a missing file.
     """
+    if config.flip_pairs is not None and not config.train_json:
+        raise ValueError("--flip-pairs needs a COCO keypoints file (--train-json)")
     if not config.train_json:
         class_names = read_classes(config.classes_path or DEFAULT_CLASSES)
         train, dropped = load_records(config.train_annotations, len(class_names))
@@ -106,16 +120,24 @@ def load_training_data(config) -> TrainingData:
     train, class_names, spec = _read_json(
         config.train_json, config.train_images, given, "--train-images"
     )
+    spec = _with_flip_pairs(spec, config.flip_pairs, config.train_json)
     val = None
     if config.val_json:
         val, _, val_spec = _read_json(
             config.val_json, config.val_images, class_names, "--val-images"
         )
+        val_spec = _with_flip_pairs(val_spec, config.flip_pairs, config.val_json)
         if val_spec != spec:
+            difference = val_spec.difference(spec) if val_spec else "no joints"
             raise ValueError(
-                f"{config.val_json} has other joints than {config.train_json}: "
-                f"{val_spec and val_spec.names} vs {spec and spec.names}"
+                f"{config.val_json} has other joints than {config.train_json}: {difference}"
             )
+    if spec is not None and spec.unpaired_sided_joints():
+        log.warning(
+            "joints %s look left/right but are in no flip pair: the training flip leaves them "
+            "on their side; give the pairs with --flip-pairs or 'flip_pairs' in the category",
+            spec.unpaired_sided_joints(),
+        )
     joints = f", {spec.num_joints} joints" if spec is not None else ""
     source = f"COCO JSON {config.train_json} ({len(class_names)} classes{joints})"
     return TrainingData(train, val, list(class_names), spec, 0, source)

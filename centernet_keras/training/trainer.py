@@ -280,8 +280,8 @@ def train(
     spec = getattr(model, "keypoint_spec", None)
     if spec is not None and spec != data.keypoint_spec:
         raise ValueError(
-            f"the model's joints {list(spec.names)} are not the data's "
-            f"({data.keypoint_spec and list(data.keypoint_spec.names)}; {data.source})"
+            f"the model's joints are not the data's ({data.source}): "
+            f"{spec.difference(data.keypoint_spec)}"
         )
 
     skips = SkipLog()

@@ -103,3 +103,90 @@ def test_json_flags_that_do_not_fit_are_one_line_errors(train_cli, tmp_path, cap
     assert train_cli.main([*argv, "--save-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def _respelled(pose_data, tmp_path, names, **category) -> dict:
+    """The 5-joint split with its joints renamed ``names`` (and ``category`` fields added)."""
+    paths = {}
+    for split in ("train", "val"):
+        data = json.loads(pose_data[f"{split}5"].read_text())
+        data["categories"][0].update(keypoints=names, **category)
+        paths[split] = tmp_path / f"{split}.json"
+        paths[split].write_text(json.dumps(data))
+    return paths
+
+
+def _pose_argv(paths, images) -> list[str]:
+    argv = ["--detector", "pose", "--train-json", str(paths["train"]), "--train-images", images]
+    return [*argv, "--val-json", str(paths["val"]), "--val-images", images]
+
+
+@pytest.mark.slow
+def test_flip_pairs_flag_is_saved_with_the_model(train_cli, pose_data, tmp_path, caplog):
+    """``--flip-pairs`` replaces the pairs found in the names (the saved model's spec, which
+    predict's and val's flip test use, and config.json); the left/right joints it leaves out
+    are named in one warning."""
+    names = ["nose", "l_wrist", "r_wrist", "LeftAnkle", "RightAnkle"]
+    paths = _respelled(pose_data, tmp_path, names)
+    argv = [*_pose_argv(paths, str(pose_data["images"])), "--flip-pairs", "2:r_wrist"]
+    assert train_cli.main(argv + _tiny_flags(tmp_path / "run")) == 0
+    model = keras.saving.load_model(tmp_path / "run" / "last.keras", safe_mode=True)
+    assert model.keypoint_spec.names == tuple(names)
+    assert model.keypoint_spec.flip_pairs == ((1, 2),)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["flip_pairs"] == "2:r_wrist"
+    warnings = [r.getMessage() for r in caplog.records if "look left/right" in r.getMessage()]
+    assert len(warnings) == 1 and "['LeftAnkle', 'RightAnkle']" in warnings[0]
+
+
+def test_flip_pairs_from_other_spellings_reach_the_training_data(pose_data, tmp_path, caplog):
+    """Without the flag the pairs come from the names, whatever their spelling; no warning."""
+    from centernet_keras.commands.train import config_from_args, parse_args
+    from centernet_keras.training.data import load_training_data
+
+    names = ["nose", "l_wrist", "r_wrist", "LeftAnkle", "RightAnkle"]
+    paths = _respelled(pose_data, tmp_path, names)
+    config = config_from_args(parse_args(_pose_argv(paths, str(pose_data["images"]))))
+    data = load_training_data(config)
+    assert data.keypoint_spec.flip_pairs == ((1, 2), (3, 4))
+    assert not [r for r in caplog.records if "look left/right" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("flag", "category", "message"),
+    [
+        (["--flip-pairs", "2:9"], {}, "--flip-pairs '2:9': 9 is neither a joint index 1..5"),
+        (["--flip-pairs", "2"], {}, "--flip-pairs: '2' is not a pair 'A:B'"),
+        ([], {"flip_pairs": [[2, 2]]}, "'flip_pairs': joint 'l_wrist' is paired with itself"),
+    ],
+)
+def test_bad_flip_pairs_are_one_line_errors(
+    train_cli, pose_data, tmp_path, capsys, flag, category, message
+):
+    names = ["nose", "l_wrist", "r_wrist", "LeftAnkle", "RightAnkle"]
+    paths = _respelled(pose_data, tmp_path, names, **category)
+    argv = _pose_argv(paths, str(pose_data["images"])) + flag
+    assert train_cli.main(argv + _tiny_flags(tmp_path / "run")) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_flip_pairs_of_train_and_val_must_agree(train_cli, pose_data, tmp_path, capsys):
+    """A train file with its own 'flip_pairs' and a val file without: refused, saying so;
+    the flag gives both the same pairs."""
+    names = ["nose", "l_wrist", "r_wrist", "LeftAnkle", "RightAnkle"]
+    paths = _respelled(pose_data, tmp_path, names)
+    data = json.loads(paths["train"].read_text())
+    data["categories"][0]["flip_pairs"] = [[2, 3]]
+    paths["train"].write_text(json.dumps(data))
+    argv = _pose_argv(paths, str(pose_data["images"]))
+    assert train_cli.main(argv + _tiny_flags(tmp_path / "run")) == 2
+    err = capsys.readouterr().err
+    assert "has other joints than" in err
+    assert "flip pairs [['l_wrist', 'r_wrist'], ['LeftAnkle', 'RightAnkle']] vs" in err
+
+
+def test_flip_pairs_need_a_keypoints_file(train_cli, tmp_path, capsys):
+    json_path, image_dir = write_coco(tmp_path / "coco")
+    argv = ["--train-json", str(json_path), "--train-images", str(image_dir)]
+    assert train_cli.main([*argv, "--flip-pairs", "1:2", *_tiny_flags(tmp_path / "run")]) == 2
+    assert "--flip-pairs needs a COCO keypoints file" in capsys.readouterr().err
