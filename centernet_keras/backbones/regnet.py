@@ -56,8 +56,16 @@ IMAGENET_HELP = (
     "backbone.save_weights('regnetx_400mf.weights.h5') and pass "
     "weights='regnetx_400mf.weights.h5'. Use weights=None to train from scratch."
 )
-#: torchvision's conv init: normal with std sqrt(2 / fan_out), fan_out = kh·kw·out.
-_CONV_INIT = keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
+
+
+def _conv_init() -> keras.initializers.Initializer:
+    """torchvision's conv init: normal with std sqrt(2 / fan_out), fan_out = kh·kw·out.
+
+    A new initializer per layer: one shared instance carries one seed, drawn when it is made
+    (at import, before ``keras.utils.set_random_seed``), and gives every same-shaped kernel the
+    same values.
+    """
+    return keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
 
 
 def layer_name(module_path: str) -> str:
@@ -106,7 +114,7 @@ def _conv_bn(x, filters: int, kernel: int, stride: int, path: str, groups: int =
         padding=padding,
         groups=groups,
         use_bias=False,
-        kernel_initializer=_CONV_INIT,
+        kernel_initializer=_conv_init(),
         name=conv,
     )(x)
     x = batch_norm(x, layer_name(f"{path}.1"))

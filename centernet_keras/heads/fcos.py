@@ -34,12 +34,17 @@ CLASS_BIAS = -math.log((1.0 - PRIOR_PROBABILITY) / PRIOR_PROBABILITY)
 GROUPS = 32
 
 
+def _init() -> keras.initializers.Initializer:
+    """FCOS's conv init, normal(0, 0.01): a new one per layer (one shared instance has one seed,
+    drawn when made, and gives same-shaped kernels the same values)."""
+    return keras.initializers.RandomNormal(stddev=0.01)
+
+
 def _stem(x, channels: Sequence[int], group_norm: bool, name: str):
     """``[B, h, w, F]`` → ``[B, h, w, channels[-1]]`` by 3×3 conv [→ GroupNorm] → ReLU blocks."""
-    init = keras.initializers.RandomNormal(stddev=0.01)
     for i, width in enumerate(channels):
         x = layers.Conv2D(
-            int(width), 3, padding="same", kernel_initializer=init, name=f"{name}{i}_conv"
+            int(width), 3, padding="same", kernel_initializer=_init(), name=f"{name}{i}_conv"
         )(x)
         if group_norm:
             groups = math.gcd(int(width), GROUPS)
@@ -75,11 +80,10 @@ def fcos_head(
     if any(int(c) < 1 for c in stem_channels):
         raise ValueError(f"stem_channels must be positive, got {tuple(stem_channels)}")
     features = keras.Input((None, None, int(in_channels)), name="level")
-    init = keras.initializers.RandomNormal(stddev=0.01)
 
     def predictor(x, filters: int, layer_name: str, bias="zeros"):
         return layers.Conv2D(
-            filters, 3, padding="same", kernel_initializer=init, bias_initializer=bias,
+            filters, 3, padding="same", kernel_initializer=_init(), bias_initializer=bias,
             dtype="float32", name=layer_name,
         )(x)  # fmt: skip
 

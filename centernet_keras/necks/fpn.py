@@ -45,12 +45,14 @@ def fpn_neck(pyramid: Mapping, channels: int = 64, name: str = "fpn") -> dict:
             f"the FPN reads {list(FPN_LEVELS)} of the backbone's pyramid; it has no {missing} "
             f"(a backbone with a single stride-32 output cannot feed an FPN)"
         )
-    init = keras.initializers.LecunUniform()  # = torchvision's kaiming_uniform_(a=1)
+    # torchvision's kaiming_uniform_(a=1); a new initializer per layer (a shared one has one
+    # seed, drawn when made, and gives same-shaped kernels the same values)
+    init = keras.initializers.LecunUniform
     merged = None
     outputs = {}
     for level in reversed(FPN_LEVELS):  # P5, P4, P3
         n = level[1:]
-        x = layers.Conv2D(int(channels), 1, kernel_initializer=init, name=f"{name}_lateral{n}")(
+        x = layers.Conv2D(int(channels), 1, kernel_initializer=init(), name=f"{name}_lateral{n}")(
             pyramid[level]
         )
         if merged is not None:
@@ -58,6 +60,6 @@ def fpn_neck(pyramid: Mapping, channels: int = 64, name: str = "fpn") -> dict:
             x = layers.Add(name=f"{name}_merge{n}")([x, up(merged)])
         merged = x
         outputs[level] = layers.Conv2D(
-            int(channels), 3, padding="same", kernel_initializer=init, name=f"{name}_output{n}"
+            int(channels), 3, padding="same", kernel_initializer=init(), name=f"{name}_output{n}"
         )(x)
     return {level: outputs[level] for level in FPN_LEVELS}

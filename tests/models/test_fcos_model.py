@@ -124,3 +124,25 @@ def test_neck_backbone_and_size_errors():
         build_fcos(2, "resnet18", (48, 64, 3))
     with pytest.raises(ValueError, match="num_classes"):
         build_fcos(0, "resnet18", (64, 64, 3))
+
+
+def test_seeded_builds_are_equal_and_same_shaped_kernels_differ() -> None:
+    """Each conv gets its own initializer: a seed reproduces the network (a shared initializer
+    instance carries the seed drawn at import, so two processes built different FCOS-RegNetX
+    networks), and same-shaped kernels are not copies of each other (they were: every block of
+    a RegNetX stage, every FCOS stem conv)."""
+    builds = []
+    for _ in range(2):
+        keras.utils.set_random_seed(5)
+        builds.append(
+            build_fcos(2, "regnetx_400mf", (64, 64, 3), fpn_channels=16, stem_channels=(8, 8))
+        )
+    first = {v.path: v.numpy() for v in builds[0].weights}
+    assert all(np.array_equal(first[v.path], v.numpy()) for v in builds[1].weights)
+    by_shape: dict[tuple, list[np.ndarray]] = {}
+    for path, value in first.items():
+        if path.endswith("kernel") and value.size > 1:
+            by_shape.setdefault(value.shape, []).append(value)
+    assert max(len(v) for v in by_shape.values()) > 2  # same-shaped kernels exist
+    for kernels in by_shape.values():
+        assert all(not np.array_equal(kernels[0], k) for k in kernels[1:])
