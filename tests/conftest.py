@@ -9,6 +9,15 @@ import numpy as np
 import pytest
 
 
+def pytest_report_header(config) -> str:
+    """Which CPU kernels this run's TensorFlow uses (``make test`` runs the ``kernels`` tests
+    under both)."""
+    from centernet_keras.cpu_kernels import kernel_family
+
+    flag = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
+    return f"TensorFlow CPU kernels: {kernel_family()} (TF_ENABLE_ONEDNN_OPTS={flag})"
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A seeded NumPy generator, fresh per test."""

@@ -1,5 +1,7 @@
 """GroupedConv2D: Conv2D's grouped convolution (per-group reference), run by TensorFlow without
-Keras' XLA call, so tf2onnx gives one ONNX ``Conv`` with ``group``; saved and loaded by name."""
+Keras' XLA call, so tf2onnx gives one ONNX ``Conv`` with ``group``; saved and loaded by name.
+Its gradient on both CPU kernel families: the one this process runs (``make test`` runs this file
+under ``TF_ENABLE_ONEDNN_OPTS=0`` and ``=1``) and the per-group fallback, forced."""
 
 import keras
 import numpy as np
@@ -7,6 +9,9 @@ import pytest
 import tensorflow as tf
 
 from centernet_keras.layers import GroupedConv2D
+from centernet_keras.layers.grouped_conv import grouped_convolution
+
+pytestmark = pytest.mark.kernels
 
 GROUPS = 4  # 64 channels, group width 16 (RegNetX's)
 
@@ -57,6 +62,46 @@ def test_gradients_equal_keras_conv2d() -> None:
         grads.append([g.numpy() for g in tape.gradient(loss, [x, layer.kernel])])
     for mine, theirs in zip(*grads, strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "stride, padding, dilation", [(1, "SAME", 1), (2, "SAME", 1), (2, "VALID", 1), (1, "SAME", 2)]
+)
+def test_per_group_fallback_gradient_equals_ungrouped_convs(stride, padding, dilation) -> None:
+    """The gradient used where the kernels have no grouped backward (forced here): equal to the
+    gradient of per-group ungrouped convs, which every kernel family has; same forward."""
+    rng = np.random.default_rng(4)
+    x = tf.constant(rng.normal(size=(2, 9, 11, 64)).astype(np.float32))
+    kernel = tf.constant(rng.normal(size=(3, 3, 16, 32)).astype(np.float32))
+    dy = tf.constant(rng.normal(size=(2, 9, 11, 32)).astype(np.float32))
+
+    def per_group(x, kernel):
+        parts = [
+            tf.nn.convolution(
+                x[..., g * 16 : (g + 1) * 16],
+                kernel[..., g * 8 : (g + 1) * 8],
+                strides=stride,
+                padding=padding,
+                dilations=dilation,
+            )
+            for g in range(GROUPS)
+        ]
+        return tf.concat(parts, -1)
+
+    results = []
+    for fn in (
+        per_group,
+        lambda a, b: grouped_convolution(
+            a, b, GROUPS, (stride,) * 2, padding, (dilation,) * 2, native=False
+        ),
+    ):
+        with tf.GradientTape() as tape:
+            tape.watch([x, kernel])
+            y = fn(x, kernel)
+            loss = tf.reduce_sum(y * dy[:, : y.shape[1], : y.shape[2]])
+        results.append([y.numpy(), *(g.numpy() for g in tape.gradient(loss, [x, kernel]))])
+    for mine, theirs in zip(results[1], results[0], strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
 
 
 def _traced_ops(layer) -> set[str]:
