@@ -43,7 +43,9 @@ from centernet_keras.models import (
     build_fcos,
 )
 
-# Registers the LR schedule, so checkpoints saved with their optimizer load after import.
+# Registers the LR schedule and TorchAdam, so checkpoints saved with their optimizer load after
+# import.
+from centernet_keras.training import optimizers as _optimizers  # noqa: F401
 from centernet_keras.training import schedules as _schedules  # noqa: F401
 
 __version__ = "0.1.0"

@@ -89,7 +89,13 @@ FLAGS = [
     ("--freeze-batch-size", "freeze_batch_size", int, "batch size of phase 1"),
     ("--epochs", "epochs", int, "total epochs (phase 1 + phase 2)"),
     ("--batch-size", "batch_size", int, "batch size of phase 2 (backbone unfrozen)"),
-    ("--optimizer", "optimizer", str, "adam | sgd"),
+    (
+        "--optimizer",
+        "optimizer",
+        str,
+        "adam (Keras' Adam, eps 1e-7 before the bias correction) | adam_torch (torch.optim.Adam "
+        "as the reference trains: eps 1e-8 after it) | sgd (Nesterov)",
+    ),
     ("--lr", "lr", float, "initial learning rate (the rate for batch 64 with --scale-lr)"),
     ("--min-lr", "min_lr", float, "final learning rate (default: lr/100)"),
     ("--momentum", "momentum", float, "SGD momentum"),

@@ -20,6 +20,7 @@ from centernet_keras.data.augment import AugmentConfig
 from centernet_keras.io import atomic_write_text
 from centernet_keras.models import Detector, build_centernet
 from centernet_keras.training.distribute import STRATEGIES
+from centernet_keras.training.optimizers import OPTIMIZERS
 
 
 def build_pose_detector(num_classes: int, keypoint_spec=None, class_names=None, **kwargs):
@@ -182,8 +183,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.optimizer not in ("adam", "sgd"):
-            problems.append(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.lr_schedule not in ("cos", "step"):
             problems.append(f"lr_schedule must be 'cos' or 'step', got {self.lr_schedule!r}")
         if self.strategy not in STRATEGIES:

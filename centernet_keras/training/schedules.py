@@ -9,7 +9,7 @@ from keras import ops
 
 NOMINAL_BATCH = 64
 # LR limits of the Keras CenterNet ports, per optimizer: (max, min) for the initial LR.
-LR_LIMITS = {"adam": (5e-4, 2.5e-4), "sgd": (5e-2, 5e-4)}
+LR_LIMITS = {"adam": (5e-4, 2.5e-4), "adam_torch": (5e-4, 2.5e-4), "sgd": (5e-2, 5e-4)}
 
 
 def scale_lr(lr: float, min_lr: float, batch_size: int, optimizer: str) -> tuple[float, float]:

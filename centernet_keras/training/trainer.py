@@ -40,6 +40,7 @@ from centernet_keras.training.distribute import (
     make_strategy,
 )
 from centernet_keras.training.map_callback import MapCallback
+from centernet_keras.training.optimizers import TorchAdam
 from centernet_keras.training.schedules import (
     LR_LIMITS,
     NOMINAL_BATCH,
@@ -142,7 +143,8 @@ def effective_lr(config: TrainConfig, batch_size: int, warn: bool = True) -> tup
 
 
 def make_optimizer(config: TrainConfig, batch_size: int, steps: int, epoch_offset: int):
-    """Adam or SGD with the configured LR schedule, continuing at ``epoch_offset``."""
+    """Adam (Keras' or torch's update, ``TorchAdam``) or SGD with the configured LR schedule,
+    continuing at ``epoch_offset``."""
     lr, min_lr = effective_lr(config, batch_size, warn=False)
     schedule = EpochSchedule(
         lr, min_lr, config.epochs, steps, config.lr_schedule, config.warmup_epochs, epoch_offset
@@ -152,6 +154,8 @@ def make_optimizer(config: TrainConfig, batch_size: int, steps: int, epoch_offse
         return keras.optimizers.SGD(
             schedule, momentum=config.momentum, nesterov=True, weight_decay=wd
         )
+    if config.optimizer == "adam_torch":
+        return TorchAdam(schedule, weight_decay=wd)
     return keras.optimizers.Adam(schedule, weight_decay=wd)
 
 
