@@ -59,23 +59,32 @@ def _output_size(image_size: tuple[int, int], stride: int) -> tuple[int, int]:
 
 
 def _clipped_centres(
-    boxes: tf.Tensor, out_h: int, out_w: int
+    boxes: tf.Tensor, out_h: int, out_w: int, reference_clip: bool = False
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Clip output-map boxes as ``ctdet.py`` does and return their sizes and centres.
+    """Clip output-map boxes to the map and return their sizes and centres.
+
+    The map spans ``[0, W_out] × [0, H_out]`` (pixel edges: cell ``i`` is ``[i, i + 1)``), so
+    boxes are clipped there. ``ctdet.py`` / ``multi_pose.py`` clip to ``[0, W_out − 1]`` (the
+    last cell's left edge) instead: a box touching the right or bottom edge loses up to one cell
+    (4 input px) and its centre moves half a cell, while its mirror image, touching the left
+    edge, loses nothing — the flip test then sees two centres. ``reference_clip`` reproduces it.
 
     Args:
         boxes: ``[n, 4]`` float32 ``[x1, y1, x2, y2]`` in output-map pixels.
-        out_h: Output map height; y is clipped to ``[0, H_out − 1]``.
-        out_w: Output map width; x is clipped to ``[0, W_out − 1]``.
+        out_h: Output map height; y is clipped to ``[0, H_out]`` (reference: ``H_out − 1``).
+        out_w: Output map width; x is clipped to ``[0, W_out]`` (reference: ``W_out − 1``).
+        reference_clip: clip as the reference does.
 
     Returns:
         ``size [n, 2]`` float32 ``(w, h)`` after clipping, ``centre [n, 2]`` float32 ``(x, y)``
-        and ``centre_int [n, 2]`` int32 (truncated; the clipped centre is never negative).
+        and ``centre_int [n, 2]`` int32 (truncated; the clipped centre is never negative, and
+        below ``W_out`` / ``H_out`` for a box of positive size).
     """
-    x1 = tf.clip_by_value(boxes[:, 0], 0.0, out_w - 1.0)
-    x2 = tf.clip_by_value(boxes[:, 2], 0.0, out_w - 1.0)
-    y1 = tf.clip_by_value(boxes[:, 1], 0.0, out_h - 1.0)
-    y2 = tf.clip_by_value(boxes[:, 3], 0.0, out_h - 1.0)
+    last = 1.0 if reference_clip else 0.0
+    x1 = tf.clip_by_value(boxes[:, 0], 0.0, out_w - last)
+    x2 = tf.clip_by_value(boxes[:, 2], 0.0, out_w - last)
+    y1 = tf.clip_by_value(boxes[:, 1], 0.0, out_h - last)
+    y2 = tf.clip_by_value(boxes[:, 3], 0.0, out_h - last)
     size = tf.stack([x2 - x1, y2 - y1], axis=-1)
     centre = tf.stack([(x1 + x2) / 2, (y1 + y2) / 2], axis=-1)
     return size, centre, tf.cast(centre, tf.int32)
@@ -138,13 +147,15 @@ def encode_targets(
     point_radius: int = 3,
     radius_mode: str = "cornernet",
     min_overlap: float = 0.7,
+    reference_clip: bool = False,
 ) -> dict[str, tf.Tensor]:
     """Build the CenterNet targets of one image on the stride-``stride`` output map.
 
     Slot ``k`` belongs to input row ``k`` (only the first ``max_objects`` rows are read); a
     skipped row leaves its slot zero, slots are not compacted. A row is skipped when its class is
     ``-1`` (padding) or ``>= num_classes``, or when, after clipping to the output map
-    (x to ``[0, W_out − 1]``, y to ``[0, H_out − 1]``), it has no positive width and height.
+    (x to ``[0, W_out]``, y to ``[0, H_out]``; the reference: ``W_out − 1``, ``H_out − 1``, see
+    ``_clipped_centres``), it has no positive width and height.
     Rows flagged in ``is_point`` are kept despite zero size (unless the point lies outside the
     input image, ``0 ≤ x < W``, ``0 ≤ y < H``), get radius ``point_radius`` and size ``(0, 0)``.
 
@@ -159,6 +170,9 @@ def encode_targets(
         point_radius: Gaussian radius of point rows.
         radius_mode: ``"cornernet"`` (as shipped) or ``"corrected"``, see ``gaussian_radius``.
         min_overlap: ``min_overlap`` of ``gaussian_radius``.
+        reference_clip: clip boxes to ``[0, W_out − 1]`` as ``ctdet.py`` (off: to the map,
+            ``[0, W_out]``, so boxes touching the right/bottom edge keep their size and the
+            flip test sees one centre).
 
     Returns:
         A dict with ``heatmap`` float32 ``[H_out, W_out, C]``; ``size`` float32 ``[K, 2]`` (w, h);
@@ -185,7 +199,7 @@ def encode_targets(
     in_h, in_w = out_h * stride, out_w * stride
     point_inside = (cx_in >= 0) & (cx_in < in_w) & (cy_in >= 0) & (cy_in < in_h)
 
-    size, ct, ct_int = _clipped_centres(boxes / stride, out_h, out_w)
+    size, ct, ct_int = _clipped_centres(boxes / stride, out_h, out_w, reference_clip)
     w, h = size[:, 0], size[:, 1]  # [n]
 
     known_class = (classes >= 0) & (classes < num_classes)

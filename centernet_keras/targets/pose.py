@@ -28,15 +28,17 @@ def encode_pose_targets(
     max_objects: int = 32,
     stride: int = 4,
     point_radius: int = 3,
+    reference_clip: bool = False,
 ) -> dict[str, tf.Tensor]:
     """Build the CenterNet multi-person pose targets of one image on the stride-``stride`` map.
 
     Slot ``k`` belongs to input row ``k`` (only the first ``max_objects`` rows are read); a skipped
     row leaves its slot zero. A row is skipped when its box is all ``-1`` (padding) or when, after
-    clipping to the output map (x to ``[0, W_out − 1]``, y to ``[0, H_out − 1]``), it has no
-    positive width and height. A box that is a single point (``x1 == x2`` and ``y1 == y2``) inside
-    the input image (``0 ≤ x < W``, ``0 ≤ y < H``) is kept instead, with radius ``point_radius``
-    and size ``(0, 0)``; the reference skips such rows, it has no point people.
+    clipping to the output map (x to ``[0, W_out]``, y to ``[0, H_out]``; the reference, with
+    ``reference_clip``: ``W_out − 1``, ``H_out − 1``), it has no positive width and height. A box
+    that is a single point (``x1 == x2`` and ``y1 == y2``) inside the input image (``0 ≤ x < W``,
+    ``0 ≤ y < H``) is kept instead, with radius ``point_radius`` and size ``(0, 0)``; the
+    reference skips such rows, it has no point people.
 
     For a kept person (reference semantics):
 
@@ -65,6 +67,9 @@ def encode_pose_targets(
         max_objects: Number of person slots ``M``.
         stride: Output stride of the network.
         point_radius: Gaussian radius (centre and joints) of a person whose box is a point.
+        reference_clip: clip boxes to ``[0, W_out − 1]`` as ``multi_pose.py`` (see
+            ``targets.centernet._clipped_centres``: off, a person touching the right edge keeps
+            its size and the flip test sees one centre).
 
     Returns:
         A dict of ``heatmap`` float32 ``[H_out, W_out, 1]``; ``size`` float32 ``[M, 2]`` (w, h);
@@ -92,7 +97,7 @@ def encode_pose_targets(
     inside_image = (cx_in >= 0) & (cx_in < out_w * stride) & (cy_in >= 0) & (cy_in < out_h * stride)
     is_point = (boxes[:, 0] == boxes[:, 2]) & (boxes[:, 1] == boxes[:, 3]) & inside_image
 
-    size, ct, ct_int = _clipped_centres(boxes / stride, out_h, out_w)
+    size, ct, ct_int = _clipped_centres(boxes / stride, out_h, out_w, reference_clip)
     w, h = size[:, 0], size[:, 1]
     valid = is_point | ((h > 0) & (w > 0))  # [n]; an all −1 padding row is neither
     radius = tf.where(is_point, tf.constant(point_radius, tf.int32), _box_radius(h, w))  # [n]

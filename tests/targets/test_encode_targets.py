@@ -12,6 +12,7 @@ from centernet_keras.targets import draw_gaussian, encode_targets, gaussian_radi
 REF = load_npz("ctdet_targets.npz")
 STRIDE = 4
 REF_KW = {"image_size": (32 * STRIDE, 48 * STRIDE), "num_classes": 3, "max_objects": 8}
+REF_KW["reference_clip"] = True  # ctdet.py clips boxes to [0, W_out - 1]
 KEYS = ("heatmap", "size", "offset", "indices", "mask")
 
 
@@ -23,7 +24,7 @@ def assert_matches_reference(out: dict, b: int) -> None:
     np.testing.assert_array_equal(out["mask"], REF["reg_mask"][b])
 
 
-def numpy_oracle(boxes, classes, out_hw, num_classes, max_objects):
+def numpy_oracle(boxes, classes, out_hw, num_classes, max_objects, last=1):
     """A per-axis copy of the ctdet.py loop (output coordinates), for non-square maps."""
     out_h, out_w = out_hw
     hm = np.zeros((num_classes, out_h, out_w), np.float32)
@@ -33,8 +34,8 @@ def numpy_oracle(boxes, classes, out_hw, num_classes, max_objects):
     mask = np.zeros(max_objects, np.uint8)
     for k in range(min(len(boxes), max_objects)):
         bbox = np.array(boxes[k], np.float32)
-        bbox[[0, 2]] = np.clip(bbox[[0, 2]], 0, out_w - 1)
-        bbox[[1, 3]] = np.clip(bbox[[1, 3]], 0, out_h - 1)
+        bbox[[0, 2]] = np.clip(bbox[[0, 2]], 0, out_w - last)
+        bbox[[1, 3]] = np.clip(bbox[[1, 3]], 0, out_h - last)
         h, w = bbox[3] - bbox[1], bbox[2] - bbox[0]
         if h > 0 and w > 0:
             radius = max(0, int(gaussian_radius(math.ceil(h), math.ceil(w))))
@@ -107,18 +108,44 @@ def test_non_square_index_uses_output_width() -> None:
     np.testing.assert_allclose(out["offset"][0], [0.5, 0.5])
 
 
-def test_non_square_random_boxes_match_per_axis_oracle() -> None:
+@pytest.mark.parametrize("reference_clip", [True, False])
+def test_non_square_random_boxes_match_per_axis_oracle(reference_clip) -> None:
+    """Both clips: the reference's ``[0, W_out − 1]`` and the map's ``[0, W_out]``."""
     rng = np.random.default_rng(3)
     xy = rng.uniform(-6, 44, size=(12, 2))
     wh = rng.uniform(0.5, 14, size=(12, 2))
     boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float32)  # output coords, 24×40 map
     boxes[:, [1, 3]] *= 0.6
     classes = rng.integers(0, 3, size=12)
-    out = encode_targets(boxes * STRIDE, classes, (96, 160), num_classes=3, max_objects=10)
-    expected = numpy_oracle(boxes, classes, (24, 40), num_classes=3, max_objects=10)
+    out = encode_targets(
+        boxes * STRIDE, classes, (96, 160), 3, max_objects=10, reference_clip=reference_clip
+    )
+    expected = numpy_oracle(boxes, classes, (24, 40), 3, 10, last=int(reference_clip))
     assert expected["mask"].sum() >= 8
     for key in KEYS:
         np.testing.assert_allclose(out[key], expected[key], rtol=0, atol=1e-6, err_msg=key)
+
+
+def test_a_box_touching_the_right_edge_keeps_its_size_and_its_mirror_centre() -> None:
+    """Clipped to the map ``[0, W_out]``: a box reaching past the right edge is as wide as the
+    visible part, and its centre is the mirror of its mirror image's (touching the left edge).
+    The reference's ``[0, W_out − 1]`` takes a cell off and moves the centre half a cell."""
+    box = np.array([[100.0, 20.0, 170.0, 50.0]], np.float32)  # 160 px wide input, W_out 40
+    mirror = box[:, [2, 1, 0, 3]] * [-1, 1, -1, 1] + [160, 0, 160, 0]  # [-10, 20, 60, 50]
+    for reference_clip, width in ((False, 15.0), (True, 14.0)):
+        out, flipped = (
+            {
+                k: v.numpy()
+                for k, v in encode_targets(
+                    b, [0], (64, 160), 1, max_objects=1, reference_clip=reference_clip
+                ).items()
+            }
+            for b in (box, mirror)
+        )
+        assert out["size"][0, 0] == width
+        centre = out["indices"][0] % 40 + out["offset"][0, 0]
+        mirrored = 40 - (flipped["indices"][0] % 40 + flipped["offset"][0, 0])
+        assert (centre == mirrored) != reference_clip, (centre, mirrored)
 
 
 def test_transposed_input_gives_transposed_targets() -> None:

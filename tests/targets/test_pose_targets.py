@@ -53,7 +53,7 @@ def reference_targets(b: int) -> dict[str, np.ndarray]:
     return {ours: REF[theirs][b] for ours, theirs in OURS_TO_REF.items()}
 
 
-def numpy_oracle(boxes, keypoints, out_hw, max_objects):
+def numpy_oracle(boxes, keypoints, out_hw, max_objects, last=1):
     """A per-axis copy of the multi_pose.py loop in output coordinates (for non-square maps)."""
     out_h, out_w = out_hw
     num_joints = keypoints.shape[1]
@@ -68,8 +68,8 @@ def numpy_oracle(boxes, keypoints, out_hw, max_objects):
     t["keypoint_offset_mask"] = np.zeros(max_objects * num_joints, np.float32)
     for k in range(min(len(boxes), max_objects)):
         bbox = np.array(boxes[k], np.float32)
-        bbox[[0, 2]] = np.clip(bbox[[0, 2]], 0, out_w - 1)
-        bbox[[1, 3]] = np.clip(bbox[[1, 3]], 0, out_h - 1)
+        bbox[[0, 2]] = np.clip(bbox[[0, 2]], 0, out_w - last)
+        bbox[[1, 3]] = np.clip(bbox[[1, 3]], 0, out_h - last)
         h, w = bbox[3] - bbox[1], bbox[2] - bbox[0]
         if not (h > 0 and w > 0):
             continue
@@ -96,7 +96,7 @@ def numpy_oracle(boxes, keypoints, out_hw, max_objects):
 @pytest.mark.parametrize("b", range(2))
 def test_matches_reference_eagerly(b: int) -> None:
     boxes, keypoints = reference_inputs(b)
-    out = encode_pose_targets(boxes, keypoints, IMAGE_SIZE, max_objects=6)
+    out = encode_pose_targets(boxes, keypoints, IMAGE_SIZE, max_objects=6, reference_clip=True)
     for key in KEYS:
         want = tf.int32 if key in ("indices", "keypoint_indices") else tf.float32
         assert out[key].dtype == want, key
@@ -108,7 +108,8 @@ def test_matches_reference_in_tf_data_graph_mode_and_eagerly() -> None:
     boxes = np.stack([p[0] for p in padded])
     keypoints = np.stack([p[1] for p in padded])
     ds = tf.data.Dataset.from_tensor_slices((boxes, keypoints))
-    ds = ds.map(lambda bx, kp: encode_pose_targets(bx, kp, IMAGE_SIZE, max_objects=6)).batch(2)
+    ds = ds.map(lambda bx, kp: encode_pose_targets(bx, kp, IMAGE_SIZE, 6, reference_clip=True))
+    ds = ds.batch(2)
     spec = ds.element_spec
     assert spec["keypoint_heatmap"].shape.as_list() == [None, 32, 40, 17]
     assert spec["keypoints"].shape.as_list() == [None, 6, 34]
@@ -118,7 +119,7 @@ def test_matches_reference_in_tf_data_graph_mode_and_eagerly() -> None:
     for b in range(2):
         graph = {k: batch[k][b].numpy() for k in KEYS}
         assert_matches(graph, reference_targets(b))
-        eager = encode_pose_targets(boxes[b], keypoints[b], IMAGE_SIZE, max_objects=6)
+        eager = encode_pose_targets(boxes[b], keypoints[b], IMAGE_SIZE, 6, reference_clip=True)
         for key in KEYS:
             np.testing.assert_array_equal(graph[key], eager[key], err_msg=key)
 
@@ -167,7 +168,8 @@ def test_padding_rows_are_ignored() -> None:
     assert not middle["keypoint_offset_mask"].numpy()[34:51].any()
 
 
-def test_five_joints_non_square_random_match_per_axis_oracle() -> None:
+@pytest.mark.parametrize("reference_clip", [True, False])
+def test_five_joints_non_square_random_match_per_axis_oracle(reference_clip) -> None:
     rng = np.random.default_rng(5)
     n, joints, out_hw = 9, 5, (20, 36)
     xy = rng.uniform(-4, 34, size=(n, 2))
@@ -181,8 +183,8 @@ def test_five_joints_non_square_random_match_per_axis_oracle() -> None:
     kp[4, :, 2] = 0  # one person with no labelled joint
     kp_in = kp.copy()
     kp_in[..., :2] *= STRIDE
-    out = encode_pose_targets(boxes * STRIDE, kp_in, (80, 144), max_objects=8)
-    expected = numpy_oracle(boxes, kp, out_hw, max_objects=8)
+    out = encode_pose_targets(boxes * STRIDE, kp_in, (80, 144), 8, reference_clip=reference_clip)
+    expected = numpy_oracle(boxes, kp, out_hw, max_objects=8, last=int(reference_clip))
     assert out["keypoint_heatmap"].shape == (20, 36, 5) and out["keypoints"].shape == (8, 10)
     assert expected["mask"].sum() >= 5 and expected["keypoint_offset_mask"].sum() >= 10
     assert 0 < expected["keypoint_mask"].sum() < 2 * expected["keypoint_offset_mask"].size
@@ -201,7 +203,8 @@ def test_max_objects_truncates_like_the_box_encoder() -> None:
             np.testing.assert_array_equal(out[key], first[key], err_msg=key)
             if key not in ("heatmap", "keypoint_heatmap"):
                 np.testing.assert_array_equal(out[key], full[key][: len(out[key])])
-    assert_matches(encode_pose_targets(boxes, keypoints, IMAGE_SIZE, 6), reference_targets(1))
+    out = encode_pose_targets(boxes, keypoints, IMAGE_SIZE, 6, reference_clip=True)
+    assert_matches(out, reference_targets(1))
 
 
 def test_dynamic_number_of_people_gives_static_shapes() -> None:
