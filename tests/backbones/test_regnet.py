@@ -90,6 +90,7 @@ def test_architecture_facts(loaded):
     assert all(la.padding == "valid" for la in strided)  # 3x3 after ZeroPadding2D(1); 1x1
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize("name", STAGES)
 def test_stage_outputs_match_torchvision(outputs, name):
     ref = REF[name]
@@ -101,6 +102,7 @@ def test_stage_outputs_match_torchvision(outputs, name):
     np.testing.assert_allclose(got, ref, atol=atol, rtol=0)
 
 
+@pytest.mark.kernels
 def test_logits_match_torchvision(outputs):
     pooled = outputs["stage4"].astype(np.float64).mean(axis=(1, 2))  # [2, 400]
     logits = pooled @ STATE["fc.weight"].T.astype(np.float64) + STATE["fc.bias"]  # [2, 1000]
@@ -169,6 +171,7 @@ def test_imagenet_weights_are_torchvisions():
     assert TORCHVISION_URLS["IMAGENET1K_V1"] in IMAGENET_HELP
 
 
+@pytest.mark.kernels
 def test_centernet_on_regnet_with_saved_torchvision_weights(loaded, tmp_path):
     """The README's weights path: torchvision weights → backbone → weights file → detector,
     whose freeze phase freezes exactly the loaded layers."""

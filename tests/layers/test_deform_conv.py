@@ -50,6 +50,7 @@ OFFSET_CASES = {
 }
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize("case", sorted(OFFSET_CASES))
 @pytest.mark.parametrize("k", [3, 5])
 def test_matches_naive_loop(case, k, rng):
@@ -108,6 +109,7 @@ def _random_offset_layer(rng, channels_in=3, filters=4) -> DeformConv2D:
     return layer
 
 
+@pytest.mark.kernels
 def test_layer_uses_its_offset_conv_and_has_gradients(rng):
     layer = _random_offset_layer(rng)
     x = rng.normal(size=(2, 6, 5, 3)).astype("float32")

@@ -10,6 +10,8 @@ from centernet_keras.layers import (
     depthwise_conv_transpose,
 )
 
+pytestmark = pytest.mark.kernels
+
 
 def _naive_transpose(x: np.ndarray, kernel: np.ndarray, factor: int) -> np.ndarray:
     """Scatter form of a grouped transposed conv: out[i·f − p + k] += x[i] · w[k]."""

@@ -230,6 +230,7 @@ def test_fit_reduces_loss_plain():
     assert history["heatmap_loss"][-1] < history["heatmap_loss"][0]
 
 
+@pytest.mark.kernels
 @pytest.mark.slow
 def test_one_step_reduces_loss_dcn():
     keras.utils.set_random_seed(0)

@@ -30,6 +30,7 @@ def _synthetic(rng, n):
     return np.stack(images), np.stack(boxes), np.stack(classes)
 
 
+@pytest.mark.kernels
 @pytest.mark.slow
 def test_fit_reduces_loss():
     keras.utils.set_random_seed(0)

@@ -8,12 +8,13 @@ keys, the former ``resnet*`` NMS default) without changing a number.
 import keras
 import numpy as np
 import pytest
-from helpers import ROOT
+from helpers import KERNEL_DRIFT, ROOT
 
 from centernet_keras.inference import Predictor
 
 LEGACY = ROOT / "tests" / "data" / "legacy"
 IMAGE = np.random.default_rng(0).uniform(0, 255, (2, 64, 96, 3)).astype("float32")
+pytestmark = pytest.mark.kernels
 NAMES = {"mobilenetv3_small_fpn": None, "resnet18": 0.5}  # file → its NMS IoU as then applied
 
 
@@ -22,7 +23,8 @@ def _assert_outputs(model, name: str) -> None:
         for key, value in model(IMAGE, training=False).items():
             want = saved[f"{name}/{key}"]
             got = keras.ops.convert_to_numpy(value)
-            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+            # saved with oneDNN kernels: other kernel families differ by KERNEL_DRIFT of the max
+            np.testing.assert_allclose(got, want, rtol=0, atol=KERNEL_DRIFT * np.abs(want).max())
 
 
 @pytest.mark.parametrize("name", sorted(NAMES))

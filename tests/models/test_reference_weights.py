@@ -181,6 +181,7 @@ def _layer(model, name):
         ("heatmap", "hm.2", 0),
     ],
 )
+@pytest.mark.kernels
 def test_conv_layout_matches_torch_conv2d(loaded_box, layer, key, padding):
     torch = pytest.importorskip("torch")
     model, state = loaded_box
@@ -198,6 +199,7 @@ def test_conv_layout_matches_torch_conv2d(loaded_box, layer, key, padding):
     ("layer", "key"),
     [("base_layer_1", "base.base_layer.1"), ("ida_up_node_2_actf_0", "ida_up.node_2.actf.0")],
 )
+@pytest.mark.kernels
 def test_batchnorm_layout_matches_torch_batch_norm(loaded_box, layer, key):
     torch = pytest.importorskip("torch")
     model, state = loaded_box
@@ -215,6 +217,7 @@ def test_batchnorm_layout_matches_torch_batch_norm(loaded_box, layer, key):
     ("layer", "key", "factor"),
     [("dla_up_ida_2_up_3", "dla_up.ida_2.up_3", 2), ("ida_up_up_2", "ida_up.up_2", 4)],
 )
+@pytest.mark.kernels
 def test_depthwise_upsampling_matches_torch_conv_transpose2d(loaded_box, layer, key, factor):
     torch = pytest.importorskip("torch")
     model, state = loaded_box
@@ -231,6 +234,7 @@ def test_depthwise_upsampling_matches_torch_conv_transpose2d(loaded_box, layer, 
     np.testing.assert_allclose(np.asarray(up(x)), _nhwc(ref), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.kernels
 def test_deformable_conv_layout_matches_torch(loaded_box):
     """DCN: the offset/mask conv and the main kernel (zero offsets, mask 1 = a plain conv)."""
     torch = pytest.importorskip("torch")
