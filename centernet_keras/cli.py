@@ -19,6 +19,39 @@ def iou_threshold(value: str) -> float | str | None:
     return parse_iou_threshold(value)
 
 
+def input_side(value: str) -> int:
+    """``--input-size``: a side in pixels, a positive integer."""
+    try:
+        side = int(value)
+    except ValueError:
+        side = 0
+    if side < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of pixels")
+    return side
+
+
+def _nms_as_built() -> str:
+    """What a newly built model of each detector holds as its NMS IoU, read from the builders
+    (``--iou-threshold``'s help)."""
+    import inspect
+
+    from centernet_keras.models.centernet import auto_iou_threshold
+    from centernet_keras.models.fcos import build_fcos
+    from centernet_keras.models.pose import build_centernet_pose
+
+    def text(iou: float | None) -> str:
+        return "none" if iou is None else f"{iou:g}"
+
+    def default(build: Callable) -> str:
+        return text(inspect.signature(build).parameters["iou_threshold"].default)
+
+    return (
+        f"CenterNet {text(auto_iou_threshold('resnet50'))} with a ResNet backbone, else "
+        f"{text(auto_iou_threshold('dla34'))}; FCOS {default(build_fcos)}; pose "
+        f"{default(build_centernet_pose)}"
+    )
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Description and epilog kept as written; each option's help ends with its default.
 
@@ -54,21 +87,33 @@ def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) 
 
 
 def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--iou-threshold`` and ``--max-detections``: the decoder settings (``Decoder.replace``)."""
+    """``--iou-threshold``, ``--max-detections`` and ``--keypoint-threshold``: the decoder
+    settings (``Decoder.replace``)."""
+    from centernet_keras.decoding.pose import KEYPOINT_THRESHOLD
+
     parser.add_argument(
         "--iou-threshold",
         "--nms-iou",
         dest="iou_threshold",
         type=iou_threshold,
         default="auto",
-        help="class-wise NMS IoU, 'none', or 'auto': the model's own setting, saved with it "
-        "(0.5 for ResNet backbones, else none)",
+        help="class-wise NMS IoU, 'none', or 'auto': the model's own setting, saved with it; "
+        f"a newly built model's: {_nms_as_built()}",
     )
     parser.add_argument(
         "--max-detections",
         type=int,
         default=None,
         help="detections per image (default: the model's own setting, 100 unless changed)",
+    )
+    parser.add_argument(
+        "--keypoint-threshold",
+        type=float,
+        default=None,
+        help="pose models (an error for others): a joint snaps to the nearest joint-heatmap "
+        "peak scoring above this (inside the person's box, near the regressed joint), else "
+        "keeps its regressed place with score 0; joints scored below it are not drawn "
+        f"(default: the model's own setting, {KEYPOINT_THRESHOLD:g} unless changed)",
     )
 
 
@@ -92,7 +137,7 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--input-size",
-        type=int,
+        type=input_side,
         default=None,
         metavar="N",
         help="network input N x N (rounded up to a multiple of 32) for a model with a dynamic "
@@ -138,20 +183,29 @@ def add_runtime_arguments(parser: argparse.ArgumentParser, several: bool = False
 
 
 def predictor_from_args(args: argparse.Namespace):
-    """The ``Predictor`` that ``--model``, ``--classes`` and the inference arguments describe."""
+    """The ``Predictor`` that ``--model``, ``--classes`` and the inference arguments describe.
+
+    An ``--input-size`` rounded up to a multiple of 32 is reported on stderr (one line).
+    """
     from centernet_keras.inference import Predictor
 
-    return Predictor.from_checkpoint(
+    predictor = Predictor.from_checkpoint(
         args.model,
         args.classes,
         score_threshold=args.score_threshold,
         iou_threshold=args.iou_threshold,
         max_detections=args.max_detections,
+        keypoint_threshold=args.keypoint_threshold,
         flip_test=args.flip_test,
         input_size=args.input_size,
         letterbox=args.letterbox,
         **runtime_settings(args),
     )
+    size = args.input_size
+    if size is not None and size % 32:
+        note = f"--input-size {size} rounded up to {predictor.model_hw[0]}"
+        print(f"note: {note} (must be a multiple of 32)", file=sys.stderr)
+    return predictor
 
 
 def runtime_settings(args: argparse.Namespace, runtime: str | None = None) -> dict:

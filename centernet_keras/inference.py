@@ -97,6 +97,11 @@ def input_size_for(
     return tuple(max(32, int(np.ceil(v * scale / 32.0)) * 32) for v in (h, w))  # type: ignore[return-value]
 
 
+def _side_text(hw: Sequence[int]) -> str:
+    """``(140, 140)`` → ``"140"``; ``(140, 100)`` → ``"(140, 100)"``."""
+    return str(hw[0]) if hw[0] == hw[1] else f"({hw[0]}, {hw[1]})"
+
+
 def parse_iou_threshold(value: str) -> float | str | None:
     """A command-line NMS setting: ``"auto"`` (the model's own), ``"none"`` (→ ``None``) or an
     IoU in (0, 1]."""
@@ -144,12 +149,16 @@ class Predictor:
         class_names: a classes file, a list of names, or ``None`` for the model's names.
         score_threshold: score threshold of the returned detections.
         iou_threshold: class-wise NMS IoU, ``None`` for none, or ``"auto"``: the model's own
-            decoder setting (saved with it; 0.5 for ResNet backbones, else none).
+            decoder setting, saved with it (as built: CenterNet 0.5 on a ResNet backbone, else
+            none; FCOS 0.6; pose none).
         max_detections: top-K of the decoder (``None``: the model's).
+        keypoint_threshold: a pose model's joint-heatmap peaks must score above it to be
+            snapped to (``None``: the model's, 0.1 unless changed); the skeleton drawing
+            (``visualize.drawer``) hides joints scored below it.
         flip_test: also run the horizontal flip and merge the maps (``model.merge_flip``).
         input_size: network input side or ``(H, W)`` of a model with a dynamic input size
             (rounded up to multiples of 32); default the image scaled to a longest side of
-            512. A model with a fixed input size always uses it.
+            512. A model with a fixed input size always uses it (another size is an error).
         letterbox: ``True``/``False``, or ``None`` for the model's ``image_resize``.
         runtime: ``"keras"`` (TensorFlow) or ``"onnxruntime"``: the network and decoder
             exported once to an ONNX graph and run in ONNX Runtime (CPU; same detections,
@@ -182,6 +191,7 @@ class Predictor:
         calibration_images: str | os.PathLike | Sequence | None = None,
         calibration_count: int | None = None,
         model_file: str | os.PathLike | None = None,
+        keypoint_threshold: float | None = None,
         **former,
     ):
         score_threshold, iou_threshold = _former_names(former, score_threshold, iou_threshold)
@@ -192,10 +202,16 @@ class Predictor:
         )
         model_hw = tuple(model.input_shape[1:3])
         if input_size is not None:
-            hw = (input_size, input_size) if isinstance(input_size, int) else input_size
-            hw = tuple(int(np.ceil(int(v) / 32.0)) * 32 for v in hw)
+            asked = (input_size,) * 2 if isinstance(input_size, int) else tuple(input_size)
+            if min(int(v) for v in asked) < 1:
+                raise ValueError(f"input_size (--input-size) must be positive, got {input_size}")
+            hw = tuple(int(np.ceil(int(v) / 32.0)) * 32 for v in asked)
             if None not in model_hw and hw != model_hw:
-                raise ValueError(f"the model's input size is fixed at {model_hw}, got {hw}")
+                rounded = "" if hw == asked else f" (rounded up to {_side_text(hw)})"
+                raise ValueError(
+                    f"input_size (--input-size) {_side_text(asked)}{rounded} does not fit: the "
+                    f"model's input size is fixed at {model_hw}"
+                )
             model_hw = hw
         self.model_hw = model_hw
         self.letterbox = (
@@ -208,6 +224,13 @@ class Predictor:
             changes["iou_threshold"] = iou_threshold
         if max_detections is not None:
             changes["max_detections"] = int(max_detections)
+        if keypoint_threshold is not None:
+            if not hasattr(model.decoder, "keypoint_threshold"):
+                raise ValueError(
+                    "keypoint_threshold (--keypoint-threshold) is for pose models; this model "
+                    "decodes no joints"
+                )
+            changes["keypoint_threshold"] = float(keypoint_threshold)
         self.decoder: Decoder = model.decoder.replace(**changes)
         self.flip_test = bool(flip_test)
         self._functions: dict[str, Callable] = {}

@@ -341,7 +341,8 @@ def drawer(
     Detections that carry joints are drawn as skeletons (``visualize_pose.draw_skeletons``,
     boxes and labels unless ``draw_boxes`` is false) when there is a keypoint spec:
     ``keypoint_spec``, else the detector's model's (``keypoint_spec_of``); other detections as
-    boxes and labels (``draw_detections``).
+    boxes and labels (``draw_detections``). Joints scored below the detector's decoder's
+    ``keypoint_threshold`` (a ``Predictor``'s, e.g. ``--keypoint-threshold``) are not drawn.
 
     Raises:
         ValueError: ``draw_boxes=False`` without a keypoint spec (boxes are all a box detector
@@ -353,11 +354,14 @@ def drawer(
             "leaving out the boxes (--no-boxes) is for pose models; this detector draws boxes only"
         )
 
+    threshold = getattr(getattr(detector, "decoder", None), "keypoint_threshold", None)
+    hide = {} if threshold is None else {"keypoint_threshold": threshold}
+
     def draw(image, detections: Detections) -> Image.Image:
         if spec is not None and detections.keypoints is not None:
             from centernet_keras.visualize_pose import draw_skeletons  # it imports this module
 
-            return draw_skeletons(image, detections, spec, draw_boxes=draw_boxes)
+            return draw_skeletons(image, detections, spec, draw_boxes=draw_boxes, **hide)
         return draw_detections(image, detections)
 
     return draw

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
+from centernet_keras.decoding.pose import KEYPOINT_THRESHOLD
 from centernet_keras.keypoints import KeypointSpec, split_side
 from centernet_keras.visualize import _to_pil, draw_detections
 
@@ -41,7 +42,7 @@ def draw_skeletons(
     detections,
     spec: KeypointSpec,
     draw_boxes: bool = True,
-    keypoint_threshold: float = 0.1,
+    keypoint_threshold: float = KEYPOINT_THRESHOLD,
     line_width: int | None = None,
 ) -> Image.Image:
     """Draw each person's limbs (``spec.skeleton``) and joints, over its box and label.
@@ -58,7 +59,8 @@ def draw_skeletons(
         spec: the joints (names for the sides, skeleton for the limbs).
         draw_boxes: also draw the boxes and ``"<class> <score>"`` labels
             (``visualize.draw_detections``).
-        keypoint_threshold: the lowest joint score drawn.
+        keypoint_threshold: the lowest joint score drawn (default the decoder's default;
+            ``visualize.drawer`` passes its ``Predictor``'s).
         line_width: limb width; default from the image size.
 
     Returns:

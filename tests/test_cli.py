@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,36 @@ def test_input_size_help_says_n_by_n(script) -> None:
     assert "--input-size N network input N x N" in block, block
     assert "rounded up to a multiple of 32" in block
     assert "longer side" in block.split("default", 1)[1]  # only the default is per image
+
+
+def _setting(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
+
+
+@pytest.mark.parametrize("script", ["predict.py", "get_map.py", "export"])
+def test_decoder_flag_help_states_each_detectors_own_default(script) -> None:
+    """--iou-threshold 'auto' and --keypoint-threshold say what a newly built model of each
+    detector holds: read here from the models themselves."""
+    from detector_cases import tiny_centernet, tiny_fcos, tiny_pose
+
+    from centernet_keras.models import build_centernet
+
+    parser = (
+        import_module("centernet_keras.commands.export").build_parser()
+        if script == "export"
+        else _parser(script)
+    )
+    blocks = _help_blocks(parser.format_help())
+    resnet = tiny_centernet().decoder.iou_threshold  # a ResNet-18 backbone
+    other = build_centernet(2, backbone="mobilenetv3_small", input_shape=(64, 64, 3))
+    pose = tiny_pose().decoder
+    iou = blocks["--iou-threshold"]
+    assert f"CenterNet {_setting(resnet)} with a ResNet backbone" in iou, iou
+    assert f"else {_setting(other.decoder.iou_threshold)}" in iou, iou
+    assert f"FCOS {_setting(tiny_fcos().decoder.iou_threshold)}" in iou, iou
+    assert f"pose {_setting(pose.iou_threshold)}" in iou, iou
+    keypoint = blocks["--keypoint-threshold"]
+    assert f"{_setting(pose.keypoint_threshold)} unless changed" in keypoint, keypoint
 
 
 def test_startup_log_filter_keeps_what_matters() -> None:

@@ -159,7 +159,7 @@ def test_layer_config_round_trip_and_call(ref: dict[str, np.ndarray]) -> None:
         "keypoint_threshold": 0.2,
         "stride": 2,
     }
-    assert "iou_threshold" not in config
+    assert config["iou_threshold"] is None  # no NMS, as the reference
     restored = PoseDecoder.from_config(config)
     assert restored.get_config() == config
     again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
@@ -174,8 +174,30 @@ def test_layer_config_round_trip_and_call(ref: dict[str, np.ndarray]) -> None:
             np.testing.assert_array_equal(got[key], want[key])
     assert want["num_detections"][0] == 7
     assert layer.replace(stride=1).stride == 1
-    with pytest.raises(TypeError, match="iou_threshold"):
-        layer.replace(iou_threshold=0.5)
+    assert layer.replace(iou_threshold=0.5).iou_threshold == 0.5
+    # A pose model saved before the setting existed (no iou_threshold in its config) loads.
+    legacy = {k: v for k, v in config.items() if k != "iou_threshold"}
+    assert PoseDecoder.from_config(legacy).iou_threshold is None
+
+
+def test_iou_threshold_keeps_the_people_box_nms_keeps(ref: dict[str, np.ndarray]) -> None:
+    """NMS over the people: the boxes kept are those ``decode_centernet`` keeps from the same
+    maps at the same IoU, each with its own joints."""
+    from centernet_keras.decoding import decode_centernet
+
+    maps = _maps(ref)
+    plain = _decode(maps, max_detections=30, stride=4)
+    for iou in (0.1, 0.3):
+        nms = _decode(maps, max_detections=30, stride=4, iou_threshold=iou)
+        boxes = _np(decode_centernet(maps["heatmap"], maps["size"], maps["offset"], 30, 0.0, iou))
+        n = int(nms["num_detections"][0])
+        assert n == int(boxes["num_detections"][0]) < int(plain["num_detections"][0])
+        np.testing.assert_array_equal(nms["boxes"][0, :n], boxes["boxes"][0, :n])
+        same = (nms["boxes"][0, :n, None] == plain["boxes"][0, None]).all(-1)  # [n, K]
+        rows = same.argmax(axis=1)  # each kept person's row without NMS
+        for key in ("scores", "keypoints", "keypoint_scores"):
+            np.testing.assert_array_equal(nms[key][0, :n], plain[key][0, rows])
+        np.testing.assert_array_equal(nms["keypoints"][0, n:], -1)
 
 
 def test_traced_equals_eager(ref: dict[str, np.ndarray]) -> None:

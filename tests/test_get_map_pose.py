@@ -178,3 +178,17 @@ def test_a_file_with_other_joint_names_is_a_one_line_error(get_map, pose_split, 
     assert len(err.splitlines()) == 1 and err.startswith(f"error: {renamed}:")
     assert "['l_eye', 'r_eye']" in err and "['left_eye', 'right_eye']" in err
     assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_keypoint_threshold_flag_changes_the_scored_joints(get_map, pose_split, tmp_path):
+    """--keypoint-threshold reaches val's decoder: a lower threshold snaps joints to weaker
+    joint-heatmap peaks, so the joints written to coco_results.json move."""
+    written = {}
+    for threshold in ("0.05", "0.5"):
+        out = tmp_path / threshold
+        argv = [*_argv(pose_split, out), "--keypoint-threshold", threshold]
+        assert get_map.main(argv) == 0
+        results = json.loads((out / "coco_results.json").read_text())
+        written[threshold] = np.array([r["keypoints"] for r in results])
+    assert written["0.05"].shape == written["0.5"].shape  # the same people
+    assert np.any(written["0.05"] != written["0.5"])

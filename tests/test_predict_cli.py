@@ -217,6 +217,40 @@ def test_input_size_of_a_fixed_size_model_must_match(checkpoint, image, capsys) 
     assert "fixed at (64, 64)" in capsys.readouterr().err
 
 
+def test_input_size_rounding_is_reported_as_typed(
+    checkpoint, dynamic_checkpoint, image, tmp_path, capsys
+) -> None:
+    """--input-size 140 runs at 160 and says so; a fixed 64 x 64 model refuses it naming the
+    140 the user typed, not only the 160 it became."""
+    argv = ["--input", str(image), "--output", str(tmp_path / "o.png"), "--input-size", "140"]
+    assert predict.main(["--model", str(dynamic_checkpoint), *argv]) == 0
+    err = capsys.readouterr().err
+    assert "--input-size 140 rounded up to 160 (must be a multiple of 32)" in err, err
+    assert predict.main(["--model", str(dynamic_checkpoint), *argv[:-1], "160"]) == 0
+    assert "rounded" not in capsys.readouterr().err  # a multiple of 32 is used as typed
+    assert predict.main(["--model", str(checkpoint), *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "rounded" not in err.split("error:")[0], err
+    assert "(--input-size) 140 (rounded up to 160)" in err and "fixed at (64, 64)" in err, err
+
+
+def test_keypoint_threshold_on_a_box_model_is_a_one_line_error(checkpoint, image, capsys) -> None:
+    argv = ["--model", str(checkpoint), "--input", str(image), "--keypoint-threshold", "0.2"]
+    assert predict.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--keypoint-threshold) is for pose models" in err, err
+
+
+@pytest.mark.parametrize("value", ["0", "-32", "big"])
+def test_input_size_must_be_a_positive_number(dynamic_checkpoint, image, capsys, value) -> None:
+    argv = ["--model", str(dynamic_checkpoint), "--input", str(image), "--input-size", value]
+    with pytest.raises(SystemExit) as exit_info:
+        predict.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --input-size: {value!r} is not a positive number of pixels" in err, err
+
+
 @pytest.mark.slow
 def test_export_input_size_is_n_by_n(dynamic_checkpoint, tmp_path) -> None:
     """--mode export --input-size 100 exports a 128 x 128 input, as the predict modes round."""

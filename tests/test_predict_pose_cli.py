@@ -116,3 +116,76 @@ def test_heatmap_mode_shows_the_joints(checkpoint, tmp_path, rng) -> None:
     centres = np.asarray(heatmap_overlay(image, predictor.heatmap(image, which="centres")))
     np.testing.assert_array_equal(written, joints)
     assert np.abs(written.astype(int) - centres).mean() > 1.0
+
+
+def _decoded_people(checkpoint, image, tmp_path, monkeypatch, flags) -> list[Detections]:
+    """``predict.py --mode image`` with ``flags``; the ``Detections`` the Predictor returned."""
+    seen = []
+    call = Predictor.__call__
+
+    def spy(self, img):
+        seen.append(call(self, img))
+        return seen[-1]
+
+    monkeypatch.setattr(Predictor, "__call__", spy)
+    argv = ["--model", str(checkpoint), "--input", str(image), "--score-threshold", "0"]
+    assert predict.main([*argv, "--output", str(tmp_path / "o.png"), *flags]) == 0
+    return seen
+
+
+def test_iou_threshold_suppresses_overlapping_people(
+    checkpoint, tmp_path, rng, monkeypatch
+) -> None:
+    """--iou-threshold on a pose model runs class-wise NMS over the people (the default, 'auto',
+    is the model's own: none)."""
+    image = tmp_path / "crowd.png"
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3)).astype(np.uint8)).save(image)
+    [plain] = _decoded_people(checkpoint, image, tmp_path, monkeypatch, [])
+    [none] = _decoded_people(checkpoint, image, tmp_path, monkeypatch, ["--iou-threshold", "none"])
+    [nms] = _decoded_people(checkpoint, image, tmp_path, monkeypatch, ["--iou-threshold", "0.1"])
+    assert len(plain) == len(none) > 20  # 12 x 20 px people, peaks 2 cells (8 px) apart
+    assert 0 < len(nms) < len(plain)
+    assert set(map(tuple, nms.boxes)) < set(map(tuple, plain.boxes))  # suppressed, not moved
+    assert nms.scores[0] == plain.scores.max()  # the best person is always kept
+
+
+def test_keypoint_threshold_flag_sets_the_decoders_snapping(
+    checkpoint, tmp_path, rng, monkeypatch
+) -> None:
+    """--keypoint-threshold T: joints are snapped only to joint-heatmap peaks scoring above T
+    (snapped joints carry that score, the others 0); a lower T snaps more joints."""
+    image = tmp_path / "people.png"
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3)).astype(np.uint8)).save(image)
+    snapped = {}
+    for threshold in (0.05, 0.5):
+        flags = ["--keypoint-threshold", str(threshold)]
+        [found] = _decoded_people(checkpoint, image, tmp_path, monkeypatch, flags)
+        scores = found.keypoint_scores
+        assert np.all((scores == 0) | (scores > threshold))
+        snapped[threshold] = int(np.count_nonzero(scores))
+    assert snapped[0.5] > 0 and snapped[0.05] > snapped[0.5]
+
+
+def test_keypoint_threshold_flag_sets_the_drawing_threshold(
+    checkpoint, gray_image, tmp_path, monkeypatch
+) -> None:
+    """The skeleton drawing hides joints scored below --keypoint-threshold (the left wrist
+    scores 0.05: hidden at the model's 0.1, drawn at 0.01)."""
+    monkeypatch.setattr(Predictor, "__call__", lambda self, image: one_person(image))
+    out = tmp_path / "out.png"
+    argv = ["--model", str(checkpoint), "--input", str(gray_image), "--output", str(out)]
+    assert predict.main([*argv, "--keypoint-threshold", "0.01"]) == 0
+    pixels = np.asarray(Image.open(out))
+    assert tuple(pixels[40, 66]) == LEFT_COLOR  # the wrist's dot
+    assert tuple(pixels[40, 58]) == LEFT_COLOR  # elbow → wrist
+    assert predict.main([*argv, "--keypoint-threshold", "0.5"]) == 0
+    assert tuple(np.asarray(Image.open(out))[27, 50]) == LEFT_COLOR  # 0.9 joints still drawn
+
+
+def test_keypoint_threshold_is_saved_with_an_exported_pose_model(checkpoint, tmp_path) -> None:
+    out = tmp_path / "exported.keras"
+    argv = ["--model", str(checkpoint), "--mode", "export", "--format", "keras"]
+    argv += ["--output", str(out), "--keypoint-threshold", "0.42", "--iou-threshold", "0.7"]
+    assert predict.main(argv) == 0
+    decoder = Predictor.from_checkpoint(out).model.decoder
+    assert (decoder.keypoint_threshold, decoder.iou_threshold) == (0.42, 0.7)

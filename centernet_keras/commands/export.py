@@ -21,6 +21,7 @@ from centernet_keras.cli import (
     add_decoder_arguments,
     add_model_arguments,
     add_score_threshold_argument,
+    input_side,
     new_parser,
     predictor_from_args,
     run_reporting_errors,
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_decoder_arguments(parser)
     parser.add_argument(
         "--input-size",
-        type=int,
+        type=input_side,
         default=None,
         metavar="N",
         help="input N x N (rounded up to a multiple of 32) of a model with a dynamic input "

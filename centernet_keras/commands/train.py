@@ -78,7 +78,13 @@ FLAGS = [
         "convs, default 64)",
     ),
     ("--resize", "image_resize", str, "letterbox (keep aspect, gray pad) | resize (stretch)"),
-    ("--max-objects", "max_objects", int, "target slots per image (extra boxes are reported)"),
+    (
+        "--max-objects",
+        "max_objects",
+        int,
+        "centernet, pose: objects per image trained on (the first ones; images with more are "
+        "reported); fcos trains on every box",
+    ),
     (
         "--freeze-epochs",
         "freeze_epochs",
@@ -233,13 +239,14 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from centernet_keras.backbones import WeightsUnavailableError
     from centernet_keras.training import train
     from centernet_keras.training.distribute import ClusterError
 
     try:
         config = config_from_args(args)
         result = train(config, resume=args.resume, verbose=2 if args.quiet else "auto")
-    except (ValueError, FileNotFoundError, ClusterError) as err:
+    except (ValueError, FileNotFoundError, ClusterError, WeightsUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     skipped = result.skipped_images

@@ -47,8 +47,9 @@ class PipelineConfig:
     Attributes:
         input_size: network input ``(height, width)``, multiples of 32.
         batch_size: images per batch.
-        max_objects: target slots per image of the encoder (only reported here: images with
-            more boxes are named in a warning).
+        max_objects: target slots per image of the encoder (``Detector.target_slots``; only
+            reported here: images with more boxes are named in a warning), or ``None`` when
+            the encoder takes every box (FCOS): no warning.
         image_resize: ``"letterbox"`` or ``"resize"`` (validation / inference geometry).
         augment: the random training augmentation (``augment.enabled=False``: training uses
             the deterministic letterbox / resize of validation).
@@ -61,7 +62,7 @@ class PipelineConfig:
     input_size: tuple[int, int]
     _: KW_ONLY
     batch_size: int = 8
-    max_objects: int = 100
+    max_objects: int | None = 100
     image_resize: str = "letterbox"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     min_box_size: float = 1.0
@@ -169,7 +170,9 @@ def transform_example(
     return out, encoder(boxes, classes, hw, **extra)
 
 
-def _report_overfull(records: Sequence[ImageRecord], max_objects: int) -> None:
+def _report_overfull(records: Sequence[ImageRecord], max_objects: int | None) -> None:
+    if max_objects is None:  # the encoder takes every box
+        return
     counts = [int((~r.difficult).sum()) for r in records]  # difficult boxes are left out
     over = [(n, r) for n, r in zip(counts, records, strict=True) if n > max_objects]
     if over:

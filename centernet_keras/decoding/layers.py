@@ -13,7 +13,7 @@ import keras
 
 from centernet_keras.decoding.centernet import decode_centernet
 from centernet_keras.decoding.fcos import decode_fcos
-from centernet_keras.decoding.pose import decode_pose
+from centernet_keras.decoding.pose import KEYPOINT_THRESHOLD, decode_pose
 from centernet_keras.locations import FCOS_STRIDES
 
 
@@ -89,13 +89,15 @@ class CenterNetDecoder(Decoder):
 
 @keras.saving.register_keras_serializable(package="centernet_keras")
 class PoseDecoder(Decoder):
-    """CenterNet multi-person pose (``decode_pose``); no NMS (the reference has none).
+    """CenterNet multi-person pose (``decode_pose``).
 
     Args:
         max_detections: people per image (``K``), also the peaks taken per joint heatmap.
         score_threshold: people scored below it are padding.
         keypoint_threshold: a joint-heatmap peak must score above it to be snapped to.
         stride: output-map stride (map cells → input pixels).
+        iou_threshold: class-wise greedy NMS IoU over the person boxes, or ``None`` (the
+            default, as the reference: no NMS).
 
     Call: ``{"heatmap" [B, H, W, C], "size" [B, H, W, 2], "offset" [B, H, W, 2], "keypoints"
     [B, H, W, 2J], "keypoint_heatmap" [B, H, W, J], "keypoint_offset" [B, H, W, 2]}`` (heatmaps
@@ -108,17 +110,16 @@ class PoseDecoder(Decoder):
         self,
         max_detections: int = 100,
         score_threshold: float = 0.0,
-        keypoint_threshold: float = 0.1,
+        keypoint_threshold: float = KEYPOINT_THRESHOLD,
         stride: int = 4,
+        iou_threshold: float | None = None,
         **kwargs,
     ):
-        super().__init__(max_detections, score_threshold, None, stride, **kwargs)
+        super().__init__(max_detections, score_threshold, iou_threshold, stride, **kwargs)
         self.keypoint_threshold = float(keypoint_threshold)
 
     def get_config(self) -> dict:
-        config = super().get_config()
-        config.pop("iou_threshold")
-        return {**config, "keypoint_threshold": self.keypoint_threshold}
+        return {**super().get_config(), "keypoint_threshold": self.keypoint_threshold}
 
     def call(self, maps: Mapping[str, keras.KerasTensor]) -> dict[str, keras.KerasTensor]:
         return decode_pose(
@@ -132,6 +133,7 @@ class PoseDecoder(Decoder):
             score_threshold=self.score_threshold,
             keypoint_threshold=self.keypoint_threshold,
             stride=self.stride,
+            iou_threshold=self.iou_threshold,
         )
 
 

@@ -10,8 +10,10 @@ the joint offset (``None`` → + 0.5), when that peak
 - lies inside the person's box (borders included), and
 - is at most ``0.3 · max(box h, box w)`` from the regressed joint;
 
-otherwise the regressed joint stays. Everything is in output-map cells until the final
-``× stride``. Rows are padded with ``-1`` after the valid ones, as ``decode_centernet`` pads.
+otherwise the regressed joint stays. With ``iou_threshold`` set, class-wise greedy NMS over the
+person boxes follows (the reference has none: the default). Everything is in output-map cells
+until the final ``× stride``. Rows are padded with ``-1`` after the valid ones, as
+``decode_centernet`` pads.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from centernet_keras.decoding.centernet import (
     topk_peaks,
     valid_rows,
 )
-from centernet_keras.decoding.common import compact_rows
+from centernet_keras.decoding.common import class_nms, compact_rows
 from centernet_keras.gather import take_rows
 
 SNAP_RADIUS = 0.3  # a snapped peak is at most SNAP_RADIUS · max(box h, w) from the joint
+KEYPOINT_THRESHOLD = 0.1  # the reference's: a joint-heatmap peak must score above it
 
 
 def _joint_peaks(
@@ -121,8 +124,9 @@ def decode_pose(
     keypoint_offset: keras.KerasTensor | None = None,
     max_detections: int = 100,
     score_threshold: float = 0.0,
-    keypoint_threshold: float = 0.1,
+    keypoint_threshold: float = KEYPOINT_THRESHOLD,
     stride: int = 4,
+    iou_threshold: float | None = None,
 ) -> dict[str, keras.KerasTensor]:
     """Decode CenterNet ``multi_pose`` head outputs into padded per-image people.
 
@@ -138,6 +142,8 @@ def decode_pose(
         score_threshold: People with ``score >= score_threshold`` are valid (non-peaks never).
         keypoint_threshold: A joint-heatmap peak must score above it to be snapped to.
         stride: Output-map stride; boxes and joints are multiplied by it.
+        iou_threshold: Class-wise greedy NMS IoU over the person boxes, or ``None`` (the
+            reference: no NMS).
 
     Returns:
         ``boxes [B, K, 4]`` float32 xyxy input pixels, ``scores [B, K]`` float32, ``classes
@@ -159,9 +165,12 @@ def decode_pose(
         joints, joint_scores = _snap(
             joints, boxes, peak_scores, peak_positions, float(keypoint_threshold)
         )
+    boxes = boxes * float(stride)  # input pixels, as decode_centernet's NMS sees them
     valid = valid_rows(scores, classes, score_threshold)  # [B, K]
+    if iou_threshold is not None:
+        valid = class_nms(boxes, classes, valid, float(iou_threshold))
     boxes, scores, classes, joints, joint_scores = compact_rows(
-        valid, boxes * float(stride), scores, classes, joints * float(stride), joint_scores
+        valid, boxes, scores, classes, joints * float(stride), joint_scores
     )
     return {
         "boxes": boxes,

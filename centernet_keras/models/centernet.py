@@ -131,6 +131,12 @@ class CenterNet(Detector):
         return super().from_config(config)
 
 
+def auto_iou_threshold(backbone_name: str) -> float | None:
+    """The NMS IoU ``iou_threshold="auto"`` gives a CenterNet on this backbone: 0.5 for the
+    ResNet backbones (``resnet*``, as the Keras CenterNet ports), else none."""
+    return 0.5 if backbone_name.startswith("resnet") else None
+
+
 def _legacy_decoder(config: dict) -> CenterNetDecoder:
     """The decoder of a config saved by earlier versions (settings as model attributes).
 
@@ -138,8 +144,8 @@ def _legacy_decoder(config: dict) -> CenterNetDecoder:
     none ("auto"); that default is now the decoder's own setting.
     """
     iou = config.get("nms_iou")
-    if iou is None and config["backbone"].get("config", {}).get("name", "").startswith("resnet"):
-        iou = 0.5
+    if iou is None:
+        iou = auto_iou_threshold(config["backbone"].get("config", {}).get("name", ""))
     return CenterNetDecoder(
         max_detections=config.get("max_detections", 100),
         score_threshold=config.get("score_threshold", 0.0),
@@ -177,9 +183,9 @@ def build_centernet(
             ``(256, 128, 64)`` for ``deconv`` and ``(96, 64, 64)`` for ``skip``
             (``(128, 64, 64)`` on ``resnet18``).
         max_detections, score_threshold: settings of the model's ``CenterNetDecoder``.
-        iou_threshold: the decoder's class-wise NMS IoU, ``None`` for none, or ``"auto"``:
-            0.5 for the ResNet backbones (``resnet*``, as the Keras CenterNet ports), none
-            otherwise.
+        iou_threshold: the decoder's class-wise NMS IoU, ``None`` for none, or ``"auto"``
+            (``auto_iou_threshold``): 0.5 for the ResNet backbones (``resnet*``, as the Keras
+            CenterNet ports), none otherwise.
         **kwargs: passed to ``CenterNet`` (neck_filters, head_channels, class_names…).
 
     Returns:
@@ -196,8 +202,7 @@ def build_centernet(
                 f"got {input_shape[:2]}; letterbox/resize images to e.g. 512x512"
             )
     if iou_threshold == "auto":
-        name = backbone if isinstance(backbone, str) else backbone.name
-        iou_threshold = 0.5 if name.startswith("resnet") else None
+        iou_threshold = auto_iou_threshold(backbone if isinstance(backbone, str) else backbone.name)
     kwargs["decoder"] = CenterNetDecoder(max_detections, score_threshold, iou_threshold)
     backbone, neck = backbone_and_neck(backbone, neck, input_shape, weights, kwargs)
     return CenterNet(backbone, num_classes, neck=neck, **kwargs)

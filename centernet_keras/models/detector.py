@@ -115,6 +115,12 @@ class Detector(keras.Model):
         """
         raise NotImplementedError
 
+    def target_slots(self, max_objects: int) -> int | None:
+        """The boxes per image that ``target_encoder(max_objects)`` trains on: ``max_objects``
+        (the first ones; the rest are dropped, and the pipeline warns about them), or ``None``
+        when its targets take every box."""
+        return max_objects
+
     # ---- shared ------------------------------------------------------------------------------
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

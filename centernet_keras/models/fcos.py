@@ -144,8 +144,8 @@ class FCOS(Detector):
         return decoder(maps, image_size=tuple(int(v) for v in image_hw))
 
     def target_encoder(self, max_objects: int) -> Callable[..., dict]:
-        """``encode_fcos_targets`` of one image (dense over the ``L`` locations, so
-        ``max_objects`` only bounds the pipeline's box rows)."""
+        """``encode_fcos_targets`` of one image (dense over the ``L`` locations: every box is
+        trained on, ``max_objects`` is unused; see ``target_slots``)."""
         from centernet_keras.targets import encode_fcos_targets  # TF ops: only for targets
 
         del max_objects
@@ -156,6 +156,10 @@ class FCOS(Detector):
             return encode_fcos_targets(boxes, classes, size, strides, radius)
 
         return encode
+
+    def target_slots(self, max_objects: int) -> None:
+        """``None``: the dense targets take every box, whatever ``max_objects``."""
+        return None
 
     def get_config(self) -> dict:
         return {

@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from centernet_keras.decoding.layers import PoseDecoder
+from centernet_keras.decoding.pose import KEYPOINT_THRESHOLD
 from centernet_keras.heads.pose import pose_heads
 from centernet_keras.keypoints import KeypointSpec
 from centernet_keras.losses import pose_loss
@@ -170,7 +171,8 @@ def build_centernet_pose(
     keypoint_spec: KeypointSpec | None = None,
     max_detections: int = 100,
     score_threshold: float = 0.0,
-    keypoint_threshold: float = 0.1,
+    keypoint_threshold: float = KEYPOINT_THRESHOLD,
+    iou_threshold: float | None = None,
     **kwargs,
 ) -> CenterNetPose:
     """Build a CenterNet pose model (any backbone / neck of ``build_centernet``).
@@ -180,7 +182,8 @@ def build_centernet_pose(
             ``keypoint_spec``.
         backbone, input_shape, weights, neck: as ``build_centernet``.
         keypoint_spec: the joints; default ``KeypointSpec.coco17()``.
-        max_detections, score_threshold, keypoint_threshold: the ``PoseDecoder`` settings.
+        max_detections, score_threshold, keypoint_threshold, iou_threshold: the
+            ``PoseDecoder`` settings (no NMS unless ``iou_threshold`` is set, as the reference).
         **kwargs: passed to ``CenterNetPose`` (head_channels, class_names, loss_weights…).
 
     Raises:
@@ -198,6 +201,8 @@ def build_centernet_pose(
         raise ValueError(
             f"keypoint_spec has {keypoint_spec.num_joints} joints, num_keypoints={num_keypoints}"
         )
-    kwargs["decoder"] = PoseDecoder(max_detections, score_threshold, keypoint_threshold)
+    kwargs["decoder"] = PoseDecoder(
+        max_detections, score_threshold, keypoint_threshold, iou_threshold=iou_threshold
+    )
     backbone, neck = backbone_and_neck(backbone, neck, input_shape, weights, kwargs)
     return CenterNetPose(backbone, keypoint_spec, neck=neck, **kwargs)

@@ -312,7 +312,7 @@ def train(
         pipe = PipelineConfig(
             config.model.input_size,
             batch_size=batch,
-            max_objects=config.max_objects,
+            max_objects=model.target_slots(config.max_objects),
             image_resize=config.model.image_resize,
             augment=config.augment,
             seed=config.seed + first,
