@@ -18,9 +18,13 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-# Two workers (tests are distributed one by one): 643 s of pytest on 2 cores (README).
+# Two workers (tests are distributed one by one): 643 s of pytest on 2 cores (README). Then the
+# tests marked `kernels` again under TensorFlow's other CPU kernel family (oneDNN <-> Eigen), so
+# one machine checks what CPUs with and without AVX-512 run (README: Test).
 test: lint
 	$(PY) -m pytest -q -n 2 --dist load --durations=10
+	TF_ENABLE_ONEDNN_OPTS=$$($(PY) -m centernet_keras.cpu_kernels --other) \
+	  $(PY) -m pytest -q -n 2 --dist load -m kernels --durations=5
 
 # The offline demo: synthetic VOC data -> convert -> train -> get_map -> predict (790 s on a fresh clone on 2 cores, venv included; README).
 demo: venv
