@@ -11,6 +11,7 @@ and maps the boxes (and joints) back to the original image.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 
 import cv2
@@ -28,7 +29,7 @@ from centernet_keras.data.image_io import pil_to_rgb, read_image_rgb, to_rgb8
 from centernet_keras.decoding.layers import Decoder
 from centernet_keras.detections import Detections
 from centernet_keras.models.detector import Detector
-from centernet_keras.timing import interleaved_medians
+from centernet_keras.timing import interleaved_stages
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray
 PAD_VALUE = LETTERBOX_FILL  # gray letterbox padding, as in the tf.data pipeline
@@ -251,7 +252,43 @@ class Predictor:
                 prepare=self._prepare,
                 decode=self.decode,
                 letterbox=self.letterbox,
+                input_hw=self.model_hw,
             )
+
+    def settings(self) -> dict:
+        """Every setting that changes the detections, JSON-ready (``centernet val`` writes
+        them into summary.json, so reports of different settings do not look alike).
+
+        Keys: ``runtime``, ``quantize``, ``calibration`` (INT8: ``images`` used and their
+        ``sha256``; else ``None``), ``input_hw`` (``[H, W]``, or ``None`` when each image is
+        scaled to ``input_longest_side``), ``letterbox``, ``flip_test``, ``score_threshold``,
+        ``iou_threshold``, ``max_detections`` and ``decoder`` (the decoder's whole config:
+        also the settings that only some detectors have).
+        """
+        from centernet_keras import runtime as rt
+
+        calibration = None
+        if self.engine is not None and self.engine.quantize is not None:
+            files = self.engine.calibration
+            calibration = {"images": len(files), "sha256": rt.file_digest(files)}
+        dynamic = None in tuple(self.model_hw)
+        settings = {
+            "runtime": self.runtime,
+            "quantize": None if self.engine is None else self.engine.quantize,
+            "calibration": calibration,
+            "input_hw": None if dynamic else [int(v) for v in self.model_hw],
+        }
+        if dynamic:
+            settings["input_longest_side"] = DEFAULT_INPUT_SIDE
+        return {
+            **settings,
+            "letterbox": self.letterbox,
+            "flip_test": self.flip_test,
+            "score_threshold": self.score_threshold,
+            "iou_threshold": self.iou_threshold,
+            "max_detections": self.max_detections,
+            "decoder": rt.decoder_settings(self.decoder),
+        }
 
     @property
     def score_threshold(self) -> float:
@@ -400,12 +437,31 @@ class Predictor:
 
     def __call__(self, image: ImageInput) -> Detections:
         """Detect objects in one image (path, PIL image or RGB array of any size)."""
+        return self.timed(image)[0]
+
+    def timed(self, image: ImageInput) -> tuple[Detections, dict[str, float]]:
+        """``self(image)`` and the seconds each of its stages took.
+
+        Stages: ``preprocess`` (load, fit to the input), ``detect`` (the network and its
+        decoder as the runtime runs them: one traced TensorFlow function; the ONNX Runtime
+        graph; INT8: its graph, then the Keras decoder), ``postprocess`` (to the original
+        image's pixels).
+        """
+        start = time.perf_counter()
         batch, image_hw = self.preprocess(image)
+        prepared = time.perf_counter()
         if self.engine is not None:
             decoded = self.engine.detect(batch)
         else:
             decoded = {k: np.asarray(v) for k, v in self._function("detect")(batch).items()}
-        return self.postprocess(decoded, image_hw, batch.shape[1:3])
+        detected = time.perf_counter()
+        detections = self.postprocess(decoded, image_hw, batch.shape[1:3])
+        stages = {
+            "preprocess": prepared - start,
+            "detect": detected - prepared,
+            "postprocess": time.perf_counter() - detected,
+        }
+        return detections, stages
 
     def heatmap(self, image: ImageInput, which: str = "auto") -> np.ndarray:
         """A heatmap of an image in original pixels ``[h, w]`` float32 (probabilities).
@@ -446,28 +502,21 @@ class Predictor:
         return cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR)
 
     def benchmark(self, image: ImageInput, runs: int = 20, warmup: int = 3) -> dict[str, float]:
-        """Median milliseconds of each step on one image, timed round-robin.
+        """Milliseconds of each stage of ``self(image)`` and of the whole call, file → boxes.
 
-        Steps: ``preprocess`` (load + resize), ``forward`` (traced network, maps to host),
-        ``decode`` (traced decoder on those maps), and ``total`` (the whole ``__call__``:
-        file → boxes, with forward and decode fused in one traced function). With ONNX
-        Runtime, ``forward`` runs the graph (the float graph: network and decoder), ``decode``
-        stays the Keras decoder and ``total`` is the ONNX Runtime path.
+        Stages (``preprocess_ms``, ``detect_ms``, ``postprocess_ms``) are those of
+        :meth:`timed`, measured inside the timed calls (``total_ms``), after ``warmup``
+        untimed calls (an ONNX graph build, tracing); each is the mean of the middle half of
+        ``runs`` calls ranked by total (``timing.interleaved_stages``), so the stages add up
+        to at most the total.
         """
-        ms = interleaved_medians(self.benchmark_steps(image), runs, warmup)
+        ms = interleaved_stages({"": self.benchmark_call(image)}, runs, warmup)[""]
         return {f"{name}_ms": value for name, value in ms.items()}
 
-    def benchmark_steps(self, image: ImageInput) -> dict[str, Callable[[], object]]:
-        """The calls :meth:`benchmark` times, by step name (to time several predictors in one
-        interleaved run, as ``centernet benchmark`` does)."""
-        batch, _ = self.preprocess(image)
-        maps = self.forward(batch)
-        return {
-            "preprocess": lambda: self.preprocess(image),
-            "forward": lambda: self.forward(batch),
-            "decode": lambda: self.decode(maps, batch.shape[1:3]),
-            "total": lambda: self(image),
-        }
+    def benchmark_call(self, image: ImageInput) -> Callable[[], dict[str, float]]:
+        """The call :meth:`benchmark` times: ``self(image)``, returning its stages' seconds
+        (to time several predictors in one interleaved run, as ``centernet benchmark`` does)."""
+        return lambda: self.timed(image)[1]
 
 
 def _former_names(former: dict, score_threshold, iou_threshold):

@@ -23,16 +23,26 @@ it gets one graph per input size (``input_size`` of the ``Predictor`` keeps that
 
 Cache: ``<dir>/<stem>.onnxruntime/<key>.onnx`` next to the ``.keras`` file (``model_file``;
 a model that is not from a file: a temporary folder kept while the ``Predictor`` lives). The
-key hashes the model file's contents (or, in memory, the model's config and weights) and
-everything baked into the graph: decoder settings, flip test, input size, quantization and
-calibration images, opset and converter version. So a changed model file or setting builds a
+key hashes the model file's contents (or, in memory, the model's config and weights),
+everything baked into the graph (decoder settings, flip test, input size, quantization,
+calibration images and the input size they are fitted to, opset) and the code that builds it
+(``code_versions``: the package's version and a hash of its source, TensorFlow, Keras,
+tf2onnx, onnx and ONNX Runtime versions). So a changed model file, setting or code builds a
 new graph (one line on stderr says so; it takes seconds to a minute); graphs of an earlier
-version of the model file are removed then. Files are written under a temporary name and
-renamed, so a crash or two processes at once never leave a half-written graph.
+version of the model file, or made by other code, are removed then. Files are written under a
+temporary name and renamed, so a crash or two processes at once never leave a half-written
+graph.
+
+Why the source hash: a developer checkout (an editable install) changes its decoder without a
+version bump, and the graph is traced from whatever package modules the model and decoder
+import, so every ``.py`` file of the package is hashed (once per process, ~100 files): a
+change anywhere rebuilds once (seconds to a minute), where a hand-kept list of "graph files"
+would silently serve an old graph the day a decoder imports a new helper.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -54,7 +64,7 @@ RUNTIMES = ("keras", "onnxruntime")
 QUANTIZATIONS = ("int8",)
 DEFAULT_CALIBRATION_COUNT = 100
 #: Bumped when the graph layout or the key changes (old cache files are then not reused).
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 CACHE_SUFFIX = ".onnxruntime"
 MAP_PREFIX = "map_"
 
@@ -156,12 +166,52 @@ def model_digest(model: Detector, model_file: str | os.PathLike | None) -> str:
     return digest.hexdigest()
 
 
-def _file_digest(paths: Sequence[Path]) -> str:
+def file_digest(paths: Sequence[Path]) -> str:
+    """SHA-256 of the paths and contents of ``paths`` (a missing file counts as missing)."""
     digest = hashlib.sha256()
     for path in paths:
         digest.update(os.fspath(path).encode())
         digest.update(path.read_bytes() if path.is_file() else b"<missing>")
     return digest.hexdigest()
+
+
+def package_source_sha256(root: str | os.PathLike) -> str:
+    """SHA-256 of every ``.py`` file under ``root``, by path relative to it (not where it lies)."""
+    root = Path(root)
+    files = sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@functools.cache
+def source_sha256() -> str:
+    """``package_source_sha256`` of this package, computed once per process."""
+    return package_source_sha256(Path(__file__).resolve().parent)
+
+
+def code_versions() -> dict[str, str]:
+    """The code a cached graph was made by (part of its key): this package's version and
+    source hash, and the versions of the libraries that trace, write, quantize and run it."""
+    import keras
+    import onnx
+    import onnxruntime
+    import tensorflow as tf
+    import tf2onnx
+
+    import centernet_keras
+
+    return {
+        "centernet_keras": centernet_keras.__version__,
+        "source_sha256": source_sha256(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "tf2onnx": tf2onnx.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
 
 
 def runtime_function(
@@ -181,7 +231,7 @@ def runtime_function(
     return serve
 
 
-def _settings_of(decoder: Decoder) -> dict:
+def decoder_settings(decoder: Decoder) -> dict:
     """The decoder's config without its layer name (unique per instance, not a setting)."""
     return {k: v for k, v in decoder.get_config().items() if k != "name"}
 
@@ -206,6 +256,9 @@ class OnnxEngine:
             ``Predictor``'s preprocessing, for the calibration images.
         decode: INT8: ``(activated maps, input (H, W)) → detections``, the Keras decoder.
         letterbox: how images are fitted (a calibration setting, part of the INT8 key).
+        input_hw: the ``Predictor``'s network input ``(H, W)``, ``None`` sides where each
+            image decides (scaled to ``DEFAULT_INPUT_SIDE``): the size the calibration images
+            are fitted to, part of the INT8 key of a graph with a dynamic input size.
     """
 
     def __init__(
@@ -220,10 +273,12 @@ class OnnxEngine:
         prepare: Callable | None = None,
         decode: Callable | None = None,
         letterbox: bool = True,
+        input_hw: Sequence[int | None] = (None, None),
     ):
         self.model, self.decoder, self.flip_test = model, decoder, bool(flip_test)
         self.quantize, self.prepare, self.keras_decode = quantize, prepare, decode
         self.letterbox = bool(letterbox)
+        self.input_hw = [None if v is None else int(v) for v in input_hw]
         self._temporary = None
         if model_file is None:
             self._temporary = tempfile.TemporaryDirectory(prefix="centernet_ort_")
@@ -258,28 +313,29 @@ class OnnxEngine:
         return int(input_hw[0]), int(input_hw[1])
 
     def settings(self, hw: tuple[int, int] | None, int8: bool) -> dict:
-        """Everything that the graph of input size ``hw`` bakes in (its cache key)."""
-        import tf2onnx
-
+        """Everything that the graph of input size ``hw`` bakes in, and the code that makes
+        it (its cache key)."""
         from centernet_keras.export import ONNX_OPSET
+        from centernet_keras.inference import DEFAULT_INPUT_SIDE
 
         settings = {
             "version": CACHE_VERSION,
             "model_sha256": self.model_sha256,
             "input_hw": None if hw is None else list(hw),
             "flip_test": self.flip_test,
-            "decoder": None if int8 else _settings_of(self.decoder),
+            "decoder": None if int8 else decoder_settings(self.decoder),
             "quantize": self.quantize if int8 else None,
             "opset": ONNX_OPSET,
-            "tf2onnx": tf2onnx.__version__,
+            "code": code_versions(),
         }
         if int8:
-            import onnxruntime
-
-            settings["onnxruntime"] = onnxruntime.__version__
-            settings["calibration_sha256"] = _file_digest(self.calibration)
+            settings["calibration_sha256"] = file_digest(self.calibration)
             settings["calibration_count"] = len(self.calibration)
             settings["letterbox"] = self.letterbox
+            if hw is None:  # a dynamic graph: calibrated at the Predictor's input size
+                settings["calibration_input_hw"] = self.input_hw
+                if None in self.input_hw:
+                    settings["calibration_input_side"] = DEFAULT_INPUT_SIDE
         return settings
 
     def graph_path(self, hw: tuple[int, int] | None, int8: bool) -> Path:
@@ -383,13 +439,16 @@ class OnnxEngine:
         atomic_write_text(path.with_suffix(".json"), text + "\n")
 
     def _remove_stale(self) -> None:
-        """Graphs of an earlier version of the model file (their ``.json`` says so)."""
+        """Graphs of an earlier version of the model file, or made by other code (their
+        ``.json`` says so): one model version's and one code's graphs per folder."""
         if self._temporary is not None or not self.cache_dir.is_dir():
             return
+        code = code_versions()
         for sidecar in self.cache_dir.glob("*.json"):
             try:
-                stale = json.loads(sidecar.read_text()).get("model_sha256") != self.model_sha256
-            except (OSError, ValueError):
+                made = json.loads(sidecar.read_text())
+                stale = made.get("model_sha256") != self.model_sha256 or made.get("code") != code
+            except (OSError, ValueError, AttributeError):
                 continue
             if stale:
                 sidecar.with_suffix(".onnx").unlink(missing_ok=True)

@@ -145,7 +145,7 @@ def test_train_then_val_predict_export_and_benchmark(trained, tmp_path, capsys):
     timings = {t["runtime"]: t for t in map(json.loads, lines[-2:])}
     assert set(timings) == {"keras", "onnxruntime"}  # one interleaved run of both
     for timing in timings.values():
-        assert {"preprocess_ms", "forward_ms", "decode_ms", "total_ms", "fps"} <= set(timing)
+        assert {"preprocess_ms", "detect_ms", "postprocess_ms", "total_ms", "fps"} <= set(timing)
         assert timing["input_hw"] == [64, 64] and timing["total_ms"] > 0
     assert timings["keras"]["total_vs_keras"] == 1.0
     assert list(model.parent.glob("best.onnxruntime/*.onnx"))  # the cached graph was made

@@ -348,3 +348,50 @@ def test_class_id_beyond_the_model_is_an_error(tmp_path) -> None:
     record = ImageRecord(str(tmp_path / "x.jpg"), [[0, 0, 5, 5]], [2])
     with pytest.raises(ValueError, match=r"class id 2 .* the model has 2 classes"):
         collect_detections(lambda image: None, [record], CLASSES, progress=False)
+
+
+#: summary.json keys of the settings that change the detections, hence the score.
+SCORE_SETTINGS = (
+    "runtime", "quantize", "calibration", "input_hw", "flip_test", "letterbox",
+    "score_threshold", "iou_threshold", "max_detections", "decoder",
+)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_summary_records_every_setting_that_changes_the_score(dataset, tmp_path, capsys):
+    """A plain Keras run and an INT8 ONNX Runtime run with every setting changed: each
+    setting is in summary.json, and differs between the two reports (issue 21 point 5)."""
+    model = build_centernet(
+        2, backbone="resnet18", input_shape=(None, None, 3), neck_filters=(32, 32, 32),
+        head_channels=16, class_names=CLASSES,
+    )  # fmt: skip
+    path = tmp_path / "dynamic.keras"
+    model.save(path)
+    argv = ["--model", str(path), "--annotation-file", str(dataset / "val.txt")]
+    argv += ["--no-progress", "--metrics", "voc", "--output-dir"]
+    changed = [
+        "--runtime", "onnxruntime", "--quantize", "int8", "--calibration-count", "2",
+        "--calibration-images", str(dataset / "VOCdevkit" / "VOC2007" / "JPEGImages"),
+        "--input-size", "96", "--flip-test", "--no-letterbox", "--score-threshold", "0.02",
+        "--iou-threshold", "0.4", "--max-detections", "20",
+    ]  # fmt: skip
+    assert get_map.main([*argv, str(tmp_path / "plain")]) == 0
+    with pytest.warns(UserWarning, match="int8"):
+        assert get_map.main([*argv, str(tmp_path / "int8"), *changed]) == 0
+    capsys.readouterr()
+    plain, int8 = (
+        json.loads((tmp_path / name / "summary.json").read_text()) for name in ("plain", "int8")
+    )
+    for key in SCORE_SETTINGS:
+        assert key in plain and key in int8 and plain[key] != int8[key], key
+    assert (plain["runtime"], plain["quantize"], plain["calibration"]) == ("keras", None, None)
+    assert (int8["runtime"], int8["quantize"]) == ("onnxruntime", "int8")
+    assert int8["calibration"]["images"] == 2 and len(int8["calibration"]["sha256"]) == 64
+    assert (plain["input_hw"], plain["input_longest_side"]) == (None, 512)  # each image's
+    assert int8["input_hw"] == [96, 96] and "input_longest_side" not in int8
+    assert (plain["flip_test"], int8["flip_test"]) == (False, True)
+    assert (plain["letterbox"], int8["letterbox"]) == (True, False)
+    assert (plain["score_threshold"], int8["score_threshold"]) == (0.01, 0.02)
+    assert (plain["iou_threshold"], int8["iou_threshold"]) == (0.5, 0.4)  # auto: ResNet's 0.5
+    assert (plain["max_detections"], int8["max_detections"]) == (100, 20)
+    assert int8["decoder"]["score_threshold"] == 0.02 and int8["decoder"]["max_detections"] == 20

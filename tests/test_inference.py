@@ -250,7 +250,7 @@ def test_unnamed_classes() -> None:
 def test_benchmark_and_heatmap(predictor, rng) -> None:
     image = _random_image(rng, 40, 70)
     ms = predictor.benchmark(image, runs=2, warmup=1)
-    assert set(ms) == {"preprocess_ms", "forward_ms", "decode_ms", "total_ms"}
+    assert set(ms) == {"preprocess_ms", "detect_ms", "postprocess_ms", "total_ms"}
     assert all(v > 0 for v in ms.values())
     heat = predictor.heatmap(image)
     assert heat.shape == (40, 70) and heat.dtype == np.float32

@@ -144,7 +144,7 @@ def test_fps_and_heatmap_modes(checkpoint, image, tmp_path, capsys) -> None:
     argv = ["--model", str(checkpoint), "--input", str(image)]
     assert predict.main([*argv, "--mode", "fps", "--runs", "2"]) == 0
     timings = json.loads(capsys.readouterr().out.splitlines()[0])
-    assert set(timings) == {"preprocess_ms", "forward_ms", "decode_ms", "total_ms"}
+    assert set(timings) == {"preprocess_ms", "detect_ms", "postprocess_ms", "total_ms"}
     out = tmp_path / "heat.png"
     assert predict.main([*argv, "--mode", "heatmap", "--output", str(out)]) == 0
     assert Image.open(out).size == (72, 48)

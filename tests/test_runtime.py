@@ -276,3 +276,138 @@ def test_a_model_onnx_runtime_cannot_run_is_a_clear_error():
     image = np.zeros((64, 64, 3), np.uint8)
     with pytest.raises(ValueError, match=r"GroupedConv2D.*use --runtime keras"):
         Predictor(model, runtime="onnxruntime")(image)
+
+
+# ---- the cache key holds the code that builds the graph (issue 21 point 4) --------------------
+
+#: Module attributes read into the key: the package, TensorFlow / Keras (they trace the graph),
+#: tf2onnx / onnx (they write it) and ONNX Runtime (it quantizes and runs it).
+VERSIONED = ("centernet_keras", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime")
+
+
+def _fake_build(monkeypatch) -> list:
+    """Graph builds replaced by writing placeholder bytes (the key is what is tested here)."""
+    built: list = []
+
+    def convert(self, out, hw, decoder):
+        built.append(("convert", hw))
+        out.write_bytes(b"graph")
+
+    def quantize(self, source, out, hw):
+        built.append(("quantize", hw))
+        out.write_bytes(b"int8 graph")
+
+    monkeypatch.setattr(runtime.OnnxEngine, "_convert", convert)
+    monkeypatch.setattr(runtime.OnnxEngine, "_quantize", quantize)
+    return built
+
+
+@pytest.fixture
+def calibration(tmp_path) -> str:
+    folder = tmp_path / "calibration"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((40, 70, 3), 60 * i, np.uint8)).save(folder / f"{i}.png")
+    return str(folder)
+
+
+@pytest.mark.parametrize("component", [*VERSIONED, "source"])
+def test_cache_key_changes_with_the_code_that_builds_the_graph(
+    component, calibration, monkeypatch
+) -> None:
+    """A new package, TensorFlow, Keras, tf2onnx, onnx or ONNX Runtime version, or a changed
+    package source (a developer checkout changes without a version bump), is a new graph path
+    (the cache is looked up by path) for the float and the INT8 graph."""
+    import importlib
+
+    model = tiny_centernet()
+    float_engine = Predictor(model, runtime="onnxruntime").engine
+    with pytest.warns(UserWarning, match="int8"):
+        int8_engine = Predictor(
+            model, runtime="onnxruntime", quantize="int8", calibration_images=calibration
+        ).engine
+    before = float_engine.graph_path((64, 64), False), int8_engine.graph_path((64, 64), True)
+    if component == "source":
+        monkeypatch.setattr(runtime, "source_sha256", lambda: "0" * 64)
+    else:
+        module = importlib.import_module(component)
+        monkeypatch.setattr(module, "__version__", f"{module.__version__}.changed")
+    after = float_engine.graph_path((64, 64), False), int8_engine.graph_path((64, 64), True)
+    assert after[0] != before[0] and after[1] != before[1]
+
+
+def test_source_sha256_covers_the_package_source(tmp_path, monkeypatch) -> None:
+    """The hash is of every ``.py`` file of the package: an edited decoder changes it."""
+    package = tmp_path / "package"
+    shutil.copytree(
+        os.path.dirname(runtime.__file__), package, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    first = runtime.package_source_sha256(package)
+    assert first == runtime.package_source_sha256(os.path.dirname(runtime.__file__))  # not where
+    decoder = package / "decoding" / "centernet.py"
+    decoder.write_text(decoder.read_text() + "\n# changed\n")
+    assert runtime.package_source_sha256(package) != first
+
+
+def test_a_code_change_builds_a_new_graph_not_a_reuse(files, tmp_path, monkeypatch) -> None:
+    """Same model file and settings, other code: a build (the old graph is not served) and
+    the graph of the old code is removed (one code's graphs per model folder)."""
+    built = _fake_build(monkeypatch)
+    shutil.copy(files["centernet"], tmp_path / "model.keras")
+    path = tmp_path / "model.keras"
+    first = Predictor.from_checkpoint(path, runtime="onnxruntime").engine
+    old = first._ensure((64, 64), False)
+    again = Predictor.from_checkpoint(path, runtime="onnxruntime").engine
+    assert again._ensure((64, 64), False) == old and again.builds == 0  # reused
+    monkeypatch.setattr(runtime, "source_sha256", lambda: "0" * 64)
+    changed = Predictor.from_checkpoint(path, runtime="onnxruntime").engine
+    new = changed._ensure((64, 64), False)
+    assert new != old and changed.builds == 1 and len(built) == 2
+    assert not old.exists() and [p.name for p in path.parent.glob("*/*.onnx")] == [new.name]
+
+
+def test_int8_key_has_the_calibration_input_size(tmp_path, calibration, monkeypatch) -> None:
+    """A dynamic-size CenterNet has one dynamic graph, but its INT8 ranges are calibrated on
+    images fitted to the input size: two input sizes are two INT8 graphs, not one reused."""
+    built = _fake_build(monkeypatch)
+    path = tmp_path / "dynamic.keras"
+    tiny_centernet(input_shape=(None, None, 3)).save(path)
+    graphs = {}
+    for size in (64, 96, None):  # None: each image scaled to 512 on its longer side
+        with pytest.warns(UserWarning, match="int8"):
+            engine = Predictor.from_checkpoint(
+                path, runtime="onnxruntime", quantize="int8", calibration_images=calibration,
+                input_size=size,
+            ).engine  # fmt: skip
+        assert engine.graph_hw((size or 512, size or 512)) is None  # one dynamic graph
+        graphs[size] = engine._ensure(None, True)
+    assert len(set(graphs.values())) == 3
+    assert sorted(p.name for p in path.parent.glob("*/int8_*.onnx")) == sorted(
+        p.name for p in graphs.values()
+    )
+    assert [what for what, _ in built].count("quantize") == 3
+    assert [what for what, _ in built].count("convert") == 1  # one float maps graph for all
+
+
+# ---- fps mode: the parts are stages of the timed call (issue 21 point 8) -----------------------
+
+
+@pytest.mark.slow
+def test_fps_mode_parts_add_up_to_at_most_the_total(files, images, tmp_path, capsys) -> None:
+    """``--mode fps`` prints stages measured inside the timed calls: each, and their sum, at
+    most the total, for Keras and ONNX Runtime (whose decoder runs inside its graph: the
+    Keras decoder's time is not one of its parts)."""
+    image = tmp_path / "street.png"
+    Image.fromarray(images[0]).save(image)
+    argv = ["--model", str(files["centernet"]), "--input", str(image), "--mode", "fps"]
+    argv += ["--runs", "5", "--score-threshold", "0.05"]  # SETTINGS: the cached graph
+    for name in ("keras", "onnxruntime"):
+        assert predict.main([*argv, "--runtime", name]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        ms = json.loads(lines[0])
+        total = ms.pop("total_ms")
+        assert len(ms) >= 3 and all(0 <= part <= total for part in ms.values()), (name, ms)
+        # Each printed figure is rounded to 0.01 ms: the sum may gain 0.005 per figure.
+        assert sum(ms.values()) <= total + 0.005 * (len(ms) + 1), (name, ms, total)
+        fps = float(lines[1].removesuffix(" FPS (file to boxes)"))
+        assert fps == pytest.approx(1000.0 / total, rel=0.005)  # total printed to 0.01 ms

@@ -1,5 +1,7 @@
 """Drawing (colours, labels inside the image, overlays, crops) and annotated folder/video output."""
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -196,6 +198,33 @@ def test_annotate_video(tmp_path) -> None:
     ok, frame = capture.read()
     capture.release()
     assert ok and frame.shape == (32, 48, 3)
+
+
+def test_video_fps_leaves_out_the_one_time_setup(tmp_path, monkeypatch) -> None:
+    """A detector whose first call takes 1 s (an ONNX graph build, a TF trace) and later calls
+    ~1 ms: the first frame is detected once untimed, so neither the FPS drawn on any frame nor
+    the reported one counts that second (4 frames would otherwise give at most 4 FPS)."""
+    from centernet_keras import visualize
+
+    calls, drawn = [], []
+
+    def slow_first(image):
+        calls.append(image.shape)
+        if len(calls) == 1:
+            time.sleep(1.0)
+        return stub_detector(image)
+
+    real_draw_fps = visualize.draw_fps
+
+    def spy(image, fps):
+        drawn.append(fps)
+        return real_draw_fps(image, fps)
+
+    monkeypatch.setattr(visualize, "draw_fps", spy)
+    _write_video(tmp_path / "in.mp4")
+    report = annotate_video(slow_first, str(tmp_path / "in.mp4"), tmp_path / "out.mp4")
+    assert report.frames == 4 and len(calls) == 5  # the warm-up call, then every frame
+    assert len(drawn) == 4 and min(drawn) > 8.0 and report.fps > 8.0, (drawn, report.fps)
 
 
 def test_unopenable_video_is_a_clear_error(tmp_path) -> None:

@@ -1,15 +1,18 @@
-"""Time a detector on this machine: preprocess, forward, decode and the whole image → boxes path.
+"""Time a detector on this machine: the whole image → boxes path and its stages.
 
     centernet benchmark --model logs/best.keras --input street.jpg
     centernet benchmark --model logs/best.keras --runtime keras onnxruntime   # side by side
     centernet benchmark --detector fcos --backbone regnetx_400mf --input-size 512 --runs 10
 
 A trained model (--model), or an untrained one of an architecture (--detector, --backbone;
-random weights: the time is the same, the detections are not). Prints the median milliseconds of
-each step (timed round-robin, so machine noise hits every step and runtime alike) and the frames
-per second of the whole path, file to boxes; with several --runtime values (and --quantize int8,
-which adds ONNX Runtime INT8), each runtime's total time over the first one's. Without --input, a
-random 640 x 480 image is used.
+random weights: the time is the same, the detections are not). Prints the milliseconds of the
+whole path, file to boxes, and of its stages measured inside the same calls (preprocess; detect:
+the network and its decoder as the runtime runs them; postprocess), after --warmup untimed calls
+(graph build, tracing): the mean of the middle half of --runs calls ranked by total, timed
+round-robin so machine noise hits every runtime alike; the stages add up to at most the total.
+Also the frames per second and, with several --runtime values (and --quantize int8, which adds
+ONNX Runtime INT8), each runtime's total time over the first one's. Without --input, a random
+640 x 480 image is used.
 """
 
 from __future__ import annotations
@@ -55,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_runtime_arguments(parser, several=True)
     parser.add_argument("--runs", type=int, default=20, help="timed rounds")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed calls first")
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="untimed calls first (graph build, tracing)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line instead")
     return parser
 
@@ -101,42 +106,39 @@ def _predictors(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Time every step of each variant in one interleaved run; print the table (or JSON)."""
-    from centernet_keras.timing import interleaved_medians
+    from centernet_keras.timing import interleaved_stages
 
     predictors = _predictors(args)
     image = args.input
     if image is None:
         image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
-    steps = {
-        (name, step): call
-        for name, predictor in predictors.items()
-        for step, call in predictor.benchmark_steps(image).items()
-    }
-    ms = interleaved_medians(steps, args.runs, args.warmup)
+    calls = {name: predictor.benchmark_call(image) for name, predictor in predictors.items()}
+    ms = interleaved_stages(calls, args.runs, args.warmup)
     first = next(iter(predictors))
     hw = list(predictors[first].preprocess(image)[0].shape[1:3])
     results = []
     for name in predictors:
         result = {"runtime": name, "input_hw": hw}
-        result.update({f"{step}_ms": round(ms[(n, step)], 2) for n, step in ms if n == name})
-        result["fps"] = round(1000.0 / ms[(name, "total")], 2)
-        result[f"total_vs_{first}"] = round(ms[(name, "total")] / ms[(first, "total")], 3)
+        result.update({f"{step}_ms": round(value, 2) for step, value in ms[name].items()})
+        result["fps"] = round(1000.0 / ms[name]["total"], 2)
+        result[f"total_vs_{first}"] = round(ms[name]["total"] / ms[first]["total"], 3)
         results.append(result)
     if args.json:
         for result in results:
             print(json.dumps(result))
         return 0
     model = args.model or f"{args.detector}:{args.backbone} (untrained)"
-    print(f"{model}, input {hw[0]} x {hw[1]}, median of {args.runs} runs (ms):")
-    step_names = [step for n, step in ms if n == first]
+    print(f"{model}, input {hw[0]} x {hw[1]}, middle half of {args.runs} runs (ms):")
+    step_names = list(ms[first])
     print(f"  {'runtime':<18}" + "".join(f"{s:>12}" for s in step_names) + f"{'FPS':>8}  ratio")
     for result in results:
         cells = "".join(f"{result[f'{s}_ms']:>12.2f}" for s in step_names)
         ratio = result[f"total_vs_{first}"]
         print(f"  {result['runtime']:<18}{cells}{result['fps']:>8.1f}  {ratio:.2f}")
     if any(name != "keras" for name in predictors):
-        print("  (ONNX Runtime: forward runs the network and its decoder, one graph; total is")
-        print("   the path a user runs, file to boxes; ratio = total / the first runtime's)")
+        print("  (detect: the network and its decoder, one ONNX graph in ONNX Runtime, the INT8")
+        print("   graph then the Keras decoder; total is the path a user runs, file to boxes;")
+        print("   ratio = total / the first runtime's)")
     return 0
 
 

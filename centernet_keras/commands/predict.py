@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=MODES,
         default="image",
         help="image: one image; dir: every image of a folder; video: a video file or camera "
-        "index; fps: time preprocess/forward/decode on one image; heatmap: overlay the class "
+        "index (the FPS printed and drawn leave out the one-time setup: the first frame is "
+        "detected once untimed first); fps: time one image, file to boxes, and its stages "
+        "(preprocess, detect, postprocess; 3 untimed calls first); heatmap: overlay the class "
         "heatmap on an image (a pose model: the joint heatmap, max over joints); export: write "
         "the model for deployment",
     )

@@ -148,11 +148,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"... and {len(problems) - 20} more problems", file=sys.stderr)
     settings = {
         "model": os.path.abspath(args.model),
-        "score_threshold": predictor.score_threshold,
-        "iou_threshold": predictor.iou_threshold,
-        "max_detections": predictor.max_detections,
-        "letterbox": predictor.letterbox,
-        "flip_test": predictor.flip_test,
+        **predictor.settings(),  # runtime, INT8, input size, flip test, thresholds, decoder
         "split_problems": problems,
     }
     summary, table, failures = evaluate_split(
