@@ -202,11 +202,23 @@ def predictor_from_args(args: argparse.Namespace):
         letterbox=args.letterbox,
         **runtime_settings(args),
     )
-    size = args.input_size
-    if size is not None and size % 32:
-        note = f"--input-size {size} rounded up to {predictor.model_hw[0]}"
-        print(f"note: {note} (must be a multiple of 32)", file=sys.stderr)
+    report_rounded_input_size(args.input_size, predictor.model_hw[0])
+    spec = getattr(predictor.model, "keypoint_spec", None)
+    if args.flip_test and spec is not None and spec.unpaired_sided_joints():
+        print(
+            f"warning: --flip-test: the model's joints {spec.unpaired_sided_joints()} look "
+            "left/right but are in no flip pair, so the mirror image's are not swapped "
+            "(train with --flip-pairs to pair them)",
+            file=sys.stderr,
+        )
     return predictor
+
+
+def report_rounded_input_size(size: int | None, used: int) -> None:
+    """One stderr line when ``--input-size`` was rounded up to ``used`` (a multiple of 32)."""
+    if size is not None and size != used:
+        print(f"note: --input-size {size} rounded up to {used} (must be a multiple of 32)",
+              file=sys.stderr)  # fmt: skip
 
 
 def runtime_settings(args: argparse.Namespace, runtime: str | None = None) -> dict:

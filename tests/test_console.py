@@ -155,3 +155,18 @@ def test_benchmark_wants_a_model_or_a_detector(capsys):
     with pytest.raises(SystemExit) as exit_:
         _centernet("benchmark", "--runs", "1")
     assert exit_.value.code == 2 and "--model" in capsys.readouterr().err
+
+
+def test_benchmark_input_size_is_positive_and_its_rounding_reported(capsys):
+    """``centernet benchmark --input-size``: 0 is a usage error naming the flag; 70 runs at 96
+    and says so (it rounded silently and accepted 0)."""
+    from centernet_keras.commands import benchmark
+
+    with pytest.raises(SystemExit) as exit_:
+        benchmark.main(["--detector", "centernet", "--input-size", "0"])
+    assert exit_.value.code == 2 and "--input-size" in capsys.readouterr().err
+    argv = ["--detector", "centernet", "--backbone", "resnet18", "--num-classes", "2"]
+    assert benchmark.main([*argv, "--input-size", "70", "--runs", "1", "--warmup", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "--input-size 70 rounded up to 96" in captured.err
+    assert "input 96 x 96" in captured.out

@@ -189,3 +189,30 @@ def test_keypoint_threshold_is_saved_with_an_exported_pose_model(checkpoint, tmp
     assert predict.main(argv) == 0
     decoder = Predictor.from_checkpoint(out).model.decoder
     assert (decoder.keypoint_threshold, decoder.iou_threshold) == (0.42, 0.7)
+
+
+def test_flip_test_warns_about_sided_joints_without_a_pair(tmp_path, gray_image, capsys) -> None:
+    """A model saved with left/right-looking joints in no flip pair (here by an explicit empty
+    pair list): ``--flip-test`` says the mirror image's joints are not swapped; a model with
+    its pairs does not."""
+    from centernet_keras.keypoints import KeypointSpec
+
+    spec = KeypointSpec(("left_hand", "right_hand", "head"), (), ((0, 1), (0, 2)), (1, 1, 1))
+    from centernet_keras.models.pose import build_centernet_pose
+
+    path = tmp_path / "unpaired.keras"
+    build_centernet_pose(
+        3, backbone="resnet18", input_shape=(64, 64, 3), keypoint_spec=spec,
+        neck_filters=(16, 16, 16), head_channels=8,
+    ).save(path)  # fmt: skip
+    paired = tmp_path / "paired.keras"
+    build_centernet_pose(
+        3, backbone="resnet18", input_shape=(64, 64, 3),
+        keypoint_spec=spec.with_flip_pairs([(0, 1)]), neck_filters=(16, 16, 16), head_channels=8,
+    ).save(paired)  # fmt: skip
+    for model, warned in ((path, True), (paired, False)):
+        argv = ["--model", str(model), "--mode", "image", "--input", str(gray_image)]
+        argv += ["--output", str(tmp_path / "out.png"), "--flip-test"]
+        assert predict.main(argv) == 0
+        err = capsys.readouterr().err
+        assert ("['left_hand', 'right_hand'] look left/right" in err) == warned, err

@@ -27,7 +27,9 @@ import numpy as np
 from centernet_keras.cli import (
     add_model_arguments,
     add_runtime_arguments,
+    input_side,
     new_parser,
+    report_rounded_input_size,
     run_reporting_errors,
     runtime_settings,
 )
@@ -49,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", help="image file to time (default: a random 640 x 480 image)")
     parser.add_argument(
         "--input-size",
-        type=int,
+        type=input_side,
         default=None,
         metavar="N",
         help="network input N x N (rounded up to 32) for a model with a dynamic input size, and "
@@ -116,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     ms = interleaved_stages(calls, args.runs, args.warmup)
     first = next(iter(predictors))
     hw = list(predictors[first].preprocess(image)[0].shape[1:3])
+    report_rounded_input_size(args.input_size, int(np.ceil((args.input_size or 32) / 32.0)) * 32)
     results = []
     for name in predictors:
         result = {"runtime": name, "input_hw": hw}
