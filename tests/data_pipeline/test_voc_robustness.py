@@ -2,9 +2,11 @@
 correctly or is a counted, reported skip. Problem messages stay short whatever the input."""
 
 import io
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from centernet_keras.data.annotations import AnnotationError, parse_line, read_annotation_file
@@ -140,3 +142,95 @@ def test_huge_image_id_in_a_split_is_a_reported_skip(tmp_path):
     assert report.counts() == {"missing_xml": 2}
     assert report.images == {"train": 1, "val": 1}
     assert max(len(str(p)) for p in report.problems) < 1000 and "yyyy" in str(report.problems[0])
+
+
+#: Problems that each stand for one ``<object>`` not written.
+OBJECT_DROPS = ("unknown_class", "difficult_skipped", "bad_coordinates", "inverted_box")
+OBJECT_DROPS += ("zero_size_box",)
+
+
+def test_nested_object_is_read_and_reported(tmp_path):
+    dog = CAT.replace(">cat<", ">dog<").replace(">2<", ">5<")
+    part = (
+        "<part><name>head</name><bndbox><xmin>3</xmin><ymin>4</ymin><xmax>9</xmax>"
+        "<ymax>9</ymax></bndbox></part>"
+    )
+    inside = CAT.replace("</object>", f"{part}{dog}</object>")  # a cat holding a part and a dog
+    no_box = f"<object><name>cat</name>{dog}</object>"  # the outer object has no box of its own
+    xmls = {"inside": inside, "outer": no_box}
+    xmls = {stem: f"<annotation>{xml}</annotation>" for stem, xml in xmls.items()}
+    _voc(tmp_path, xmls)
+    report, records = _convert(tmp_path)
+    np.testing.assert_array_equal(records["inside.jpg"].boxes, [[2, 3, 20, 25], [5, 3, 20, 25]])
+    np.testing.assert_array_equal(records["inside.jpg"].classes, [0, 1])  # the part is no object
+    np.testing.assert_array_equal(records["outer.jpg"].boxes, [[5, 3, 20, 25]])
+    assert report.counts() == {"nested_object": 2, "bad_coordinates": 1}
+    nested = [p for p in report.problems if p.kind == "nested_object"]
+    assert all("object 2 'dog'" in p.message and "object 1 'cat'" in p.message for p in nested)
+    assert "nested_object" in report.summary()
+    # every <object> of the XML is written or reported
+    written = sum(len(r.boxes) for r in records.values())
+    dropped = sum(report.counts()[kind] for kind in OBJECT_DROPS)
+    assert written + dropped == sum(xml.count("<object>") for xml in xmls.values())
+
+
+def test_repeated_fields_are_reported_and_the_first_used(tmp_path):
+    second_box = "<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax></bndbox>"
+    xmls = {
+        "boxes": CAT.replace("</bndbox>", f"</bndbox>{second_box}"),
+        "xmins": CAT.replace("<xmin>2</xmin>", "<xmin>2</xmin><xmin>7</xmin>"),
+        "names": CAT.replace("<name>cat</name>", "<name>cat</name><name>dog</name>"),
+    }
+    _voc(tmp_path, {stem: f"<annotation>{xml}</annotation>" for stem, xml in xmls.items()})
+    report, records = _convert(tmp_path)
+    for record in records.values():
+        np.testing.assert_array_equal(record.boxes, [[2, 3, 20, 25]])
+        np.testing.assert_array_equal(record.classes, [0])
+    assert report.counts() == {"repeated_field": 3}
+    messages = sorted(p.message for p in report.problems)
+    assert ["<bndbox>" in messages[0], "<name>" in messages[1], "<xmin>" in messages[2]] == [1] * 3
+
+
+def test_difficult_values_other_than_0_or_1_are_read_and_reported(tmp_path):
+    # the devkit reads <difficult> as a number's truth value; words are read as meant
+    values = {"1": 1, "0": 0, "": 0, "true": 1, "Yes": 1, "2": 1, "-1": 1, "false": 0}
+    values |= {"no": 0, "nan": 0, "maybe": 0}
+    objects = "".join(
+        CAT.replace("<name>cat</name>", f"<name>cat</name><difficult>{v}</difficult>")
+        for v in values
+    )
+    _voc(tmp_path, {"a": f"<annotation>{objects}</annotation>"})
+    report, records = _convert(tmp_path)
+    np.testing.assert_array_equal(records["a.jpg"].difficult, list(values.values()))
+    odd = [p for p in report.problems if p.kind == "bad_difficult"]
+    assert len(odd) == len(values) - 3 == len(report.problems)  # all but 1, 0 and empty
+    assert "'maybe'" in odd[-1].message and "not difficult" in odd[-1].message
+
+
+def _entity_expansion(levels=4, copies=7):
+    """A 420-byte XML whose entities expand to ``copies · 10**levels`` objects."""
+    entities = f'<!ENTITY e0 "{CAT}">' + "".join(
+        f'<!ENTITY e{i} "{f"&e{i - 1};" * 10}">' for i in range(1, levels + 1)
+    )
+    return f"<!DOCTYPE annotation [{entities}]><annotation>{f'&e{levels};' * copies}</annotation>"
+
+
+# Before the fix (2-core EPYC, convert_voc): "entities" 4.7-5.0 s, 70,000 boxes written from a
+# 420-byte file; "long token" 2.2-4.1 s, expat re-scanning the 16 MB comment from its start at
+# each 64 KiB piece that ET.parse fed it.
+@pytest.mark.parametrize("case", ["entities", "long token"])
+def test_pathological_xml_is_read_in_bounded_time(tmp_path, case):
+    if case == "entities":
+        xml = _entity_expansion()
+    else:
+        xml = f"<annotation><!--{'v' * 16_000_000}-->{CAT}</annotation>"
+    _voc(tmp_path, {"a": xml, "ok": f"<annotation>{CAT}</annotation>"})
+    start = time.perf_counter()
+    report, records = _convert(tmp_path)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.5, f"{case}: {elapsed:.2f} s"
+    if case == "entities":  # VOC files have no DTD entities: refused, reported
+        assert set(records) == {"ok.jpg"} and report.counts() == {"bad_xml": 1}
+        assert "<!ENTITY>" in report.problems[0].message
+    else:
+        assert len(records["a.jpg"].boxes) == 1 and report.counts() == {}
