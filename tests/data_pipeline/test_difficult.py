@@ -105,7 +105,8 @@ def test_get_map_cli_perfect_detector_scores_one(tmp_path, monkeypatch, capsys):
         letterbox=True,
         flip_test=False,
     )
-    fake_predictor = type("FakePredictor", (), {"__call__": lambda self, im: ORACLE(im)})()
+    methods = {"__call__": lambda self, im: ORACLE(im), "settings": lambda self: vars(fake)}
+    fake_predictor = type("FakePredictor", (), methods)()
     fake_predictor.__dict__.update(vars(fake))
     monkeypatch.setattr(get_map, "predictor_from_args", lambda args: fake_predictor)
     out = tmp_path / "map"
