@@ -117,7 +117,8 @@ def pose_probe(raw: dict, rng: np.random.Generator) -> dict:
 def mirror_maps(model: Detector, maps: dict) -> dict:
     """What a horizontal flip of the image does to the merged maps a flip test compares:
     boxes' heatmap and size mirror (CenterNet); a pose model's joint maps also swap left/right
-    joints and negate joint x-offsets; FCOS's flat maps mirror level by level, deltas with l
+    joints and mirror joint x-offsets (``dx → 1 − dx``: they are relative to a cell's left
+    edge); FCOS's flat maps mirror level by level, deltas with l
     and r swapped. The first key is the score map."""
     if "classes" in maps:  # FCOS: [B, L, ·] over the levels of the model's input
         shapes = fcos_level_shapes(model.input_shape[1:3], model.strides)
@@ -130,7 +131,7 @@ def mirror_maps(model: Detector, maps: dict) -> dict:
         out["keypoint_heatmap"] = np.asarray(maps["keypoint_heatmap"])[:, :, ::-1][..., swap]
         joints = np.asarray(maps["keypoints"])[:, :, ::-1]
         b, h, w, c = joints.shape
-        joints = joints.reshape(b, h, w, c // 2, 2)[..., swap, :] * [-1.0, 1.0]
+        joints = joints.reshape(b, h, w, c // 2, 2)[..., swap, :] * [-1.0, 1.0] + [1.0, 0.0]
         out["keypoints"] = joints.reshape(b, h, w, c)
     return out
 
