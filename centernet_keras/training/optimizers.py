@@ -7,9 +7,9 @@ moment estimates after ``t`` steps and ``c1 = 1 − β1^t``, ``c2 = 1 − β2^t`
 - torch: ``θ −= lr/c1 · m / (√v/√c2 + ε)``, default ``ε = 1e-8``.
 
 Keras' ε thus acts ``1/√c2`` times larger (31.6× on the first step with β2 = 0.999, 1.26× at
-step 1000), on top of being 10× larger: small gradients take smaller steps. ``TorchAdam`` computes torch's
-update (``--optimizer adam_torch``). Its ``weight_decay`` is Keras' decoupled decay, applied
-before the step at the step's LR: with it the update is ``torch.optim.AdamW``'s.
+step 1000), on top of being 10× larger: small gradients take smaller steps. ``TorchAdam``
+computes torch's update (``--optimizer adam_torch``). Its ``weight_decay`` is Keras' decoupled
+decay, applied before the step at the step's LR: with it the update is ``torch.optim.AdamW``'s.
 """
 
 from __future__ import annotations
