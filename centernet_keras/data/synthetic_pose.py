@@ -1,19 +1,24 @@
 """A synthetic multi-person keypoint dataset in the COCO layout, for the pose demo and tests.
 
 ``python -m centernet_keras.data.synthetic_pose --out demo_pose --num-images 600 --seed 0``
-writes ``images/*.jpg`` and ``annotations/person_keypoints_{train,val}.json``: stick figures with
-the 17 COCO joints (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles), all facing
-the camera (a person's left joints on the image's right, as in COCO), of varied scale (≈ 48–220
-px tall), pose (limb angles, torso tilt) and colour, with dark dots at the nose, eyes and ears,
-on the textured backgrounds of
-``data.synthetic``; some overlap, some are cut by the image border; about 5 % of images have no
-one.
+writes ``images/*.jpg`` and ``annotations/person_keypoints_{train,val}.json``: filled figures
+(torso, neck, round head, thick arms and legs, hands and feet) with the 17 COCO joints (nose,
+eyes, ears, shoulders, elbows, wrists, hips, knees, ankles), all facing the camera (a person's
+left joints on the image's right, as in COCO), 45–95 % of the image's height, of varied pose
+(arms from hanging to 75° out, forearms bent up to 40°, each arm on its own side of the body;
+legs; torso tilt) and colours: clothes (limbs a darker shade), skin (head, hands), shoes; a
+dark dot on every joint (face included). 1–3 people side by side (half the images hold one),
+some overlapping, some cut by the image border, on the textured backgrounds of
+``data.synthetic``; about 5 % of images have no one. Left and right look alike, as on a photo:
+only the side of the body tells them apart, so the training flip (which swaps them) stays
+consistent.
 
 Per person (COCO semantics): ``keypoints`` ``[x, y, v] × 17``, the joint's position in pixel
 coordinates (the drawn limbs pass through it), ``v = 2`` visible, ``v = 1`` on a pixel covered
 by a person drawn later, ``v = 0`` (and ``x = y = 0``) outside the image; ``num_keypoints`` =
 joints with ``v > 0``; ``bbox`` xywh = the tight bounds of the person's drawn pixels inside the
-image; ``area`` = the count of its pixels left visible (the OKS scale); ``iscrowd`` 0. People
+image; ``area`` = the count of its pixels left visible, the area of the filled person's visible
+segmentation as COCO defines it (the OKS scale); ``iscrowd`` 0. People
 with fewer than 4 pixels visible are not written.
 
 Deterministic: image ``i`` is drawn from ``numpy.random.default_rng([seed, i])``.
@@ -49,7 +54,6 @@ COCO_SKELETON = (
     (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8),
     (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7),
 )  # fmt: skip
-_LIMBS = ((5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14), (14, 16))
 MIN_PIXELS = 4
 
 
@@ -74,9 +78,9 @@ def _skeleton(rng: np.random.Generator, height: float, cx: float, cy: float) -> 
     joints[[5, 6]] = neck + np.outer([1, -1], side * 0.11 * h)
     joints[[11, 12]] = hip + np.outer([1, -1], side * 0.07 * h)
     head = neck + up * 0.10 * h
-    joints[0] = head + rng.uniform(-0.015, 0.015, 2) * h
-    joints[[1, 2]] = head + up * 0.025 * h + np.outer([1, -1], side * 0.025 * h)
-    joints[[3, 4]] = head + np.outer([1, -1], side * 0.05 * h)
+    joints[0] = head - up * 0.025 * h + rng.uniform(-0.01, 0.01, 2) * h
+    joints[[1, 2]] = head + up * 0.02 * h + np.outer([1, -1], side * 0.03 * h)
+    joints[[3, 4]] = head + np.outer([1, -1], side * 0.06 * h)
 
     def limb(start: np.ndarray, base_angle: float, spread: float, length: float) -> np.ndarray:
         angle = base_angle + rng.uniform(-spread, spread)
@@ -84,60 +88,99 @@ def _skeleton(rng: np.random.Generator, height: float, cx: float, cy: float) -> 
 
     down = math.atan2(-up[1], -up[0])
     for sign, (shoulder, elbow, wrist) in ((1, (5, 7, 9)), (-1, (6, 8, 10))):
-        joints[elbow] = limb(joints[shoulder], down - sign * 0.5, 1.2, 0.16 * h)
-        joints[wrist] = limb(joints[elbow], down - sign * 0.4, 1.4, 0.14 * h)
+        # outward from hanging down (0) to 75° (1.3); the forearm bends up to 40° either way
+        # but turns at most 0.3 rad inward, so an arm stays on its own side of the body
+        out = rng.uniform(0.2, 1.3)
+        joints[elbow] = limb(joints[shoulder], down - sign * out, 0.0, 0.16 * h)
+        turn = rng.uniform(max(-0.3, out - 0.7), out + 0.7)
+        joints[wrist] = limb(joints[elbow], down - sign * turn, 0.0, 0.14 * h)
     for sign, (hip_j, knee, ankle) in ((1, (11, 13, 15)), (-1, (12, 14, 16))):
         joints[knee] = limb(joints[hip_j], down - sign * 0.15, 0.35, 0.24 * h)
         joints[ankle] = limb(joints[knee], down - sign * 0.05, 0.35, 0.24 * h)
     return joints
 
 
-def _draw_person(joints: np.ndarray, height: float, shape: tuple[int, int]) -> np.ndarray:
-    """The person's pixels (bool ``[H, W]``): torso polygon, head disc, limbs as thick lines."""
-    mask = np.zeros(shape, np.uint8)
-    thick = max(2, round(0.035 * height))
-    pts = np.round(joints * 16).astype(np.int32)  # 4 fractional bits
-    cv2.fillConvexPoly(mask, pts[[5, 6, 12, 11]], 1, cv2.LINE_8, 4)
-    head_r = round(0.065 * height * 16)
-    cv2.circle(mask, tuple(int(v) for v in pts[0]), head_r, 1, -1, cv2.LINE_8, 4)
-    neck = np.round((joints[5] + joints[6]) / 2 * 16).astype(np.int32)
-    cv2.line(mask, tuple(int(v) for v in neck), tuple(int(v) for v in pts[0]), 1, thick, 8, 4)
-    for a, b in _LIMBS:
-        cv2.line(mask, tuple(int(v) for v in pts[a]), tuple(int(v) for v in pts[b]), 1, thick, 8, 4)
-    return mask.astype(bool)
+#: The person's left limbs ((start joint, end joint), thickness as a share of the figure's
+#: height); the right ones are the next joint indices.
+_LIMBS = (((5, 7), 0.06), ((7, 9), 0.05), ((11, 13), 0.075), ((13, 15), 0.06))
+_TORSO_EDGES = ((5, 6), (6, 12), (12, 11), (11, 5))
 
 
-def _draw_face(joints: np.ndarray, height: float, shape: tuple[int, int]) -> np.ndarray:
-    """The face's pixels (bool ``[H, W]``): dots at the nose, eyes and ears, drawn darker on the
-    head so that the face joints are visible features, as on a photo."""
-    mask = np.zeros(shape, np.uint8)
-    radius = max(16, round(0.014 * height * 16))  # ≥ 1 px
-    for x, y in np.round(joints[:5] * 16).astype(np.int32):
-        cv2.circle(mask, (int(x), int(y)), radius, 1, -1, cv2.LINE_8, 4)
-    return mask.astype(bool)
+def _fixed(point: np.ndarray) -> tuple[int, int]:
+    """``(x, y)`` in OpenCV's 4-fractional-bit fixed point."""
+    return tuple(int(v) for v in np.round(np.asarray(point) * 16))
 
 
-def _colour(rng: np.random.Generator) -> np.ndarray:
-    r, g, b = colorsys.hsv_to_rgb(rng.uniform(0, 1), rng.uniform(0.7, 1.0), rng.uniform(0.7, 1.0))
+def _line(mask: np.ndarray, a: np.ndarray, b: np.ndarray, thick: float) -> None:
+    cv2.line(mask, _fixed(a), _fixed(b), 1, max(2, round(thick)), cv2.LINE_8, 4)
+
+
+def _disc(mask: np.ndarray, centre: np.ndarray, radius: float) -> None:
+    cv2.circle(mask, _fixed(centre), max(16, round(radius * 16)), 1, -1, cv2.LINE_8, 4)
+
+
+def _draw_parts(joints: np.ndarray, height: float, shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """The filled person of a figure ``height`` px tall as bool ``[H, W]`` masks of its parts, in
+    drawing order: ``"body"`` (torso, neck), ``"head"``, ``"hands"`` (the forearms continued by
+    0.06 · ``height``) and ``"feet"`` (0.07 · ``height`` outwards, slightly down): a person
+    reaches past its wrists and ankles; ``"limbs"`` (thick arms and legs) and ``"dots"`` (a
+    dot on each of the 17 joints ``[17, 2]``: face, shoulders, elbows, wrists, hips, knees,
+    ankles)."""
+    h = height
+    masks = {name: np.zeros(shape, np.uint8) for name in ("body", "head", "hands", "feet", "limbs")}
+    corners = np.array([_fixed(joints[j]) for j in (5, 6, 12, 11)])
+    cv2.fillConvexPoly(masks["body"], corners, 1, cv2.LINE_8, 4)
+    for a, b in _TORSO_EDGES:  # rounded, filled torso
+        _line(masks["body"], joints[a], joints[b], 0.06 * h)
+    neck, head = (joints[5] + joints[6]) / 2, (joints[3] + joints[4]) / 2  # head: between the ears
+    _line(masks["body"], neck, head, 0.06 * h)
+    _disc(masks["head"], head, 0.075 * h)
+    for side, (elbow, wrist, ankle) in ((1, (7, 9, 15)), (-1, (8, 10, 16))):
+        forearm = joints[wrist] - joints[elbow]
+        hand = joints[wrist] + forearm / max(np.linalg.norm(forearm), 1e-6) * 0.06 * h
+        _line(masks["hands"], joints[wrist], hand, 0.05 * h)
+        _line(masks["feet"], joints[ankle], joints[ankle] + np.array([side * 0.066, 0.025]) * h,
+              0.05 * h)  # fmt: skip
+    for (a, b), thick in _LIMBS:
+        for first in (0, 1):  # the person's left, then right limb
+            _line(masks["limbs"], joints[a + first], joints[b + first], thick * h)
+    masks["dots"] = np.zeros(shape, np.uint8)
+    for joint in joints:
+        _disc(masks["dots"], joint, 0.016 * h)
+    return {name: mask.astype(bool) for name, mask in masks.items()}
+
+
+def _colour(rng: np.random.Generator, hue: tuple[float, float], saturation: tuple[float, float],
+            value: tuple[float, float]) -> np.ndarray:  # fmt: skip
+    """An RGB colour ``[3]`` (0–255) drawn uniformly in these HSV ranges."""
+    r, g, b = colorsys.hsv_to_rgb(rng.uniform(*hue), rng.uniform(*saturation), rng.uniform(*value))
     return np.array([r, g, b]) * 255
 
 
 def render_pose_image(rng: np.random.Generator) -> SyntheticPose:
-    """One image (sides 160–320 px) with 0–4 people; see the module docstring."""
+    """One image (sides 160–320 px) with 0–3 people; see the module docstring."""
     height, width = (int(v) for v in rng.integers(160, 321, 2))
     image = background(rng, height, width)
-    count = 0 if rng.uniform() < 0.05 else int(rng.integers(1, 5))
+    count = 0 if rng.uniform() < 0.05 else int(rng.choice([1, 2, 3], p=[0.5, 0.35, 0.15]))
     figures = []
-    for _ in range(count):
-        tall = rng.uniform(48, min(220, 1.1 * height))
-        cx = rng.uniform(-0.05, 1.05) * width
-        cy = rng.uniform(0.35, 0.75) * height + rng.uniform(-0.2, 0.2) * tall
+    for slot in rng.permutation(count):  # side by side, in random depth order
+        tall = rng.uniform(0.45, 0.95) * height
+        cx = (slot + rng.uniform(0.1, 0.9)) / count * width
+        cy = rng.uniform(0.4, 0.65) * height
         joints = _skeleton(rng, tall, cx, cy)
-        mask = _draw_person(joints, tall, (height, width))
-        colour = _colour(rng)
-        image[mask] = np.clip(colour + rng.integers(-10, 11, (mask.sum(), 3)), 0, 255)
-        face = _draw_face(joints, tall, (height, width)) & mask
-        image[face] = colour * 0.35
+        parts = _draw_parts(joints, tall, (height, width))
+        clothes = _colour(rng, (0, 1), (0.7, 1.0), (0.7, 1.0))
+        skin = _colour(rng, (0.03, 0.1), (0.25, 0.6), (0.45, 0.95))
+        shades = {"body": clothes, "head": skin, "hands": skin, "limbs": clothes * 0.75,
+                  "feet": _colour(rng, (0, 1), (0, 0.4), (0.1, 0.3))}  # fmt: skip
+        mask = np.zeros((height, width), bool)
+        for name in ("body", "head", "hands", "feet", "limbs"):
+            pixels = parts[name]
+            noise = rng.integers(-10, 11, (pixels.sum(), 3))
+            image[pixels] = np.clip(shades[name] + noise, 0, 255)
+            mask |= pixels
+        dots = parts["dots"] & mask
+        image[dots] = image[dots] * 0.3
         figures.append((joints, mask))
     people = []
     for k, (joints, mask) in enumerate(figures):

@@ -1,5 +1,6 @@
 """The synthetic COCO-keypoints dataset of the pose demo: valid COCO, deterministic, scored 1.0
-by pycocotools' OKS when the ground truth is the detection."""
+by pycocotools' OKS when the ground truth is the detection; large, filled people whose OKS area
+is the filled person's, with a dot on every joint."""
 
 import contextlib
 import io
@@ -10,7 +11,12 @@ from PIL import Image
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from centernet_keras.data.synthetic_pose import COCO_KEYPOINTS, generate_pose_dataset, main
+from centernet_keras.data.synthetic_pose import (
+    COCO_KEYPOINTS,
+    generate_pose_dataset,
+    main,
+    render_pose_image,
+)
 
 
 def _load(path) -> dict:
@@ -43,6 +49,28 @@ def test_annotations_follow_coco_keypoint_semantics(tmp_path):
         if labelled[5] and labelled[6]:  # camera-facing: the left shoulder on the image right
             assert kps[5, 0] > kps[6, 0]
     assert any((np.array(a["keypoints"])[2::3] == 1).any() for a in people)  # some occlusion
+
+
+def test_people_are_large_and_filled_with_a_dot_on_every_joint():
+    samples = [render_pose_image(np.random.default_rng([0, i])) for i in range(40)]
+    assert all(len(s.people) <= 3 for s in samples)
+    fill, tall = [], []
+    for sample in samples:
+        image_h, image_w = sample.image.shape[:2]
+        for person in sample.people:
+            x, y, w, h = person["bbox"]
+            if y > 0 and y + h < image_h:  # not cut at the top or bottom
+                tall.append(h / image_h)
+                if x > 0 and x + w < image_w and min(person["keypoints"][2::3]) == 2:
+                    fill.append(person["area"] / h**2)  # whole and unoccluded
+    assert min(tall) > 0.4, min(tall)
+    # OKS scales by the area: the filled person's (thick limbs), ~0.15 h² for the stick figures
+    assert len(fill) >= 10 and np.median(fill) > 0.2, np.median(fill)
+    for sample in samples:  # a dark dot (0.3 x the part's shade) marks every visible joint
+        for person in sample.people:
+            kps = np.array(person["keypoints"]).reshape(17, 3)
+            for x, y in kps[kps[:, 2] == 2, :2]:
+                assert sample.image[int(y), int(x)].max() <= 0.3 * 265  # clothes: max >= 168
 
 
 def test_same_seed_same_files_and_gt_scores_one(tmp_path):
