@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     ms = interleaved_stages(calls, args.runs, args.warmup)
     first = next(iter(predictors))
     hw = list(predictors[first].preprocess(image)[0].shape[1:3])
-    report_rounded_input_size(args.input_size, int(np.ceil((args.input_size or 32) / 32.0)) * 32)
+    report_rounded_input_size(args.input_size, hw[0])  # the size the predictors ran at
     results = []
     for name in predictors:
         result = {"runtime": name, "input_hw": hw}
