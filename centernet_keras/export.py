@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from centernet_keras.io import atomic_path
+
 if TYPE_CHECKING:  # keras and TF load on first use: predict.py --help stays fast
     from centernet_keras.decoding.layers import Decoder
     from centernet_keras.models.detector import Detector
@@ -125,7 +127,8 @@ def export_model(
             ``iou_threshold``; see ``Decoder.replace``).
 
     Returns:
-        The path written.
+        The path written (atomically: a failed or killed export leaves an earlier file or
+        folder at ``path`` as it was, see ``io.atomic_path``).
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
@@ -139,8 +142,8 @@ def export_model(
         changes: dict = {"decoder": decoder}
         if class_names is not None:
             changes["class_names"] = list(class_names)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        model.replace(**changes).save(path)
+        with atomic_path(path) as tmp:
+            model.replace(**changes).save(tmp)
         return path
     hw = _input_hw(model, input_size)
     if format == "saved_model":
@@ -165,7 +168,8 @@ def _export_saved_model(
         fn=serving_function(model, decoder, decode),
         input_signature=[tf.TensorSpec([None, *hw, 3], tf.uint8, name="images")],
     )
-    archive.write_out(os.fspath(path), verbose=False)
+    with atomic_path(path) as tmp:
+        archive.write_out(os.fspath(tmp), verbose=False)
 
 
 def _export_tflite(
@@ -180,8 +184,8 @@ def _export_tflite(
         )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         flatbuffer = converter.convert()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(flatbuffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(flatbuffer)
 
 
 def _export_onnx(
@@ -193,7 +197,8 @@ def _export_onnx(
 def convert_to_onnx(
     fn: Callable, input_shape: Sequence[int | None], path: str | os.PathLike
 ) -> None:
-    """Write ``fn`` (uint8 ``images`` of ``input_shape`` → dict of tensors) as an ONNX graph.
+    """Write ``fn`` (uint8 ``images`` of ``input_shape`` → dict of tensors) as an ONNX graph
+    (atomically, ``io.atomic_path``).
 
     tf2onnx (opset ``ONNX_OPSET``) with its discarded graph copies freed as it goes
     (``_graph_copies_freed``). ``None`` in ``input_shape`` leaves that dimension dynamic.
@@ -202,13 +207,12 @@ def convert_to_onnx(
     import tf2onnx
 
     spec = [tf.TensorSpec(list(input_shape), tf.uint8, name="images")]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     optimizer_log = logging.getLogger("tf2onnx.optimizer")
     optimizer_log.addFilter(_skipped_optimizer)
     try:
-        with _graph_copies_freed():
+        with _graph_copies_freed(), atomic_path(path) as tmp:
             tf2onnx.convert.from_function(
-                tf.function(fn), input_signature=spec, opset=ONNX_OPSET, output_path=os.fspath(path)
+                tf.function(fn), input_signature=spec, opset=ONNX_OPSET, output_path=os.fspath(tmp)
             )
     finally:
         optimizer_log.removeFilter(_skipped_optimizer)

@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from centernet_keras.detections import Detections
 from centernet_keras.inference import load_image
+from centernet_keras.io import atomic_path, is_temp_file
 from centernet_keras.keypoints import KeypointSpec
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm")
@@ -303,9 +304,8 @@ def save_heatmap(
     """
     rgb = load_image(image)
     heat = predictor.heatmap(rgb)
-    output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    heatmap_overlay(rgb, heat, alpha).save(output_path)
+    with atomic_path(output_path) as tmp:
+        heatmap_overlay(rgb, heat, alpha).save(tmp)
     return heat
 
 
@@ -396,14 +396,15 @@ def _annotate(
 ) -> Detections:
     detections = detector(rgb)
     output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    draw(rgb, detections).save(output_path)
+    with atomic_path(output_path) as tmp:
+        draw(rgb, detections).save(tmp)
     if crop_dir is not None:
         crop_dir = Path(crop_dir)
         crop_dir.mkdir(parents=True, exist_ok=True)
         crops = crop_detections(rgb, detections)
         for i, (crop, name) in enumerate(zip(crops, detections.class_names, strict=True)):
-            crop.save(crop_dir / f"{output_path.stem}_{i}_{_slug(name)}.png")
+            with atomic_path(crop_dir / f"{output_path.stem}_{i}_{_slug(name)}.png") as tmp:
+                crop.save(tmp)
     return detections
 
 
@@ -445,7 +446,9 @@ def annotate_folder(
     """Annotate every image file of a folder (not recursive) into ``output_dir``.
 
     Files with an image suffix that cannot be decoded are reported and skipped; other files are
-    ignored. Outputs keep the input file names; crops go to ``output_dir/crops``.
+    ignored, and so are the temporary files a killed run may have left (``io.is_temp_file``).
+    Outputs keep the input file names, each written atomically; crops go to
+    ``output_dir/crops``.
     ``keypoint_spec``, ``draw_boxes``: how people of a pose model are drawn (see ``drawer``).
 
     Returns:
@@ -454,7 +457,11 @@ def annotate_folder(
     from tqdm import tqdm
 
     draw = drawer(detector, keypoint_spec, draw_boxes)
-    files = sorted(p for p in Path(input_dir).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(
+        p
+        for p in Path(input_dir).iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and not is_temp_file(p)
+    )
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     report, start = FolderReport(), time.perf_counter()
@@ -500,7 +507,9 @@ def annotate_video(
     Args:
         detector: ``RGB image → Detections``.
         source: a video path, or a camera index (``0`` or ``"0"``).
-        output_path: the output video (``.mp4`` → mp4v, ``.avi`` → XVID).
+        output_path: the output video (``.mp4`` → mp4v, ``.avi`` → XVID), written atomically:
+            it appears when the video is complete (Ctrl-C on a camera completes it), and a run
+            that fails mid-way leaves none.
         max_frames: stop after this many frames (a camera otherwise runs until Ctrl-C).
         progress: show a tqdm bar.
         keypoint_spec, draw_boxes: how people of a pose model are drawn (see ``drawer``).
@@ -525,48 +534,51 @@ def annotate_video(
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     bar = tqdm(total=max_frames or total, unit="frame", disable=not progress, desc="video")
     start = None
-    try:
-        ok, frame = capture.read()
-        if ok and max_frames != 0:
-            detector(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))  # warm-up, not timed
-        start = time.perf_counter()
-        while ok and (max_frames is None or report.frames < max_frames):
-            tick = time.perf_counter()
-            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            detections = detector(rgb)
-            drawn = draw(rgb, detections)
-            rate = 1.0 / max(time.perf_counter() - tick, 1e-6)
-            smoothed = rate if report.frames == 0 else 0.9 * smoothed + 0.1 * rate
-            drawn = np.asarray(draw_fps(drawn, smoothed))
-            if writer is None:
-                writer = _video_writer(output_path, capture, drawn.shape[1], drawn.shape[0])
-            writer.write(cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
-            report.frames += 1
-            report.counts.update(detections.class_names)
-            bar.update()
+    with atomic_path(output_path) as tmp:  # renamed to output_path when the video is complete
+        try:
             ok, frame = capture.read()
-    except KeyboardInterrupt:  # stop a camera cleanly
-        pass
-    finally:
-        bar.close()
-        capture.release()
-        if writer is not None:
-            writer.release()
-    if start is not None:
-        report.fps = report.frames / max(time.perf_counter() - start, 1e-9)
+            if ok and max_frames != 0:
+                detector(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))  # warm-up, not timed
+            start = time.perf_counter()
+            while ok and (max_frames is None or report.frames < max_frames):
+                tick = time.perf_counter()
+                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                detections = detector(rgb)
+                drawn = draw(rgb, detections)
+                rate = 1.0 / max(time.perf_counter() - tick, 1e-6)
+                smoothed = rate if report.frames == 0 else 0.9 * smoothed + 0.1 * rate
+                drawn = np.asarray(draw_fps(drawn, smoothed))
+                if writer is None:
+                    size = (drawn.shape[1], drawn.shape[0])
+                    writer = _video_writer(tmp, capture, size, output_path)
+                writer.write(cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+                report.frames += 1
+                report.counts.update(detections.class_names)
+                bar.update()
+                ok, frame = capture.read()
+        except KeyboardInterrupt:  # stop a camera cleanly (the video is kept)
+            pass
+        finally:
+            bar.close()
+            capture.release()
+            if writer is not None:
+                writer.release()
+        if start is not None:
+            report.fps = report.frames / max(time.perf_counter() - start, 1e-9)
     return report
 
 
-def _video_writer(path: str | os.PathLike, capture, width: int, height: int):
+def _video_writer(
+    path: str | os.PathLike, capture, size: tuple[int, int], shown: str | os.PathLike
+):
+    """An OpenCV writer of ``size`` (width, height) frames to ``path``, at the capture's FPS;
+    errors name ``shown`` (the output the temporary ``path`` becomes)."""
     import cv2
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fourcc = cv2.VideoWriter_fourcc(*("XVID" if path.suffix.lower() == ".avi" else "mp4v"))
     fps = capture.get(cv2.CAP_PROP_FPS)
-    writer = cv2.VideoWriter(
-        os.fspath(path), fourcc, fps if fps and fps > 0 else 25.0, (width, height)
-    )
+    writer = cv2.VideoWriter(os.fspath(path), fourcc, fps if fps and fps > 0 else 25.0, size)
     if not writer.isOpened():
-        raise ValueError(f"cannot write video {path} (use a .mp4 or .avi name)")
+        raise ValueError(f"cannot write video {shown} (use a .mp4 or .avi name)")
     return writer

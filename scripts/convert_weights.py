@@ -115,10 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     for key, reason in report.skipped.items():
         print(f"  skipped {key}: {reason}")
-    if args.output.endswith(".keras"):
-        model.save(args.output)
-    else:
-        model.save_weights(args.output)
+    from centernet_keras.io import atomic_path
+
+    with atomic_path(args.output) as tmp:  # a failed save leaves no half-written file
+        if args.output.endswith(".keras"):
+            model.save(tmp)
+        else:
+            model.save_weights(tmp)
     print(f"wrote {args.output}")
     return 0
 

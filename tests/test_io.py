@@ -27,3 +27,34 @@ def test_atomic_write_keeps_the_mode_of_a_replaced_file(tmp_path):
     atomic_write_text(path, "new\n")
     assert path.read_text() == "new\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_atomic_path_renames_on_success_and_removes_on_failure(tmp_path):
+    from centernet_keras.io import atomic_path, is_temp_file
+
+    out = tmp_path / "m.weights.h5"
+    with atomic_path(out) as tmp:
+        assert tmp.parent == tmp_path and is_temp_file(tmp) and not is_temp_file(out)
+        assert tmp.name.endswith(".weights.h5")  # writers that check the suffix accept it
+        tmp.write_bytes(b"new")
+    assert out.read_bytes() == b"new"
+    with pytest.raises(KeyboardInterrupt), atomic_path(out) as tmp:
+        tmp.write_bytes(b"half")
+        raise KeyboardInterrupt
+    assert out.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == [out.name]
+    with atomic_path(tmp_path / "never.txt"):
+        pass  # the writer wrote nothing: nothing appears
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_atomic_path_replaces_a_folder(tmp_path):
+    from centernet_keras.io import atomic_path
+
+    out = tmp_path / "saved_model"
+    out.mkdir()
+    (out / "old.pb").write_bytes(b"old")
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        (tmp / "new.pb").write_bytes(b"new")
+    assert [p.name for p in out.iterdir()] == ["new.pb"]
+    assert [p.name for p in tmp_path.iterdir()] == ["saved_model"]

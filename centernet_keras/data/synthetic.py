@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from centernet_keras.data.voc import split_stems, write_splits
-from centernet_keras.io import atomic_write_text
+from centernet_keras.io import atomic_path, atomic_write_text
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "star", "cross")
 DIFFICULT_BELOW = 16  # px: objects whose box is smaller on its longer side are difficult
@@ -239,9 +239,8 @@ def voc_xml(
 
 def write_bytes(path: Path, data: bytes) -> None:
     """Write via a temporary file and rename (no fsync: a rerun regenerates the same file)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_path(path, durable=False) as tmp:
+        tmp.write_bytes(data)
 
 
 def generate_voc(

@@ -18,7 +18,7 @@ import numpy as np
 
 from centernet_keras.evaluation.coco import COCOResult
 from centernet_keras.evaluation.voc import VOCResult
-from centernet_keras.io import atomic_write_text
+from centernet_keras.io import atomic_path, atomic_write_text
 
 _COLUMNS = {"voc07": "AP50 (07)", "voc": "AP50 (all)", "coco": "AP (COCO)"}
 
@@ -69,7 +69,8 @@ def _safe_name(name: str) -> str:
 
 
 def plot_pr_curves(result: VOCResult, output_dir: str | os.PathLike) -> list[Path]:
-    """One precision–recall PNG per class (``pr_<class>.png``), AP in the title.
+    """One precision–recall PNG per class (``pr_<class>.png``, each written atomically), AP in
+    the title.
 
     Args:
         result: a VOC result (its per-class ranked recall/precision arrays).
@@ -100,7 +101,8 @@ def plot_pr_curves(result: VOCResult, output_dir: str | os.PathLike) -> list[Pat
         ax.set_title(f"{name}: AP = {ap} ({result.metric}, {r.num_gt} GT, {r.num_det} det)")
         fig.tight_layout()
         path = out / f"pr_{_safe_name(name)}.png"
-        fig.savefig(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp)
         paths.append(path)
     return paths
 
@@ -174,7 +176,6 @@ def plot_confusion_matrix(
     ax.set_title(f"{title}\n{heading}" if title else heading)
     fig.tight_layout()
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     return path

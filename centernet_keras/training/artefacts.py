@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from centernet_keras.data.annotations import ImageRecord
+from centernet_keras.io import atomic_path
 from centernet_keras.training.callbacks import LOG, LossPlotCallback, _read_log
 from centernet_keras.training.map_callback import MapCallback, ValidationRun, run_validation
 
@@ -111,10 +112,8 @@ def plot_results(csv_path: str | os.PathLike, png_path: str | os.PathLike) -> li
     height = 3.0 * nrows  # inches; margins in inches (tight_layout would double the cost)
     fig.subplots_adjust(left=0.7 / (4.0 * cols), right=0.98, bottom=0.5 / height,
                         top=1 - 0.35 / height, wspace=0.3, hspace=0.5)  # fmt: skip
-    png_path = Path(png_path)
-    tmp = png_path.with_name(f".{png_path.stem}.tmp.png")
-    fig.savefig(tmp)
-    os.replace(tmp, png_path)
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp)
     return panels
 
 
@@ -144,10 +143,8 @@ def write_prediction_grid(run: ValidationRun, model: keras.Model, path: str | os
     samples = [(rgb, found.above(SCORE_THRESHOLD)) for rgb, found in run.samples]
     grid = prediction_grid(samples, drawer(keypoint_spec=getattr(model, "keypoint_spec", None)),
                            GRID_TILE, GRID_COLUMNS)  # fmt: skip
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.jpg")
-    grid.save(tmp, quality=90)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        grid.save(tmp, quality=90)
     return True
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import keras
 
 from centernet_keras.data.image_io import SkipLog
-from centernet_keras.io import atomic_write_text
+from centernet_keras.io import atomic_path, atomic_write_text
 
 log = logging.getLogger("centernet_keras.training")
 
@@ -48,10 +48,8 @@ def crash_point(point: str, epoch: int) -> None:
 
 def atomic_save_model(model: keras.Model, path: str | Path) -> None:
     """``model.save`` to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
 
 
 def read_state(save_dir: str | Path) -> dict | None:
@@ -254,10 +252,11 @@ class LossPlotCallback(keras.callbacks.Callback):
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
         ax.legend()
-        tmp = self.png_path.with_name(f".{self.png_path.stem}.tmp.png")
-        fig.savefig(tmp, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        os.replace(tmp, self.png_path)
+        try:
+            with atomic_path(self.png_path) as tmp:
+                fig.savefig(tmp, dpi=100, bbox_inches="tight")
+        finally:
+            plt.close(fig)
 
 
 class SkipReportCallback(keras.callbacks.Callback):
