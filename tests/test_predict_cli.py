@@ -304,3 +304,53 @@ def test_predict_subprocess_stderr_is_quiet(checkpoint, image, tmp_path) -> None
     assert f"saved {out}" in result.stdout
     noise = re.compile(r"absl::InitializeLog|cudart_stub|failed call to cuInit|^[IW]\d{4} ", re.M)
     assert not noise.search(result.stderr), result.stderr
+
+
+def _snapshot(folder: Path) -> dict:
+    """Every path under ``folder`` → its bytes (a folder: ``None``)."""
+    return {
+        p.relative_to(folder): None if p.is_dir() else p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.mark.parametrize("spelling", ["same", "dot", "symlink"])
+def test_dir_mode_refuses_to_write_into_its_input_folder(
+    checkpoint, tmp_path, rng, capsys, spelling
+) -> None:
+    """--output = --input (however spelled) would replace the user's photos: one line, exit 2,
+    nothing written (issue 25 point 6)."""
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for name in ("a.jpg", "b.png"):
+        Image.fromarray(rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)).save(src / name)
+    before = _snapshot(tmp_path)
+    out = {"same": src, "dot": src / ".", "symlink": tmp_path / "link"}[spelling]
+    if spelling == "symlink":
+        out.symlink_to(src, target_is_directory=True)
+        before = _snapshot(tmp_path)
+    argv = ["--model", str(checkpoint), "--mode", "dir", "--input", str(src), "--output", str(out)]
+    assert predict.main([*argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "--output" in err and "is the --input folder" in err
+    assert _snapshot(tmp_path) == before  # the photos untouched, nothing added
+
+
+def test_crops_into_the_input_folder_and_an_image_over_itself_are_refused(
+    checkpoint, image, tmp_path, capsys
+) -> None:
+    before = _snapshot(tmp_path)
+    argv = ["--model", str(checkpoint), "--input", str(image), "--output", str(image)]
+    for mode in ("image", "heatmap"):
+        assert predict.main([*argv, "--mode", mode]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "is the --input file" in err, err
+    assert _snapshot(tmp_path) == before
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    before = _snapshot(tmp_path)
+    argv = ["--model", str(checkpoint), "--mode", "dir", "--input", str(crops)]
+    assert predict.main([*argv, "--output", str(tmp_path), "--crop"]) == 2
+    assert "--crop writes into" in capsys.readouterr().err
+    assert _snapshot(tmp_path) == before

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -98,8 +99,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _output(args: argparse.Namespace, default: Path) -> Path:
+def _output(args: argparse.Namespace) -> Path:
+    """What --mode image / dir / video / heatmap writes: --output, else its default."""
+    if args.mode == "dir":
+        default = DEFAULT_DIR
+    elif args.mode == "video":
+        stem = f"camera{args.input}" if args.input.isdigit() else Path(args.input).stem
+        default = DEFAULT_DIR / f"{stem}.mp4"
+    elif args.mode == "heatmap":
+        default = DEFAULT_DIR / f"{Path(args.input).stem}_heatmap.png"
+    else:
+        default = DEFAULT_DIR / Path(args.input).name
     return Path(args.output) if args.output else default
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Whether two paths name one existing file or folder."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def overwritten_input(args: argparse.Namespace) -> str | None:
+    """Why the outputs of --mode image / dir / video / heatmap would replace an --input file
+    (the output is the input file, or the input folder, or its crops folder), else ``None``."""
+    if args.mode not in ("image", "dir", "video", "heatmap") or not args.input:
+        return None
+    source, out = Path(args.input), _output(args)
+    if args.mode == "dir":
+        if _same(out, source):
+            return (
+                f"--output {out} is the --input folder: the annotated images would replace "
+                "the originals (give another --output folder)"
+            )
+        if args.crop and _same(out / "crops", source):
+            return f"--crop writes into {out / 'crops'}, the --input folder (give another --output)"
+    elif _same(out, source):
+        return f"--output {out} is the --input file: it would be replaced (give another --output)"
+    return None
 
 
 def _print_counts(counts, class_names) -> None:
@@ -124,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--no-boxes is for pose models; this model draws boxes only")
     drawing = {"keypoint_spec": spec, "draw_boxes": not args.no_boxes}
     if args.mode == "image":
-        out = _output(args, DEFAULT_DIR / Path(args.input).name)
+        out = _output(args)
         crop_dir = out.parent / "crops" if args.crop else None
         detections = visualize.annotate_image(predictor, args.input, out, crop_dir, **drawing)
         for box, name, score in zip(
@@ -135,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
             _print_counts(Counter(detections.class_names), names)
         print(f"saved {out}")
     elif args.mode == "dir":
-        out = _output(args, DEFAULT_DIR)
+        out = _output(args)
         report = visualize.annotate_folder(
             predictor, args.input, out, crop=args.crop, progress=not args.no_progress, **drawing
         )
@@ -145,8 +183,7 @@ def run(args: argparse.Namespace) -> int:
             _print_counts(report.counts, names)
         print(f"{report.summary()}; results in {out}")
     elif args.mode == "video":
-        stem = f"camera{args.input}" if args.input.isdigit() else Path(args.input).stem
-        out = _output(args, DEFAULT_DIR / f"{stem}.mp4")
+        out = _output(args)
         report = visualize.annotate_video(
             predictor, args.input, out, args.max_frames, progress=not args.no_progress, **drawing
         )
@@ -158,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({k: round(v, 2) for k, v in ms.items()}))
         print(f"{1000.0 / ms['total_ms']:.1f} FPS (file to boxes)")
     elif args.mode == "heatmap":
-        out = _output(args, DEFAULT_DIR / f"{Path(args.input).stem}_heatmap.png")
+        out = _output(args)
         visualize.save_heatmap(predictor, args.input, out)
         print(f"saved {out}")
     else:
@@ -185,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
             "--runtime and --quantize choose how predictions run; --mode export writes the "
             "model itself (--format onnx for an ONNX file)"
         )
+    refusal = overwritten_input(args)
+    if refusal:  # before the model loads or anything is written
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     return run_reporting_errors(run, args)
 
 

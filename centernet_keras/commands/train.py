@@ -214,7 +214,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The ``TrainConfig`` of the parsed flags: ``--config`` (or, with ``--resume``, the run's
     ``config.json``) with the flags given overriding it, else the defaults with the flags."""
     from centernet_keras.training import TrainConfig
-    from centernet_keras.training.trainer import CONFIG_FILE
+    from centernet_keras.training.trainer import CONFIG_FILE, nothing_to_resume
 
     if args.train_json and (args.train_annotations or args.val_annotations):
         raise ValueError("--train/--val (annotation lines) and --train-json exclude each other")
@@ -230,7 +230,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         overrides["val_annotations"] = None
     config_path = args.config
     if args.resume and not config_path:
-        config_path = str(Path(overrides.get("save_dir", "logs")) / CONFIG_FILE)
+        save_dir = Path(overrides.get("save_dir", "logs"))
+        config_path = str(save_dir / CONFIG_FILE)
+        if not Path(config_path).is_file():
+            raise FileNotFoundError(nothing_to_resume(save_dir))
     if config_path:
         return TrainConfig.from_json(config_path, **overrides)
     return TrainConfig.from_dict(overrides, source="flags")

@@ -167,6 +167,16 @@ def _set_precision(enabled: bool) -> None:
     keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "mixed_bfloat16")
 
 
+def nothing_to_resume(save_dir: Path, chief: bool = True) -> str:
+    """The ``--resume`` error for a ``save_dir`` that holds no run (or does not exist)."""
+    shared = "" if chief else " (every worker resumes from the chief's --save-dir: put it "
+    shared += "" if chief else "on storage that all machines share)"
+    return (
+        f"nothing to resume in {save_dir}: no run there (no {CONFIG_FILE}, {LAST} or "
+        f"train_state.json); start the run without --resume{shared}"
+    )
+
+
 def _resume_state(
     config: TrainConfig, save_dir: Path, resume: bool, chief: bool = True
 ) -> dict | None:
@@ -195,12 +205,7 @@ def _resume_state(
             start_fresh(save_dir)
         return None
     if state is None or not (save_dir / LAST).exists():
-        shared = "" if chief else " (every worker resumes from the chief's --save-dir: put it "
-        shared += "" if chief else "on storage that all machines share)"
-        raise FileNotFoundError(
-            f"nothing to resume in {save_dir}: no run there (no {CONFIG_FILE}, {LAST} or "
-            f"train_state.json); start the run without --resume{shared}"
-        )
+        raise FileNotFoundError(nothing_to_resume(save_dir, chief))
     for key in ("epochs", "freeze_epochs"):
         if key in state and state[key] != getattr(config, key):
             raise ValueError(

@@ -118,3 +118,20 @@ def test_new_lr_over_a_config_moves_the_derived_min_lr(train_cli, tmp_path):
             train_cli.parse_args(["--config", str(path), "--lr", "1e-2"])
         )
         assert config.lr == 1e-2 and config.resolved_min_lr == pytest.approx(want)
+
+
+@pytest.mark.parametrize("folder", ["missing", "empty", "no_run"])
+def test_resume_without_a_run_says_nothing_to_resume(train_cli, tmp_path, capsys, folder):
+    """--resume where no run is: one line naming the folder, exit 2 (issue 25 point 6; was
+    ``[Errno 2] No such file or directory: '…/config.json'``)."""
+    save_dir = tmp_path / folder
+    if folder != "missing":
+        save_dir.mkdir()
+    if folder == "no_run":
+        (save_dir / "notes.txt").write_text("not a run\n")
+    assert train_cli.main(["--resume", "--save-dir", str(save_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [err.strip()]
+    assert err.startswith(f"error: nothing to resume in {save_dir}")
+    assert "Errno" not in err
+    assert folder != "missing" or not save_dir.exists()  # nothing created
