@@ -81,8 +81,18 @@ class ImageRecord:
         self.difficult, self.keypoints = self.difficult[keep], self.keypoints[keep]
 
 
+#: Decimals of a coordinate in an annotation line (0.01 px).
+LINE_DECIMALS = 2
+
+
+def line_value(v: float) -> float:
+    """A coordinate as an annotation line holds it: rounded to ``LINE_DECIMALS`` decimals."""
+    return round(float(v), LINE_DECIMALS)
+
+
 def _fmt(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:.2f}".rstrip("0").rstrip(".")
+    v = line_value(v) + 0.0  # + 0.0: -0.0 is written 0
+    return str(int(v)) if v.is_integer() else f"{v:.{LINE_DECIMALS}f}".rstrip("0").rstrip(".")
 
 
 def format_line(record: ImageRecord) -> str:

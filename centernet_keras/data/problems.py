@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from centernet_keras.data import image_io
-from centernet_keras.data.annotations import ImageRecord
+from centernet_keras.data.annotations import LINE_DECIMALS, ImageRecord, line_value
 from centernet_keras.text import quote, shorten
 
 #: Kind → what happened. The first block skips images, the second drops or fixes objects,
@@ -22,10 +22,12 @@ PROBLEM_KINDS: dict[str, str] = {
     "missing_image": "image file not found (image skipped)",
     "unreadable_image": "image file unreadable, truncated or corrupt (image skipped)",
     "unknown_image": "annotation for an image id missing from 'images' (dropped)",
+    "duplicate_image": "COCO image id given to several images (skipped with its annotations)",
     "size_mismatch": "annotated image size differs from the file (file trusted, boxes clipped)",
     "nested_object": "<object> inside another <object> (read as an object of its own)",
     "repeated_field": "object with a repeated <name>, <bndbox>, coordinate, ... (first used)",
     "bad_difficult": "<difficult> other than 0 or 1 (read as its truth value)",
+    "bad_crowd": "COCO iscrowd other than 0 or 1 (read as 0: an object, not a crowd)",
     "unknown_class": "unknown class name or id (object dropped)",
     "empty_category": "COCO category without annotations, yet it takes a class id",
     "missing_category": "class that no COCO category has (no objects of it)",
@@ -33,7 +35,7 @@ PROBLEM_KINDS: dict[str, str] = {
     "inverted_box": "inverted box, x2 < x1 or y2 < y1 (object dropped)",
     "clipped_box": "box outside the image (clipped to it)",
     "zero_size_box": "zero-size box after clipping (object dropped)",
-    "bad_keypoints": "malformed COCO keypoints (object kept, its joints unlabelled)",
+    "bad_keypoints": "malformed or off-image COCO keypoints (object kept, those unlabelled)",
     "no_objects": "image with no objects left (kept as a negative)",
     "difficult_skipped": "difficult objects skipped (--skip-difficult)",
     "crowd_skipped": "COCO iscrowd objects skipped",
@@ -161,7 +163,8 @@ def check_box(
     """Validate one ``[x1, y1, x2, y2]`` box against a ``width`` × ``height`` image.
 
     Inverted boxes are dropped; boxes reaching outside the image are clipped to it; boxes with
-    zero width or height (after clipping) are dropped.
+    zero width or height (after clipping, at the precision of an annotation line:
+    ``annotations.line_value``, so no box is written with zero size) are dropped.
 
     Args:
         box: finite coordinates in image pixels.
@@ -183,8 +186,11 @@ def check_box(
     clipped = [min(max(x1, 0.0), width), min(max(y1, 0.0), height)]
     clipped += [min(max(x2, 0.0), width), min(max(y2, 0.0), height)]
     moved = clipped != [x1, y1, x2, y2]
-    if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+    written = [line_value(v) for v in clipped]
+    if written[2] <= written[0] or written[3] <= written[1]:
         where = f" after clipping to the {width}x{height} image" if moved else ""
+        if clipped[2] > clipped[0] and clipped[3] > clipped[1]:
+            where += f" at the precision of annotation lines ({10**-LINE_DECIMALS:g} px)"
         return None, Problem(
             "zero_size_box", file, f"{what}: box {_fmt_box(box)} has zero size{where}: dropped"
         )

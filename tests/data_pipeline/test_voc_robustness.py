@@ -234,3 +234,96 @@ def test_pathological_xml_is_read_in_bounded_time(tmp_path, case):
         assert "<!ENTITY>" in report.problems[0].message
     else:
         assert len(records["a.jpg"].boxes) == 1 and report.counts() == {}
+
+
+def test_a_box_that_rounds_to_zero_size_is_dropped_and_reported(tmp_path):
+    """The size check sees the box the line writer writes (two decimals): a 0.003-px-wide box
+    was written as ``10,10,10,30`` (issue 25 point 3); it is dropped and counted, a box
+    0.006 px wide is written 0.01 px wide."""
+    thin = CAT.replace(">2<", ">10<").replace(">3<", ">10<").replace(">25<", ">30<")
+    xmls = {
+        "thin": f"<annotation>{thin.replace('>20<', '>10.003<')}</annotation>",
+        "flat": f"<annotation>{CAT.replace('>25<', '>3.004<')}</annotation>",
+        "narrow": f"<annotation>{thin.replace('>20<', '>10.006<')}</annotation>",
+    }
+    _voc(tmp_path, xmls)
+    report, records = _convert(tmp_path)
+    assert report.counts()["zero_size_box"] == 2
+    assert sorted(Path(p.file).name for p in report.problems if p.kind == "zero_size_box") == [
+        "flat.xml",
+        "thin.xml",
+    ]
+    lines = (tmp_path / "2007_train.txt").read_text()
+    assert "10,10,10,30" not in lines and "2,3,20,3," not in lines
+    assert "narrow.jpg 10,10,10.01,30,0" in lines
+    assert len(records["thin.jpg"].boxes) == 0 and len(records["flat.jpg"].boxes) == 0
+
+
+def test_a_coco_box_that_rounds_to_zero_size_is_dropped_and_reported(tmp_path):
+    import json
+
+    from centernet_keras.data.coco import read_coco
+
+    (tmp_path / "a.jpg").write_bytes(_jpeg())
+    data = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 40, "height": 30}],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 0.003, 20]},
+            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [2, 3, 18, 22]},
+        ],
+    }
+    (tmp_path / "a.json").write_text(json.dumps(data))
+    records, _, report = read_coco(tmp_path / "a.json", tmp_path)
+    assert report.counts()["zero_size_box"] == 1
+    np.testing.assert_array_equal(records[0].boxes, [[2, 3, 20, 25]])
+
+
+JAPANESE = "<annotation><object><name>猫</name><bndbox><xmin>2</xmin><ymin>3</ymin><xmax>20</xmax><ymax>25</ymax></bndbox></object></annotation>"  # noqa: E501
+
+
+def _declared(encoding):
+    return f'<?xml version="1.0" encoding="{encoding}"?>{JAPANESE}'
+
+
+# name → the bytes of a correctly encoded file (issue 25 point 3: each was refused as bad_xml)
+ENCODED = {
+    "utf16le_no_bom_declared": _declared("UTF-16").encode("utf-16-le"),
+    "utf16be_no_bom_declared": _declared("UTF-16").encode("utf-16-be"),
+    "utf16le_python_name": _declared("utf-16-le").encode("utf-16-le"),  # xml.etree writes it
+    "utf16be_python_name": _declared("utf-16-be").encode("utf-16-be"),
+    "utf32_bom": _declared("UTF-32").encode("utf-32"),
+    "utf32le_no_bom": JAPANESE.encode("utf-32-le"),
+    "utf32be_no_bom_declared": _declared("UTF-32").encode("utf-32-be"),
+    "shift_jis": _declared("Shift_JIS").encode("shift_jis"),
+    "euc_jp": _declared("EUC-JP").encode("euc-jp"),
+    "utf8_bom_declared": _declared("UTF-8").encode("utf-8-sig"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENCODED))
+def test_files_in_a_determinable_encoding_are_read(tmp_path, case):
+    from centernet_keras.data.voc import parse_voc_xml
+
+    voc = _voc(tmp_path, {"a": ENCODED[case]})
+    record, problems = parse_voc_xml(voc / "Annotations" / "a.xml", ["dog", "猫"])
+    assert [p.kind for p in problems] == []
+    np.testing.assert_array_equal(record.boxes, [[2, 3, 20, 25]])
+    np.testing.assert_array_equal(record.classes, [1])
+
+
+# name → bytes whose encoding cannot be determined or that its encoding cannot decode
+UNDECODABLE = {
+    "shift_jis_broken": _declared("Shift_JIS").encode("shift_jis").replace(b"\x94L", b"\x81 "),
+    "utf8_undeclared_latin1": JAPANESE.replace("猫", "é").encode("latin-1"),
+    "utf16_odd_length": _declared("UTF-16").encode("utf-16-le")[:-1],
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNDECODABLE))
+def test_undecodable_files_stay_bad_xml(tmp_path, case):
+    from centernet_keras.data.voc import parse_voc_xml
+
+    voc = _voc(tmp_path, {"a": UNDECODABLE[case]})
+    record, problems = parse_voc_xml(voc / "Annotations" / "a.xml", ["dog", "猫"])
+    assert record is None and [p.kind for p in problems] == ["bad_xml"]
