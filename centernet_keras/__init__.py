@@ -10,43 +10,27 @@ backends without loading TensorFlow.
 
 Importing the package loads Keras with TensorFlow's C++ start-up log noise filtered and
 ``TF_CPP_MIN_LOG_LEVEL`` defaulting to 2 (see ``centernet_keras.startup``; set it to 0 to see
-everything).
+everything). Except in a process whose command line asks for ``-h`` / ``--help``
+(``startup.help_requested``): there the import is light, so every CLI prints its usage without
+loading TensorFlow, and Keras loads (with the objects registered) on first use of a name of the
+package.
 """
-
-# ruff: noqa: E402  (the start-up filter must run before the imports that load Keras)
 
 from typing import Any
 
-from centernet_keras.startup import quiet_tensorflow_startup
+from centernet_keras.startup import help_requested, quiet_tensorflow_startup
 
-quiet_tensorflow_startup()  # before anything imports Keras or TensorFlow
 
-from centernet_keras.boxes import boxes_to_input, boxes_to_original, letterbox_params
-from centernet_keras.decoding import (
-    CenterNetDecoder,
-    FCOSDecoder,
-    PoseDecoder,
-    decode_centernet,
-    decode_fcos,
-    decode_pose,
-)
-from centernet_keras.keypoints import KeypointSpec
-from centernet_keras.locations import fcos_locations
-from centernet_keras.losses import centernet_loss, fcos_loss, pose_loss
-from centernet_keras.models import (
-    FCOS,
-    CenterNet,
-    CenterNetPose,
-    Detector,
-    build_centernet,
-    build_centernet_pose,
-    build_fcos,
-)
+def _load() -> None:
+    """Load Keras (its start-up log filtered) and the public names; registers the Keras objects
+    (custom layers, losses, models, the LR schedule and TorchAdam that checkpoints refer to)."""
+    quiet_tensorflow_startup()  # before anything imports Keras or TensorFlow
+    from centernet_keras import boxes, decoding, keypoints, locations, losses, models
+    from centernet_keras.training import optimizers, schedules
 
-# Registers the LR schedule and TorchAdam, so checkpoints saved with their optimizer load after
-# import.
-from centernet_keras.training import optimizers as _optimizers  # noqa: F401
-from centernet_keras.training import schedules as _schedules  # noqa: F401
+    for module in (boxes, decoding, keypoints, locations, losses, models, optimizers, schedules):
+        globals().update({name: getattr(module, name) for name in __all__ if hasattr(module, name)})
+
 
 __version__ = "0.1.0"
 
@@ -60,6 +44,9 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name in __all__ and name not in _LAZY:  # not loaded yet: a --help process
+        _load()
+        return globals()[name]
     if name in _LAZY:
         from centernet_keras import targets
 
@@ -95,3 +82,6 @@ __all__ = [
     "letterbox_params",
     "pose_loss",
 ]
+
+if not help_requested():
+    _load()

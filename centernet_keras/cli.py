@@ -6,6 +6,13 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from centernet_keras.decoder_defaults import (
+    FCOS_IOU_THRESHOLD,
+    KEYPOINT_THRESHOLD,
+    POSE_IOU_THRESHOLD,
+    auto_iou_threshold,
+)
+
 #: What a CLI reports as one line ``error: <message>`` (exit code 1) instead of a traceback: a
 #: missing or malformed file, a value that does not fit the model.
 USER_ERRORS = (OSError, ValueError, TypeError)
@@ -31,24 +38,16 @@ def input_side(value: str) -> int:
 
 
 def _nms_as_built() -> str:
-    """What a newly built model of each detector holds as its NMS IoU, read from the builders
-    (``--iou-threshold``'s help)."""
-    import inspect
-
-    from centernet_keras.models.centernet import auto_iou_threshold
-    from centernet_keras.models.fcos import build_fcos
-    from centernet_keras.models.pose import build_centernet_pose
+    """What a newly built model of each detector holds as its NMS IoU, from the builders'
+    defaults (``decoder_defaults``; ``--iou-threshold``'s help)."""
 
     def text(iou: float | None) -> str:
         return "none" if iou is None else f"{iou:g}"
 
-    def default(build: Callable) -> str:
-        return text(inspect.signature(build).parameters["iou_threshold"].default)
-
     return (
         f"CenterNet {text(auto_iou_threshold('resnet50'))} with a ResNet backbone, else "
-        f"{text(auto_iou_threshold('dla34'))}; FCOS {default(build_fcos)}; pose "
-        f"{default(build_centernet_pose)}"
+        f"{text(auto_iou_threshold('dla34'))}; FCOS {text(FCOS_IOU_THRESHOLD)}; pose "
+        f"{text(POSE_IOU_THRESHOLD)}"
     )
 
 
@@ -89,8 +88,6 @@ def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) 
 def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
     """``--iou-threshold``, ``--max-detections`` and ``--keypoint-threshold``: the decoder
     settings (``Decoder.replace``)."""
-    from centernet_keras.decoding.pose import KEYPOINT_THRESHOLD
-
     parser.add_argument(
         "--iou-threshold",
         "--nms-iou",

@@ -22,6 +22,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Sequence
 
 #: The level used when ``TF_CPP_MIN_LOG_LEVEL`` is unset: errors only (no info, no warnings).
 DEFAULT_TF_LOG_LEVEL = "2"
@@ -33,6 +34,16 @@ _ABSL_LINE = re.compile(r"^([IWEF])\d{4} [\d:.]+\s+\d+ [^\]\s]+:\d+\] ")
 _SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
 _NO_CUDA_DRIVER = "Could not find cuda drivers"
 _CUINIT_FAILED = "failed call to cuInit"
+
+
+def help_requested(argv: Sequence[str] | None = None) -> bool:
+    """Whether the command line (``sys.argv[1:]`` by default) asks for ``-h`` / ``--help``.
+
+    Importing ``centernet_keras`` then defers loading Keras until a name of the package is
+    used, so every CLI prints its usage without TensorFlow's seconds of start-up.
+    """
+    args = getattr(sys, "argv", [])[1:] if argv is None else argv
+    return not {"-h", "--help"}.isdisjoint(args)
 
 
 def quiet_tensorflow_startup() -> None:

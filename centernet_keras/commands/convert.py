@@ -33,9 +33,9 @@ and get_map.py ignores them, as the VOC devkit does. Existing ImageSets/Main spl
 official split of a real VOCdevkit) are used as they are, never replaced without --resplit.
 """
 
-COCO_DOC = """Convert a COCO detection or keypoints JSON file into an annotation-line file.
+COCO_DOC = r"""Convert a COCO detection or keypoints JSON file into an annotation-line file.
 
-    centernet convert coco --json annotations/instances_val2017.json --images val2017/ \\
+    centernet convert coco --json annotations/instances_val2017.json --images val2017/ \
         --output coco_val.txt
 
 Writes --output (one line per image, absolute image paths, images without objects included) and

@@ -1,4 +1,4 @@
-"""Train a detector (CenterNet, CenterNet pose or FCOS) on annotation lines or COCO JSON.
+r"""Train a detector (CenterNet, CenterNet pose or FCOS) on annotation lines or COCO JSON.
 
     centernet train --classes model_data/voc_classes.txt --train 2007_train.txt --val 2007_val.txt
     centernet train --train-json instances_train2017.json --train-images train2017 \
@@ -135,21 +135,21 @@ def _detector_names() -> list[str]:
 
 
 def _neck_names() -> list[str]:
-    from centernet_keras.necks import NECKS
+    from centernet_keras.choices import NECK_NAMES
 
-    return sorted(NECKS)
+    return sorted(NECK_NAMES)
 
 
 def _backbone_names() -> str:
-    from centernet_keras.backbones import BACKBONES
-    from centernet_keras.models.features import BACKBONE_ALIASES
+    from centernet_keras.choices import BACKBONE_ALIASES, BACKBONE_NAMES
 
-    return " | ".join(sorted(BACKBONES) + sorted(BACKBONE_ALIASES))
+    return " | ".join(sorted(BACKBONE_NAMES) + sorted(BACKBONE_ALIASES))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The flags; building the parser imports neither Keras nor TensorFlow (fast ``--help``)."""
     defaults = _defaults()
-    backbones = _backbone_names() if {"-h", "--help"} & set(argv or sys.argv[1:]) else "see -h"
+    backbones = _backbone_names()
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -1,7 +1,7 @@
-"""Measure a detector's mAP on a split: VOC07 11-point AP@0.5, all-point AP@0.5, COCO AP.
+r"""Measure a detector's mAP on a split: VOC07 11-point AP@0.5, all-point AP@0.5, COCO AP.
 
     centernet val --model logs/best.keras --annotation-file 2007_val.txt
-    centernet val --model m.keras --classes model_data/voc_classes.txt \\
+    centernet val --model m.keras --classes model_data/voc_classes.txt \
         --voc-root VOCdevkit --year 2007 --split test
     centernet val --model m.keras --coco-json instances_val2017.json --image-dir val2017
     centernet val --model pose.keras --coco-json person_keypoints_val2017.json \

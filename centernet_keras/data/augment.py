@@ -11,38 +11,10 @@ pixels (as ``cv2.resize`` in ``Predictor``), outside it is the fill.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import tensorflow as tf
 
 from centernet_keras.boxes import LETTERBOX_FILL, letterbox_placement
-
-
-@dataclass
-class AugmentConfig:
-    """The random training augmentation: one section of ``TrainConfig`` and ``PipelineConfig``.
-
-    Attributes:
-        enabled: augment training images; ``False`` trains on the deterministic letterbox /
-            resize of validation (the other fields are then unused).
-        jitter: aspect jitter ``j``: the aspect ratio is multiplied by ``U(1−j, 1+j) /
-            U(1−j, 1+j)`` (``random_geometry``).
-        scale_range: range of the random size, as a fraction of the input size.
-        flip_prob: horizontal flip probability.
-        hue, sat, val: HSV jitter limits (``hsv_jitter``).
-    """
-
-    enabled: bool = True
-    jitter: float = 0.3
-    scale_range: tuple[float, float] = (0.25, 2.0)
-    flip_prob: float = 0.5
-    hue: float = 0.1
-    sat: float = 1.5
-    val: float = 1.5
-
-    def __post_init__(self) -> None:
-        self.enabled = bool(self.enabled)
-        self.scale_range = tuple(float(v) for v in self.scale_range)
+from centernet_keras.data.augment_config import AugmentConfig  # noqa: F401  (defined there)
 
 
 def letterbox_geometry(image_hw: tf.Tensor, input_hw: tuple[int, int], mode: str = "letterbox"):

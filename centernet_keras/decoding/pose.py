@@ -21,6 +21,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from centernet_keras.decoder_defaults import KEYPOINT_THRESHOLD  # a joint's peak scores above
 from centernet_keras.decoding.centernet import (
     box_peaks,
     gather_at,
@@ -32,7 +33,6 @@ from centernet_keras.decoding.common import class_nms, compact_rows
 from centernet_keras.gather import take_rows
 
 SNAP_RADIUS = 0.3  # a snapped peak is at most SNAP_RADIUS · max(box h, w) from the joint
-KEYPOINT_THRESHOLD = 0.1  # the reference's: a joint-heatmap peak must score above it
 
 
 def _joint_peaks(

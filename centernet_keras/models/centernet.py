@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import keras
 from keras import ops
 
+from centernet_keras.decoder_defaults import auto_iou_threshold
 from centernet_keras.decoding.layers import CenterNetDecoder
 from centernet_keras.heads.centernet import centernet_heads
 from centernet_keras.losses import centernet_loss
@@ -129,12 +130,6 @@ class CenterNet(Detector):
         for key in _LEGACY_DECODER_KEYS:
             config.pop(key, None)
         return super().from_config(config)
-
-
-def auto_iou_threshold(backbone_name: str) -> float | None:
-    """The NMS IoU ``iou_threshold="auto"`` gives a CenterNet on this backbone: 0.5 for the
-    ResNet backbones (``resnet*``, as the Keras CenterNet ports), else none."""
-    return 0.5 if backbone_name.startswith("resnet") else None
 
 
 def _legacy_decoder(config: dict) -> CenterNetDecoder:

@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from centernet_keras.backbones import build_backbone
+from centernet_keras.decoder_defaults import FCOS_IOU_THRESHOLD
 from centernet_keras.decoding.fcos import merge_fcos_flip
 from centernet_keras.decoding.layers import Decoder, FCOSDecoder
 from centernet_keras.heads.fcos import fcos_head, fcos_head_outputs
@@ -203,7 +204,7 @@ def build_fcos(
     neck: str | None = None,
     max_detections: int = 100,
     score_threshold: float = 0.05,
-    iou_threshold: float | None = 0.6,
+    iou_threshold: float | None = FCOS_IOU_THRESHOLD,
     pre_nms_top_k: int = DEFAULT_PRE_NMS_TOP_K,
     **kwargs,
 ) -> FCOS:

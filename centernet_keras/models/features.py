@@ -13,15 +13,9 @@ from collections.abc import Mapping, Sequence
 import keras
 
 from centernet_keras.backbones import build_backbone
+from centernet_keras.choices import BACKBONE_ALIASES  # former backbone names → (backbone, neck)
 from centernet_keras.necks import NECKS, PYRAMID_NECKS, build_neck, deconv_neck
 
-#: Former backbone names → (backbone, neck).
-BACKBONE_ALIASES: dict[str, tuple[str, str]] = {
-    "resnet18_fpn": ("resnet18", "skip"),
-    "mobilenetv3_small_fpn": ("mobilenetv3_small", "skip"),
-    "mobilenetv3_large_fpn": ("mobilenetv3_large", "skip"),
-    "dla34_plain": ("dla34", "dla_up_plain"),
-}
 #: The neck of a non-DLA backbone given without one (else ``"deconv"``): the skip neck's lateral
 #: P4–P2 inputs suit the light RegNet better than three wide transposed convs on its P5.
 _DEFAULT_NECKS = {"regnetx_400mf": "skip"}

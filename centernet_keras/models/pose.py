@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 import keras
 from keras import ops
 
+from centernet_keras.decoder_defaults import KEYPOINT_THRESHOLD, POSE_IOU_THRESHOLD
 from centernet_keras.decoding.layers import PoseDecoder
-from centernet_keras.decoding.pose import KEYPOINT_THRESHOLD
 from centernet_keras.heads.pose import pose_heads
 from centernet_keras.keypoints import KeypointSpec
 from centernet_keras.losses import pose_loss
@@ -172,7 +172,7 @@ def build_centernet_pose(
     max_detections: int = 100,
     score_threshold: float = 0.0,
     keypoint_threshold: float = KEYPOINT_THRESHOLD,
-    iou_threshold: float | None = None,
+    iou_threshold: float | None = POSE_IOU_THRESHOLD,
     **kwargs,
 ) -> CenterNetPose:
     """Build a CenterNet pose model (any backbone / neck of ``build_centernet``).

@@ -15,12 +15,21 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from centernet_keras.data.augment import AugmentConfig
+from centernet_keras.choices import OPTIMIZERS, STRATEGIES
+from centernet_keras.data.augment_config import AugmentConfig
 from centernet_keras.io import atomic_write_text
-from centernet_keras.models import Detector, build_centernet
-from centernet_keras.training.distribute import STRATEGIES
-from centernet_keras.training.optimizers import OPTIMIZERS
+
+if TYPE_CHECKING:  # the builders import Keras when called: `train --help` stays light
+    from centernet_keras.models import Detector
+
+
+def build_centernet_detector(num_classes: int, **kwargs) -> Detector:
+    """``build_centernet`` as ``DETECTORS`` calls it (Keras imported on the call)."""
+    from centernet_keras.models.centernet import build_centernet
+
+    return build_centernet(num_classes, **kwargs)
 
 
 def build_pose_detector(num_classes: int, keypoint_spec=None, class_names=None, **kwargs):
@@ -75,7 +84,7 @@ def build_fcos_detector(
 #: ``builder(num_classes, backbone=, input_shape=, weights=, class_names=, image_resize=,
 #: **ModelConfig.options())``, and ``keypoint_spec=`` for those in ``KEYPOINT_DETECTORS``.
 DETECTORS: dict[str, Callable[..., Detector]] = {
-    "centernet": build_centernet,
+    "centernet": build_centernet_detector,
     "fcos": build_fcos_detector,
     "pose": build_pose_detector,
 }

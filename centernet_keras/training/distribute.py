@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-#: The names ``--strategy`` takes.
-STRATEGIES = ("none", "mirrored", "multiworker")
+from centernet_keras.choices import STRATEGIES  # the names --strategy takes
+
 #: Task types of a ``MultiWorkerMirroredStrategy`` cluster.
 TASK_TYPES = ("chief", "worker")
 TF_CONFIG_EXAMPLE = (

@@ -17,8 +17,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-#: ``--optimizer`` names: Keras' Adam, torch's Adam (``TorchAdam``), SGD with Nesterov momentum.
-OPTIMIZERS = ("adam", "adam_torch", "sgd")
+from centernet_keras.choices import OPTIMIZERS  # noqa: F401  (the names, defined there)
 
 
 @keras.saving.register_keras_serializable(package="centernet_keras")

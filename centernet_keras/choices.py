@@ -1,0 +1,34 @@
+"""The names a setting accepts, as plain data: configs check them and the command lines list
+them without importing Keras or TensorFlow (``--help`` prints before either loads).
+
+``OPTIMIZERS``, ``STRATEGIES`` and ``BACKBONE_ALIASES`` are defined here (the modules that build
+them import these). ``BACKBONE_NAMES`` and ``NECK_NAMES`` are the keys of the registries that
+build them, ``backbones.BACKBONES`` and ``necks.NECKS``, which import Keras;
+``tests/test_cli_help.py`` checks that they agree.
+"""
+
+from __future__ import annotations
+
+#: ``--optimizer`` names: Keras' Adam, torch's Adam (``TorchAdam``), SGD with Nesterov momentum.
+OPTIMIZERS = ("adam", "adam_torch", "sgd")
+#: ``--strategy`` names (``training.distribute``).
+STRATEGIES = ("none", "mirrored", "multiworker")
+#: Former backbone names that implied a neck: name → (backbone, neck) (``models.features``).
+BACKBONE_ALIASES: dict[str, tuple[str, str]] = {
+    "resnet18_fpn": ("resnet18", "skip"),
+    "mobilenetv3_small_fpn": ("mobilenetv3_small", "skip"),
+    "mobilenetv3_large_fpn": ("mobilenetv3_large", "skip"),
+    "dla34_plain": ("dla34", "dla_up_plain"),
+}
+#: The keys of ``backbones.BACKBONES``.
+BACKBONE_NAMES = (
+    "dla34",
+    "mobilenetv3",
+    "mobilenetv3_large",
+    "mobilenetv3_small",
+    "regnetx_400mf",
+    "resnet18",
+    "resnet50",
+)
+#: The keys of ``necks.NECKS``.
+NECK_NAMES = ("deconv", "dla_up", "dla_up_plain", "fpn", "skip")
