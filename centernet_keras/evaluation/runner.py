@@ -99,8 +99,10 @@ def collect_detections(
     class_names: Sequence[str],
     progress: bool = True,
     on_image: Callable[[int, np.ndarray, Detections], None] | None = None,
+    label: str | None = None,
 ) -> tuple[dict, list[dict], list[str]]:
-    """Run ``detector`` on every image of a split.
+    """Run ``detector`` on every image of a split (``progress``: a progress bar on stderr,
+    ``label`` its prefix).
 
     Image ids are ``1..N`` in record order; image sizes are those of the decoded (EXIF-rotated)
     image. An image that cannot be read is left out of ground truth and detections alike.
@@ -129,7 +131,8 @@ def collect_detections(
             )
     coco = _coco_entry(records, class_names)
     images, gt, detections, failures = [], [], [], []
-    for image_id, record in enumerate(tqdm(records, unit="img", disable=not progress), 1):
+    bar = tqdm(records, desc=label, unit="img", disable=not progress)
+    for image_id, record in enumerate(bar, 1):
         try:
             rgb = load_image(record.path)
         except (OSError, ValueError, SyntaxError) as err:

@@ -45,6 +45,7 @@ def run_validation(
     score_threshold: float = 0.01,
     samples: int = 0,
     epoch: int = -1,
+    progress: bool = False,
 ) -> ValidationRun:
     """Run ``model`` over ``records`` through the ``Predictor`` and loop of ``get_map``.
 
@@ -54,6 +55,7 @@ def run_validation(
         score_threshold: score threshold of the detections (low for mAP).
         samples: how many of the first readable images to keep with their detections.
         epoch: recorded in the result.
+        progress: show a progress bar ("validation", on stderr) while the images run.
     """
     from centernet_keras.evaluation.runner import collect_detections
     from centernet_keras.inference import Predictor
@@ -67,7 +69,7 @@ def run_validation(
             kept.append((rgb, found))
 
     ground_truth, detections, failures = collect_detections(
-        predictor, records, names, False, on_image=keep
+        predictor, records, names, progress, on_image=keep, label="validation"
     )
     for failure in failures:
         log.warning("validation image skipped: %s", failure)
@@ -120,8 +122,13 @@ class MapCallback(keras.callbacks.Callback):
             return
         from centernet_keras.evaluation import evaluate
 
+        # Keras' per-step bar (verbose 1) leaves its line open until the epoch ends: end it,
+        # so that the validation bar and the mAP line start lines of their own.
+        progress = (self.params or {}).get("verbose") in (1, "auto")
+        if progress and keras.utils.is_interactive_logging_enabled():
+            print(flush=True)
         self.latest = run_validation(
-            self.model, self.records, self.score_threshold, self.samples, epoch
+            self.model, self.records, self.score_threshold, self.samples, epoch, progress
         )
         result = evaluate(self.latest.ground_truth, self.latest.detections, "voc07")
         logs["val_map"] = float(result.mean_ap)
