@@ -170,7 +170,8 @@ class Predictor:
         calibration_images: a folder of images, an annotation file, or a list of paths.
         calibration_count: how many calibration images (spread over the sorted list).
         model_file: the ``.keras`` file the model came from (``from_checkpoint`` sets it): the
-            ONNX Runtime graphs are cached next to it, keyed on its contents.
+            ONNX Runtime graphs are cached next to it (a folder that cannot be written: in
+            the user's cache folder), keyed on the model's weights as loaded.
         confidence, nms_iou: former names of ``score_threshold`` and ``iou_threshold``.
 
     The decoder is the model's, with these settings (``model.decoder.replace``): the model

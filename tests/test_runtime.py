@@ -6,9 +6,11 @@ Each float graph costs one tf2onnx conversion (seconds): the three detectors' sa
 made once for the module and the CLI tests reuse the CenterNet file's cached graph.
 """
 
+import hashlib
 import json
 import os
 import shutil
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -420,3 +422,223 @@ def test_fps_mode_parts_add_up_to_at_most_the_total(files, images, tmp_path, cap
         assert sum(ms.values()) <= total + 0.005 * (len(ms) + 1), (name, ms, total)
         fps = float(lines[1].removesuffix(" FPS (file to boxes)"))
         assert fps == pytest.approx(1000.0 / total, rel=0.005)  # total printed to 0.01 ms
+
+
+# ---- the cache trusts nothing it finds (issue 25 point 4) -------------------------------------
+#
+# The graph of the CenterNet file is built once (``built``); a "rebuild" in these tests writes
+# those good bytes again (``_rebuild_from``), so each case costs an ONNX Runtime load, not a
+# tf2onnx conversion (that the conversion gives the Keras detections is tested above). The
+# Predictors share one loaded model (``keras_centernet``), given its file as ``model_file``.
+
+
+@pytest.fixture(scope="module")
+def built(files) -> Path:
+    """The float graph of the CenterNet file at ``SETTINGS`` (built here or by a test above)."""
+    return Predictor.from_checkpoint(
+        files["centernet"], runtime="onnxruntime", **SETTINGS
+    ).engine._ensure((64, 64), False)
+
+
+@pytest.fixture(scope="module")
+def keras_centernet(files) -> Predictor:
+    """The CenterNet file in Keras (its traced detect function kept for the module)."""
+    return Predictor.from_checkpoint(files["centernet"], **SETTINGS)
+
+
+def _ort(keras_path: Predictor, path: Path) -> Predictor:
+    """The ONNX Runtime Predictor of ``keras_path``'s model, cached as the file ``path``'s."""
+    return Predictor(keras_path.model, runtime="onnxruntime", model_file=path, **SETTINGS)
+
+
+def _rebuild_from(monkeypatch, content: bytes) -> list:
+    """Graph builds write ``content`` (a good graph); returns the input sizes built."""
+    rebuilds: list = []
+
+    def convert(self, out, hw, decoder):
+        rebuilds.append(hw)
+        out.write_bytes(content)
+
+    monkeypatch.setattr(runtime.OnnxEngine, "_convert", convert)
+    return rebuilds
+
+
+def _flip_weights(data: bytes, count: int = 50) -> bytes:
+    """``count`` float32 weights of the graph's largest initializer with a high exponent bit
+    flipped: a graph that still loads, with wrong weights."""
+    import onnx
+
+    tensor = max(onnx.load_from_string(data).graph.initializer, key=lambda t: len(t.raw_data))
+    start = data.find(tensor.raw_data)
+    assert start > 0 and len(tensor.raw_data) >= 4 * count
+    out = bytearray(data)
+    for i in np.linspace(0, len(tensor.raw_data) // 4 - 1, count).astype(int):
+        out[start + 4 * i + 3] ^= 0x40
+    return bytes(out)
+
+
+def _truncate(graph: Path) -> None:
+    graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])
+
+
+def _flip_and_drop_sidecar(graph: Path) -> None:
+    graph.write_bytes(_flip_weights(graph.read_bytes()))
+    graph.with_suffix(".json").unlink()
+
+
+DAMAGE = {
+    "truncated": _truncate,
+    "empty": lambda graph: graph.write_bytes(b""),
+    "flipped weights": lambda graph: graph.write_bytes(_flip_weights(graph.read_bytes())),
+    "flipped weights, no sidecar": _flip_and_drop_sidecar,
+    "unreadable": lambda graph: graph.chmod(0),
+}
+
+
+@pytest.mark.slow  # the first one builds ``built`` (a tf2onnx conversion); then 1-3 s each
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_cached_graph_is_rebuilt_with_one_warning(
+    damage, files, built, keras_centernet, images, tmp_path, monkeypatch, capsys
+) -> None:
+    """A truncated, empty, unreadable or altered cached graph is never run: one warning line
+    naming it, a rebuild, the Keras detections; then the rebuilt graph is reused quietly."""
+    good = built.read_bytes()
+    folder = tmp_path / "model"
+    shutil.copytree(files["centernet"].parent, folder)  # the model and its cache
+    path, graph = folder / "model.keras", folder / built.parent.name / built.name
+    DAMAGE[damage](graph)
+    if damage == "unreadable" and os.access(graph, os.R_OK):
+        pytest.skip("this user (root) reads a file of mode 000")
+    rebuilds = _rebuild_from(monkeypatch, good)
+    capsys.readouterr()
+    ort_path = _ort(keras_centernet, path)
+    for image in images:
+        assert_same_detections(keras_centernet(image), ort_path(image))
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if "warning" in line]
+    assert len(warned) == 1 and str(graph) in warned[0], err
+    assert rebuilds == [(64, 64)] and graph.read_bytes() == good
+    sidecar = json.loads(graph.with_suffix(".json").read_text())
+    assert sidecar["graph_sha256"] == hashlib.sha256(good).hexdigest()  # the hash beside it
+    again = _ort(keras_centernet, path)
+    assert_same_detections(keras_centernet(images[0]), again(images[0]))
+    assert again.engine.builds == 0 and "warning" not in capsys.readouterr().err
+
+
+def test_a_model_file_replaced_while_it_loads_keys_the_graph_on_the_weights_used(
+    files, tmp_path, monkeypatch
+) -> None:
+    """``train.py`` replaces ``best.keras`` (``os.replace``) while a prediction may be loading
+    it: the graph is stored under the key of the weights it was made from, so the new file
+    never gets the old weights' graph. A "graph" here is the bytes of the model's ``size``
+    bias (which weights it was built from)."""
+
+    def convert(self, out, hw, decoder):
+        out.write_bytes(self.model.get_layer("size").bias.numpy().tobytes())
+
+    monkeypatch.setattr(runtime.OnnxEngine, "_convert", convert)
+    path, new = tmp_path / "best.keras", tmp_path / "new.keras"
+    shutil.copy(files["centernet"], path)
+    model = keras.saving.load_model(path)
+    model.get_layer("size").bias.assign(np.array([4.0, 6.0], np.float32))
+    model.save(new)
+    load = keras.saving.load_model
+
+    def load_then_replace(*args, **kwargs):  # the new file lands right after the old is read
+        loaded = load(*args, **kwargs)
+        if new.exists():
+            os.replace(new, path)
+        return loaded
+
+    monkeypatch.setattr(keras.saving, "load_model", load_then_replace)
+    during = Predictor.from_checkpoint(path, runtime="onnxruntime", **SETTINGS).engine
+    assert not new.exists()  # replaced during that load
+    old_bias = during.model.get_layer("size").bias.numpy()
+    assert during._ensure((64, 64), False).read_bytes() == old_bias.tobytes()
+    after = Predictor.from_checkpoint(path, runtime="onnxruntime", **SETTINGS).engine
+    new_bias = after.model.get_layer("size").bias.numpy()
+    assert new_bias.tolist() == [4.0, 6.0] != old_bias.tolist()
+    assert after._ensure((64, 64), False).read_bytes() == new_bias.tobytes()
+
+
+def _read_only(monkeypatch, *folders: Path) -> None:
+    """``folders`` made read-only; where this user writes into them anyway (root), the
+    writability check is told they are not."""
+    for folder in folders:
+        folder.chmod(0o555)
+    if any(os.access(folder, os.W_OK) for folder in folders):
+        real = getattr(runtime, "_writable", None)
+
+        def writable(folder) -> bool:
+            inside = any(Path(folder).resolve().is_relative_to(f.resolve()) for f in folders)
+            return not inside and real(folder)
+
+        monkeypatch.setattr(runtime, "_writable", writable, raising=False)
+
+
+@pytest.mark.slow  # needs ``built`` (a tf2onnx conversion, unless a test above made it)
+@pytest.mark.parametrize("user_cache", ["writable", "read-only"])
+def test_a_read_only_model_folder_runs_with_the_graph_cached_elsewhere(
+    user_cache, files, built, keras_centernet, images, tmp_path, monkeypatch, capsys
+) -> None:
+    """A model in a read-only folder without a cache: the graph is cached in the user's cache
+    folder (``$XDG_CACHE_HOME/centernet-keras``), or, if that is read-only too, in a temporary
+    folder for this run; a note says so, the detections are Keras's, and nothing is written
+    next to the model."""
+    _rebuild_from(monkeypatch, built.read_bytes())
+    folder, cache = tmp_path / "models", tmp_path / "xdg"
+    folder.mkdir()
+    cache.mkdir()
+    path = folder / "model.keras"
+    shutil.copy(files["centernet"], path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    _read_only(monkeypatch, folder, *([cache] if user_cache == "read-only" else []))
+    try:
+        capsys.readouterr()
+        ort_path = _ort(keras_centernet, path)
+        for image in images:
+            assert_same_detections(keras_centernet(image), ort_path(image))
+        assert os.listdir(folder) == ["model.keras"]
+        notes = [line for line in capsys.readouterr().err.splitlines() if "note" in line]
+        assert len(notes) == 1 and str(folder) in notes[0]
+        graphs = list(cache.rglob("*.onnx"))
+        again = _ort(keras_centernet, path)
+        again(images[0])
+        if user_cache == "writable":
+            assert len(graphs) == 1 and str(graphs[0]) in notes[0]
+            assert again.engine.builds == 0  # reused from the user cache
+        else:
+            assert graphs == [] and "not cached" in notes[0]
+            assert again.engine.builds == 1
+    finally:
+        folder.chmod(0o755)
+        cache.chmod(0o755)
+
+
+def test_models_of_the_same_name_in_read_only_folders_keep_their_own_graphs(
+    keras_centernet, tmp_path, monkeypatch
+) -> None:
+    """Two read-only folders each with a ``best.keras`` of other weights: each gets its own
+    user-cache folder, so building one's graph does not remove the other's (graphs of an
+    earlier version of a model are removed from its folder)."""
+    rebuilds = _rebuild_from(monkeypatch, b"graph")  # not run: where it goes is tested
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    paths = [tmp_path / name / "best.keras" for name in ("a", "b")]
+    for path in paths:
+        path.parent.mkdir()
+        path.touch()  # where the model came from (the engines hash the loaded model)
+    _read_only(monkeypatch, *(path.parent for path in paths))
+    try:
+        graphs = []
+        for i, path in enumerate(paths):
+            engine = _ort(keras_centernet, path).engine
+            engine.model_sha256 = f"{i}" * 64  # stands for other weights
+            graphs.append(engine._ensure((64, 64), False))
+        assert len(rebuilds) == 2 and graphs[0].parent != graphs[1].parent
+        assert all(graph.exists() for graph in graphs)
+        again = _ort(keras_centernet, paths[0]).engine
+        again.model_sha256 = "0" * 64
+        assert again._ensure((64, 64), False) == graphs[0] and again.builds == 0
+    finally:
+        for path in paths:
+            path.parent.chmod(0o755)
