@@ -17,7 +17,8 @@ Formats:
 - ``saved_model``: ``keras.export.ExportArchive`` with one ``serve``/``serving_default``
   signature (input ``images``, uint8) that casts, runs the model and decodes.
 - ``tflite``: the SavedModel signature through ``tf.lite.TFLiteConverter`` (builtin ops only:
-  the decoder's max-pool, top-k, gathers and the NMS while-loop all convert).
+  the decoder's max-pool, top-k, gathers and the NMS while-loop all convert); its input and
+  output tensors are named as the signature's (``images``, ``boxes``, ``scores``, …).
 - ``onnx``: the same function through ``tf2onnx.convert.from_function`` (opset 17), run with
   onnxruntime; the NMS loop becomes an ONNX ``Loop``. tf2onnx's discarded graph copies are
   freed as it goes (``_graph_copies_freed``): ResNet50 @512 peaks at 3.2–3.6 GB, not 9–10 GB.
@@ -183,9 +184,24 @@ def _export_tflite(
             os.fspath(Path(tmp) / "saved_model"), signature_keys=["serving_default"]
         )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        flatbuffer = converter.convert()
+        flatbuffer = _tensors_named_by_signature(converter.convert())
     with atomic_path(path) as tmp:
         tmp.write_bytes(flatbuffer)
+
+
+def _tensors_named_by_signature(flatbuffer: bytes) -> bytes:
+    """A TFLite model whose signature tensors are named by their keys: the input ``images``,
+    the outputs ``boxes``, ``scores``, … (the converter names them ``serving_default_images:0``
+    and ``StatefulPartitionedCall_1:N``), so ``Interpreter.get_output_details()`` tells them
+    apart by name as the signature runner does."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
+    for signature in model.signatureDefs:
+        tensors = model.subgraphs[signature.subgraphIndex].tensors
+        for entry in [*signature.inputs, *signature.outputs]:
+            tensors[entry.tensorIndex].name = entry.name
+    return flatbuffer_utils.convert_object_to_bytearray(model)
 
 
 def _export_onnx(

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import coco_data
+import pytest
 
 from centernet_keras.data.annotations import read_annotation_file
 
@@ -74,3 +75,55 @@ def test_fcos_example() -> None:
     model = namespace["model"]
     assert model.output["classes"].shape == (None, 64 * 64 + 32 * 32 + 16 * 16, 20)
     assert model.decoder.image_size == (512, 512)
+
+
+@pytest.mark.slow
+def test_onnx_example_gives_the_predictors_detections(tmp_path, monkeypatch) -> None:
+    """The README's ONNX Runtime example, run as written (NumPy, ONNX Runtime and OpenCV only)
+    on a model exported by ``centernet export``, finds the ``Predictor``'s detections in the
+    original image's pixels; the same letterbox resized by PIL does not."""
+    import ast
+    import types
+
+    import cv2
+    import numpy as np
+    from detector_cases import tiny_centernet
+    from PIL import Image
+    from test_runtime import assert_same_detections
+
+    from centernet_keras.console import main
+    from centernet_keras.inference import Predictor
+
+    code = readme_block("A runnable example with NumPy, ONNX Runtime and OpenCV")
+    tree = ast.parse(code)
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert imported == {"cv2", "numpy", "onnxruntime"}
+    assert not any(isinstance(n, ast.ImportFrom) for n in ast.walk(tree))
+    tiny_centernet().save(tmp_path / "best.keras")
+    export = ["export", "--model", str(tmp_path / "best.keras"), "--format", "onnx"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*export, "--output", str(tmp_path / "model.onnx")]) == 0
+    rng = np.random.default_rng(0)  # wide: the letterbox pads above and below
+    cv2.imwrite(str(tmp_path / "photo.jpg"), rng.integers(0, 256, (45, 100, 3), np.uint8))
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(code, "README.md", "exec"), scope)
+    want = Predictor.from_checkpoint(tmp_path / "best.keras")(tmp_path / "photo.jpg")
+    assert len(want.boxes) >= 3 and want.boxes[:, 3].max() > 20  # found, mapped to 45 px high
+
+    def found(boxes, scores, classes):
+        return types.SimpleNamespace(
+            boxes=np.asarray(boxes, np.float32), scores=scores, class_ids=classes, keypoints=None
+        )
+
+    assert_same_detections(want, found(scope["boxes"], scope["scores"], scope["classes"]))
+    # PIL's bilinear resize (antialiased when shrinking) is another image: other detections
+    image, (new_w, new_h) = scope["image"], (scope["new_w"], scope["new_h"])
+    pil = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BILINEAR))
+    assert not np.array_equal(pil, cv2.resize(image, (new_w, new_h)))
+    canvas = scope["canvas"].copy()
+    y, x = scope["pad_y"], scope["pad_x"]
+    canvas[y : y + new_h, x : x + new_w] = pil
+    other = scope["session"].run(None, {"images": canvas[None]})
+    assert not np.allclose(other[scope["names"].index("scores")], scope["out"]["scores"], atol=1e-4)
