@@ -108,7 +108,14 @@ FLAGS = [
     ("--weight-decay", "weight_decay", float, "decoupled weight decay (0 = off)"),
     ("--lr-schedule", "lr_schedule", str, "cos (warmup + cosine) | step"),
     ("--warmup-epochs", "warmup_epochs", float, "linear warmup length (cos schedule)"),
-    ("--eval-every", "eval_every", int, "validation VOC mAP@0.5 every N epochs (0 = off)"),
+    (
+        "--eval-every",
+        "eval_every",
+        int,
+        "validation VOC mAP@0.5 (and a pose model's keypoint AP) every N epochs and after the "
+        "last; best.keras is the evaluated epoch with the best of it (0 = off: best.keras by "
+        "validation loss)",
+    ),
     ("--seed", "seed", int, "seed of shuffling, augmentation and initialisation"),
     (
         "--strategy",
@@ -256,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     if not result.chief:
         print(f"done: the chief saved the run to its {result.save_dir} ({skipped} images skipped)")
         return 0
-    print(f"saved: {result.save_dir}/best.keras and last.keras ({skipped} images skipped)")
+    best = f" ({result.best.describe(config.epochs)})" if result.best else ""
+    print(f"saved: {result.save_dir}/best.keras{best} and last.keras ({skipped} images skipped)")
     return 0
 
 

@@ -3,8 +3,8 @@ skip report.
 
 After every epoch ``EpochCommit`` writes, in this order:
 
-1. the model (with its optimizer state) to ``.last.e<E>.keras`` and, when the monitored value
-   improved, a copy to ``.best.e<E>.keras`` (``E`` = epochs done);
+1. the model (with its optimizer state) to ``.last.e<E>.keras`` and, when the epoch is the best
+   so far (``BestEpoch``), a copy to ``.best.e<E>.keras`` (``E`` = epochs done);
 2. **the commit**: ``train_state.json`` (atomic rename) naming epoch ``E`` and holding the
    epoch's ``log.csv`` row;
 3. the roll forward: the pending files renamed over ``last.keras`` / ``best.keras``, the row
@@ -14,6 +14,13 @@ A kill before step 2 leaves the previous epoch committed (its files untouched; t
 files are removed on resume); a kill after it is completed by ``recover`` on resume. So
 ``--resume`` always continues exactly one epoch after the last committed one, and ``log.csv``
 has each epoch once.
+
+``best.keras`` is the epoch of the highest validation metric among the evaluated epochs (a pose
+model's keypoint AP, ``val_keypoint_ap``, else box mAP, ``val_map``; equal metrics: the lower
+validation loss). An epoch without a metric (``--eval-every`` > 1, or none at all) is judged by
+its validation loss (training loss without a validation set), and only while no epoch was
+evaluated: once one was, only a better metric replaces it. ``train_state.json`` names it
+(``best_epoch``, ``best_metric``, ``best_value``), so ``--resume`` keeps it.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import math
 import os
 import shutil
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -138,6 +146,89 @@ def start_fresh(save_dir: str | Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
+#: Validation metrics that pick ``best.keras`` (higher is better), the preferred first: a pose
+#: model's keypoint AP (OKS AP@[.5:.95]), then box mAP (VOC07 AP@0.5); see ``MapCallback``.
+BEST_METRICS = ("val_keypoint_ap", "val_map")
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+@dataclass(frozen=True)
+class BestEpoch:
+    """The epoch ``best.keras`` holds, and the value that chose it (module doc: the rule).
+
+    Attributes:
+        epoch: 1-based (0: unknown, a run committed by an earlier version).
+        metric: ``val_keypoint_ap`` or ``val_map``, or the loss (``val_loss`` / ``loss``) of an
+            epoch without a metric.
+        value: its value.
+        loss: the epoch's loss that ``EpochCommit`` monitors (ties of the metric), or ``None``.
+    """
+
+    epoch: int
+    metric: str
+    value: float
+    loss: float | None = None
+
+    @classmethod
+    def of_epoch(cls, epoch: int, logs: dict, monitor: str) -> BestEpoch | None:
+        """The candidate of an epoch's logs: its preferred metric, else its ``monitor`` loss
+        (``None`` if neither is a finite number)."""
+        loss = _finite(logs.get(monitor))
+        for name in BEST_METRICS:
+            value = _finite(logs.get(name))
+            if value is not None:
+                return cls(epoch, name, value, loss)
+        return cls(epoch, monitor, loss, loss) if loss is not None else None
+
+    def rank(self) -> tuple[int, float, float]:
+        """Sort key, larger = better: metric kind (keypoint AP > mAP > loss), then the value
+        (higher metric, lower loss), then the lower loss."""
+        loss = -self.loss if self.loss is not None else -math.inf
+        if self.metric in BEST_METRICS:
+            return (len(BEST_METRICS) - BEST_METRICS.index(self.metric), self.value, loss)
+        return (0, -self.value, loss)
+
+    def beats(self, other: BestEpoch | None) -> bool:
+        """Whether this epoch replaces ``other`` as ``best.keras``."""
+        return other is None or self.rank() > other.rank()
+
+    def describe(self, epochs: int | None = None) -> str:
+        """e.g. ``epoch 3, val_map 0.4120``; ``epoch 3 of 4, …`` with ``epochs``."""
+        epoch = f"epoch {self.epoch}" if self.epoch else "an earlier epoch"
+        epoch += f" of {epochs}" if epochs and self.epoch else ""
+        why = "" if self.metric in BEST_METRICS else " (no validation metric measured)"
+        return f"{epoch}, {self.metric} {self.value:.4f}{why}"
+
+    def to_state(self) -> dict:
+        """The ``train_state.json`` fields."""
+        return {
+            "best_epoch": self.epoch,
+            "best_metric": self.metric,
+            "best_value": self.value,
+            "best_loss": self.loss,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict | None) -> BestEpoch | None:
+        """The best epoch a committed state names (``None``: none yet). A state of an earlier
+        version holds only the lowest loss (``monitor``, ``best``)."""
+        if not state:
+            return None
+        if state.get("best_metric") is not None:
+            return cls(
+                int(state["best_epoch"]), state["best_metric"], float(state["best_value"]),
+                _finite(state.get("best_loss")),
+            )  # fmt: skip
+        if state.get("best") is not None:
+            return cls(0, state.get("monitor", "val_loss"), float(state["best"]), state["best"])
+        return None
+
+
 def current_lr(model: keras.Model) -> float:
     """The optimizer's learning rate at its current step (schedules evaluated)."""
     return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
@@ -153,8 +244,9 @@ class EpochCommit(keras.callbacks.Callback):
     Args:
         save_dir: output folder.
         phase: ``"freeze"`` or ``"unfreeze"`` (saved in the state for ``--resume``).
-        monitor: logged value to minimise (``val_loss`` when validating, else ``loss``).
-        best: best value so far (restored on resume).
+        monitor: the loss that judges an epoch without a validation metric (``val_loss``
+            when validating, else ``loss``; ``BestEpoch``).
+        best: the best epoch so far (restored on resume), or ``None``.
         skips: the pipeline's skip log (for ``skipped_images``).
         run: settings that a resume must not change (saved in the state), e.g. epochs.
     """
@@ -164,7 +256,7 @@ class EpochCommit(keras.callbacks.Callback):
         save_dir: str | Path,
         phase: str,
         monitor: str,
-        best: float = math.inf,
+        best: BestEpoch | None = None,
         skips: SkipLog | None = None,
         run: dict | None = None,
     ):
@@ -194,10 +286,10 @@ class EpochCommit(keras.callbacks.Callback):
         last = _pending(self.save_dir, "last", done)
         self.model.save(last)
         crash_point("last_written", done)
-        value = logs.get(self.monitor)
-        improved = value is not None and math.isfinite(value) and value < self.best
+        candidate = BestEpoch.of_epoch(done, logs, self.monitor)
+        improved = candidate is not None and candidate.beats(self.best)
         if improved:
-            self.best = float(value)
+            self.best = candidate
             best = _pending(self.save_dir, "best", done)
             shutil.copyfile(last, best)
             crash_point("best_written", done)
@@ -206,7 +298,7 @@ class EpochCommit(keras.callbacks.Callback):
             "phase": self.phase,
             "optimizer_iterations": int(self.model.optimizer.iterations.numpy()),
             "monitor": self.monitor,
-            "best": self.best if math.isfinite(self.best) else None,
+            **(self.best.to_state() if self.best is not None else {}),
             **self.run,
             "log_row": row,
         }
@@ -217,6 +309,8 @@ class EpochCommit(keras.callbacks.Callback):
             os.replace(_pending(self.save_dir, "best", done), self.save_dir / BEST)
         crash_point("renamed", done)
         append_log_row(self.save_dir, row)
+        if improved:
+            log.info("%s is now %s", BEST, self.best.describe())
 
 
 #: The former name (one callback wrote the checkpoints and the state).

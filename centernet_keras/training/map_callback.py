@@ -1,4 +1,5 @@
-"""Validation mAP during training, computed exactly as ``get_map.py`` computes it.
+"""Validation mAP during training (and a pose model's keypoint AP), computed exactly as
+``get_map.py`` computes them.
 
 One pass over the validation set (``run_validation``) gives the mAP and is kept
 (``MapCallback.latest``), so the pictures of that epoch (``training.artefacts``) reuse its
@@ -97,10 +98,14 @@ def evaluate_model(
 
 
 class MapCallback(keras.callbacks.Callback):
-    """Every ``every`` epochs (and at the last one), log ``val_map`` = VOC07 AP@0.5.
+    """Every ``every`` epochs (and at the last one), log ``val_map`` = VOC07 AP@0.5 and, for a
+    pose model validated on a COCO keypoints file, ``val_keypoint_ap`` = OKS AP@[.5:.95]
+    (``get_map.py``'s keypoint AP; left out when undefined, e.g. no labelled joints).
 
-    Epochs without an evaluation log nothing (``log.csv`` leaves the cell empty). The last
-    pass is kept as ``latest`` (a ``ValidationRun`` holding its first ``samples`` images).
+    Both go to the epoch's logs (the console line, ``log.csv``; they choose ``best.keras``:
+    ``callbacks.BestEpoch``) and to one log line. Epochs without an evaluation log nothing
+    (``log.csv`` leaves the cells empty). The last pass is kept as ``latest`` (a
+    ``ValidationRun`` holding its first ``samples`` images).
     """
 
     def __init__(
@@ -120,7 +125,7 @@ class MapCallback(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         if (epoch + 1) % self.every and epoch + 1 != self.last_epoch:
             return
-        from centernet_keras.evaluation import evaluate
+        from centernet_keras.evaluation import KEYPOINT_METRIC, evaluate
 
         # Keras' per-step bar (verbose 1) leaves its line open until the epoch ends: end it,
         # so that the validation bar and the mAP line start lines of their own.
@@ -130,6 +135,14 @@ class MapCallback(keras.callbacks.Callback):
         self.latest = run_validation(
             self.model, self.records, self.score_threshold, self.samples, epoch, progress
         )
-        result = evaluate(self.latest.ground_truth, self.latest.detections, "voc07")
+        ground_truth, detections = self.latest.ground_truth, self.latest.detections
+        result = evaluate(ground_truth, detections, "voc07")
         logs["val_map"] = float(result.mean_ap)
-        log.info("epoch %d: val mAP@0.5 (VOC07) = %.4f", epoch + 1, result.mean_ap)
+        line = f"epoch {epoch + 1}: val mAP@0.5 (VOC07) = {result.mean_ap:.4f}"
+        keypoints = "keypoint_spec" in ground_truth.get("coco_json", {})
+        if keypoints and getattr(self.model, "keypoint_spec", None) is not None:
+            oks = float(evaluate(ground_truth, detections, KEYPOINT_METRIC).mean_ap)
+            if oks >= 0.0:  # pycocotools' -1: undefined
+                logs["val_keypoint_ap"] = oks
+                line += f", keypoint AP (OKS AP@[.5:.95]) = {oks:.4f}"
+        log.info("%s", line)

@@ -22,7 +22,9 @@ from centernet_keras.keypoints import KeypointSpec
 from centernet_keras.models import Detector
 from centernet_keras.training.artefacts import writer_callbacks
 from centernet_keras.training.callbacks import (
+    BEST,
     LAST,
+    BestEpoch,
     EpochCommit,
     SkipReportCallback,
     current_lr,
@@ -62,6 +64,7 @@ class TrainResult:
     skipped_images: int
     dropped_boxes: int
     chief: bool = True  # False: another worker of a multi-worker run wrote save_dir
+    best: BestEpoch | None = None  # the epoch best.keras holds (callbacks.BestEpoch)
 
 
 def build_model(
@@ -295,7 +298,7 @@ def train(
 
     skips = SkipLog()
     start = state["epoch"] if state else 0
-    best = state["best"] if state and state.get("best") is not None else math.inf
+    best = BestEpoch.from_state(state)
     run = {"epochs": config.epochs, "freeze_epochs": config.freeze_epochs}
     history: dict[str, list] = {}
     evaluation = None
@@ -394,4 +397,6 @@ def train(
             break
     if skips.paths:
         log.warning("%d unreadable image(s) were skipped during training", len(skips.paths))
-    return TrainResult(model, save_dir, history, len(skips.paths), data.dropped_boxes, chief)
+    if chief and best is not None:
+        log.info("%s is %s", BEST, best.describe(config.epochs))
+    return TrainResult(model, save_dir, history, len(skips.paths), data.dropped_boxes, chief, best)
