@@ -175,7 +175,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run in --save-dir after its last completed epoch (same epochs)",
+        help="continue the run in --save-dir after its last completed epoch, with its settings "
+        "(flags it cannot honour, e.g. --epochs or --lr, are refused; --batch-size is accepted "
+        "with a warning and the LR schedule rebuilt)",
     )
     size = defaults["input_size"]
     parser.add_argument(

@@ -43,6 +43,8 @@ from centernet_keras.training.distribute import (
 )
 from centernet_keras.training.map_callback import MapCallback
 from centernet_keras.training.optimizers import TorchAdam
+from centernet_keras.training.resume import Change, check_resume, run_config
+from centernet_keras.training.resume import warning as resume_warning
 from centernet_keras.training.schedules import (
     LR_LIMITS,
     NOMINAL_BATCH,
@@ -145,13 +147,27 @@ def effective_lr(config: TrainConfig, batch_size: int, warn: bool = True) -> tup
     return fit_lr, fit_min
 
 
+def make_schedule(
+    config: TrainConfig, batch_size: int, steps: int, epoch_offset: float
+) -> EpochSchedule:
+    """The configured LR schedule at ``steps`` per epoch, epoch ``epoch_offset`` at step 0."""
+    lr, min_lr = effective_lr(config, batch_size, warn=False)
+    return EpochSchedule(
+        lr, min_lr, config.epochs, steps, config.lr_schedule, config.warmup_epochs, epoch_offset
+    )
+
+
+def resumed_offset(epoch: int, iterations: int, steps: int) -> float:
+    """The ``epoch_offset`` of a schedule at ``steps`` per epoch that is at ``epoch`` after the
+    optimizer's ``iterations`` steps (a resumed phase whose steps per epoch changed: the LR then
+    follows the run's epochs, not its step count). ``epoch`` when ``iterations`` is 0."""
+    return epoch - iterations / steps
+
+
 def make_optimizer(config: TrainConfig, batch_size: int, steps: int, epoch_offset: int):
     """Adam (Keras' or torch's update, ``TorchAdam``) or SGD with the configured LR schedule,
     continuing at ``epoch_offset``."""
-    lr, min_lr = effective_lr(config, batch_size, warn=False)
-    schedule = EpochSchedule(
-        lr, min_lr, config.epochs, steps, config.lr_schedule, config.warmup_epochs, epoch_offset
-    )
+    schedule = make_schedule(config, batch_size, steps, epoch_offset)
     wd = config.weight_decay or None
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(
@@ -226,6 +242,34 @@ def _resume_state(
     return state
 
 
+def _resumed_changes(config: TrainConfig, save_dir: Path, state: dict | None) -> list[Change]:
+    """The settings of a resumed run other than those its last committed epoch trained with
+    that ``resume.check_resume`` accepts (warned about here; refused ones raise
+    ``ResumeSettingsError``). ``[]`` for a new run."""
+    if not state:
+        return []
+    changes = check_resume(config, run_config(state, save_dir / CONFIG_FILE), save_dir,
+                           state["epoch"])  # fmt: skip
+    if changes:
+        log.warning("%s", resume_warning(changes, save_dir))
+    return changes
+
+
+def _rebuild_schedule(model: Detector, config: TrainConfig, start: int, batch: int, steps: int):
+    """The LR schedule of a resumed phase, rebuilt for settings that changed its steps per
+    epoch (or, with ``--scale-lr``, its LR): at epoch ``start`` now, ``steps`` steps per epoch
+    on, so the LR follows the run's epochs. With the steps and LR unchanged it is the saved
+    schedule."""
+    iterations = int(model.optimizer.iterations.numpy())
+    offset = resumed_offset(start, iterations, steps)
+    model.optimizer.learning_rate = make_schedule(config, batch, steps, offset)
+    log.info(
+        "LR schedule of the resumed phase set up again for its settings: %d steps per epoch "
+        "from epoch %d on",
+        steps, start + 1,
+    )  # fmt: skip
+
+
 def _prepare_phase(model: Detector, phase: str, first: int, last: int, batch: int, n: int):
     """Freeze per phase; log the phase's settings. Warn where defaults change the outcome."""
     if phase == "freeze":
@@ -267,9 +311,11 @@ def train(
     if chief:
         save_dir.mkdir(parents=True, exist_ok=True)
         state = _resume_state(config, save_dir, resume)
+        changes = _resumed_changes(config, save_dir, state)
     barrier(strategy)  # the chief has recovered (or cleared) save_dir
     if not chief:
         state = _resume_state(config, save_dir, resume, chief=False)
+        changes = _resumed_changes(config, save_dir, state)
     keras.utils.set_random_seed(config.seed)
     _set_precision(config.mixed_precision)
     if chief:
@@ -299,7 +345,13 @@ def train(
     skips = SkipLog()
     start = state["epoch"] if state else 0
     best = BestEpoch.from_state(state)
-    run = {"epochs": config.epochs, "freeze_epochs": config.freeze_epochs}
+    resumed = [{"after_epoch": start, **c.to_dict()} for c in changes]
+    run = {  # the run's settings in every committed state (resume compares them)
+        "epochs": config.epochs,
+        "freeze_epochs": config.freeze_epochs,
+        "config": config.to_dict(),
+        "resumed_with_changes": [*(state or {}).get("resumed_with_changes", []), *resumed],
+    }
     history: dict[str, list] = {}
     evaluation = None
     if config.eval_every and val_records:
@@ -348,6 +400,8 @@ def train(
             if not continuing:
                 _prepare_phase(model, phase, first, last, batch, len(train_records))
                 model.compile(optimizer=make_optimizer(config, batch, steps, first))
+            elif changes:  # a resumed phase with other settings (resume.py)
+                _rebuild_schedule(model, config, start, batch, steps)
         lr, min_lr = effective_lr(config, batch)
         log.info(
             "%s phase, epochs %d-%d: batch %d, %d steps/epoch, %d of %d weights trainable; "
