@@ -135,12 +135,14 @@ class SkipLog:
     """Thread-safe record of images skipped by the pipeline.
 
     ``count`` counts skip events (a bad file is met again every epoch); ``paths`` holds the
-    distinct files, ``messages`` the recent reasons.
+    distinct files, ``messages`` the recent reasons. ``nothing_readable`` is set (a message)
+    when an endless dataset stopped because none of its images decodes (``make_dataset``).
     """
 
     count: int = 0
     paths: set = field(default_factory=set)
     messages: deque = field(default_factory=lambda: deque(maxlen=1000))
+    nothing_readable: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, path: str, message: str) -> None:

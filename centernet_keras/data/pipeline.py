@@ -12,8 +12,10 @@ pipeline knows boxes and classes, not what a detector trains on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 
 import numpy as np
@@ -31,6 +33,7 @@ from centernet_keras.data.augment import (
     warp_keypoints,
 )
 from centernet_keras.data.image_io import SkipLog, safe_read_image
+from centernet_keras.text import shorten
 
 log = logging.getLogger("centernet_keras.data")
 
@@ -110,10 +113,64 @@ def records_to_tensors(records: Sequence[ImageRecord]) -> tuple[tf.Tensor, ...]:
     )
 
 
-def _read(path: tf.Tensor, skips: SkipLog) -> tuple[tf.Tensor, tf.Tensor]:
-    image, ok = tf.numpy_function(
-        lambda p: safe_read_image(p, skips), [path], [tf.uint8, tf.bool], stateful=False
-    )
+class NothingReadableError(ValueError):
+    """Every image of an endless dataset failed to decode: it would never yield a batch."""
+
+
+class _ReadGuard:
+    """Stops an endless stream whose every image fails to decode (``make_dataset``).
+
+    The stream skips unreadable images, so without a readable one its ``filter`` would look
+    for the next image forever. Once each distinct path has failed at least once and none
+    was ever read, the read raises ``NothingReadableError`` (the iterator's error; its message
+    also goes to ``skips.nothing_readable``). Thread-safe: reads run in parallel.
+    """
+
+    def __init__(self, paths: Sequence[str], skips: SkipLog) -> None:
+        self.left, self.total, self.skips = set(paths), len(set(paths)), skips
+        self.readable = False  # an image was read once: the stream is not stuck
+        self.lock = threading.Lock()
+
+    def __call__(self, path: bytes, read: tuple[np.ndarray, bool]) -> tuple[np.ndarray, bool]:
+        if self.readable:
+            return read
+        with self.lock:
+            if read[1]:
+                self.readable, self.left = True, set()
+            else:
+                self.left.discard(path.decode())
+            if self.readable or self.left:
+                return read
+            last = self.skips.messages[-1] if self.skips.messages else "no reason recorded"
+            message = (
+                f"none of the {self.total} training images could be decoded (the last: "
+                f"{shorten(last, 300)}): nothing to train on"
+            )
+            self.skips.nothing_readable = message
+        raise NothingReadableError(message)
+
+
+@contextlib.contextmanager
+def nothing_readable_as_error(skips: SkipLog) -> Iterator[None]:
+    """Run a block that iterates a dataset of ``make_dataset(..., skips, repeat=True)``;
+    TensorFlow's error of a stream stopped because none of its images decodes (``_ReadGuard``)
+    becomes a ``NothingReadableError`` with the plain one-line message (no graph trace)."""
+    try:
+        yield
+    except tf.errors.OpError:
+        if skips.nothing_readable:
+            raise NothingReadableError(skips.nothing_readable) from None
+        raise
+
+
+def _read(
+    path: tf.Tensor, skips: SkipLog, guard: _ReadGuard | None = None
+) -> tuple[tf.Tensor, tf.Tensor]:
+    def read(p):
+        result = safe_read_image(p, skips)
+        return guard(p, result) if guard is not None else result
+
+    image, ok = tf.numpy_function(read, [path], [tf.uint8, tf.bool], stateful=False)
     image.set_shape([None, None, 3])
     ok.set_shape([])
     return image, ok
@@ -236,7 +293,10 @@ def make_dataset(
         drop_remainder: drop the last partial batch (default: ``training``), which keeps the
             number of steps per epoch fixed.
         repeat: training: an endless stream of passes (every batch full, also with fewer
-            images than a batch) instead of one pass.
+            images than a batch) instead of one pass. Once every image failed to decode, with
+            none read, iterating raises (TensorFlow's ``InvalidArgumentError`` from
+            ``NothingReadableError``; ``skips.nothing_readable`` holds the message) instead
+            of looking for a readable image forever.
         start: training: begin the stream after this many examples (``--resume``: the
             examples that earlier epochs consumed); see ``training_stream``.
         shard: training: ``(index, count, run)`` keeps, of every ``count`` consecutive runs of
@@ -272,9 +332,11 @@ def make_dataset(
         data = tf.data.Dataset.from_tensor_slices(tensors)
         data = data.map(lambda *example: (example, tf.zeros([2], tf.int64)))
 
+    guard = _ReadGuard([str(r.path) for r in records], skips) if training and repeat else None
+
     def read(example, noise):
         path, boxes, classes, keypoints = example
-        image, ok = _read(path, skips)
+        image, ok = _read(path, skips, guard)
         return image, boxes, classes, keypoints, ok, noise
 
     def transform(image, boxes, classes, keypoints, ok, noise):

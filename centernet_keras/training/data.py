@@ -13,7 +13,9 @@ Bad data is reported (logged, counted), never fatal unless nothing is left.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +25,10 @@ from centernet_keras.data.annotations import (
     read_annotation_file,
 )
 from centernet_keras.data.classes import read_classes
+from centernet_keras.data.image_io import read_image_size
 from centernet_keras.data.problems import QUIET_KINDS
 from centernet_keras.keypoints import KeypointSpec, parse_flip_pairs
+from centernet_keras.text import quote, shorten
 
 log = logging.getLogger("centernet_keras.training")
 
@@ -53,13 +57,89 @@ class TrainingData:
     source: str
 
 
-def load_records(path: str | Path, num_classes: int) -> tuple[list[ImageRecord], int]:
+#: The flags of each split: its annotation lines, and its COCO JSON and image folder.
+SPLIT_FLAGS = {
+    "training": ("--train", "--train-json", "--train-images"),
+    "validation": ("--val", "--val-json", "--val-images"),
+}
+
+
+def looks_like_coco_json(path: str | Path) -> bool:
+    """Whether ``path`` holds a COCO JSON (an object with ``images`` or ``annotations``)
+    rather than annotation lines."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+        if not text.lstrip().startswith("{"):
+            return False
+        data = json.loads(text)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and bool({"images", "annotations"} & set(data))
+
+
+def _unreadable(path: str) -> str | None:
+    """Why the image at ``path`` cannot be opened (its header), else ``None``."""
+    if not os.path.isfile(path):
+        return "not found"
+    try:
+        read_image_size(path)
+    except Exception as err:  # PIL raises many kinds for broken files
+        return f"unreadable ({shorten(err)})"
+    return None
+
+
+def check_readable(records: list[ImageRecord], path: str | Path, split: str) -> None:
+    """Refuse a split none of whose images can be opened, before anything trains on it.
+
+    The records are tried in order until one image header reads (usually the first): cheap.
+    The endless training stream skips unreadable images, so a split without one would never
+    yield a batch. The pipeline stops too (``make_dataset``: an error once every image of the
+    set failed to decode) but only after TensorFlow has started; this names the cause.
+
+    Raises:
+        ValueError: no image header of ``records`` reads; the message names the file, the first
+            image and why, the flag of ``split`` (``"training"`` / ``"validation"``), and the
+            COCO JSON flags when ``path`` is a COCO JSON.
+    """
+    lines_flag, json_flag, images_flag = SPLIT_FLAGS[split]
+    first = None
+    for record in records:
+        reason = _unreadable(record.path)
+        if reason is None:
+            return
+        first = first or (record.path, reason)
+    message = f"no readable {split} image in {path} ({lines_flag})"
+    if looks_like_coco_json(path):
+        raise ValueError(
+            f"{message}: this looks like a COCO JSON: use {json_flag} {path} {images_flag} DIR"
+        )
+    where, reason = first or ("", "")
+    folder = "" if os.path.isabs(where) else f" (relative paths start from {os.getcwd()})"
+    raise ValueError(
+        f"{message}: none of its {len(records)} images can be opened (the first, "
+        f"{quote(where, 300)}: {reason}{folder}); moved since the file was written?"
+    )
+
+
+def load_records(
+    path: str | Path, num_classes: int, split: str = "training"
+) -> tuple[list[ImageRecord], int]:
     """Read an annotation file; report bad lines; drop (and count) boxes of unknown class ids.
+
+    Args:
+        path: the annotation-line file.
+        num_classes: the number of classes (ids outside ``0..num_classes - 1`` are dropped).
+        split: ``"training"`` or ``"validation"``: which flags the messages name.
 
     Returns:
         ``(records, dropped_boxes)``.
+
+    Raises:
+        ValueError: no usable line, or no readable image (``check_readable``).
     """
     records, problems = read_annotation_file(path)
+    if records or looks_like_coco_json(path):  # before the warnings about its lines
+        check_readable(records, path, split)
     for message in problems:
         log.warning("skipped annotation line: %s", message)
     dropped, messages = drop_out_of_range_classes(records, num_classes)
@@ -111,7 +191,7 @@ def load_training_data(config) -> TrainingData:
         train, dropped = load_records(config.train_annotations, len(class_names))
         val = None
         if config.val_annotations:
-            val, val_dropped = load_records(config.val_annotations, len(class_names))
+            val, val_dropped = load_records(config.val_annotations, len(class_names), "validation")
             dropped += val_dropped
         source = f"annotation lines {config.train_annotations}"
         return TrainingData(train, val, class_names, None, dropped, source)

@@ -17,7 +17,11 @@ import tensorflow as tf
 
 from centernet_keras.backbones.preprocessing import ImagePreprocessing
 from centernet_keras.data.image_io import SkipLog
-from centernet_keras.data.pipeline import PipelineConfig, make_dataset
+from centernet_keras.data.pipeline import (
+    PipelineConfig,
+    make_dataset,
+    nothing_readable_as_error,
+)
 from centernet_keras.keypoints import KeypointSpec
 from centernet_keras.models import Detector
 from centernet_keras.training.artefacts import writer_callbacks
@@ -426,17 +430,18 @@ def train(
             keras.callbacks.TerminateOnNaN(),
             *(run_files if chief else []),
         ]
-        fit = model.fit(
-            train_data,
-            validation_data=val_data,
-            initial_epoch=max(first, start),
-            epochs=last,
-            steps_per_epoch=steps,
-            validation_steps=val_steps,
-            callbacks=callbacks,
-            shuffle=False,  # the tf.data pipeline shuffles
-            verbose=verbose,
-        )
+        with nothing_readable_as_error(skips):  # a stream of undecodable images stops
+            fit = model.fit(
+                train_data,
+                validation_data=val_data,
+                initial_epoch=max(first, start),
+                epochs=last,
+                steps_per_epoch=steps,
+                validation_steps=val_steps,
+                callbacks=callbacks,
+                shuffle=False,  # the tf.data pipeline shuffles
+                verbose=verbose,
+            )
         best = commit.best
         for key, values in fit.history.items():
             history.setdefault(key, []).extend(values)

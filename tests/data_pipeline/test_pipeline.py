@@ -109,6 +109,24 @@ def test_corrupt_and_missing_images_are_skipped_and_counted(tmp_path, caplog):
     assert sum(int(x.shape[0]) for x, _ in val) == 6  # validation keeps the partial batch
 
 
+def test_an_endless_stream_with_one_readable_image_keeps_going(tmp_path):
+    """The stop of a stream with no decodable image (``make_dataset(repeat=True)``; the stop
+    itself: tests/training/test_unreadable_images.py, in a subprocess) leaves a stream with a
+    single readable image running, batch after batch, each failing image met again."""
+    good = _write_dataset(tmp_path)[0]
+    records = [good]
+    for i in range(5):
+        path = tmp_path / f"cut{i}.jpg"
+        path.write_bytes(Path(good.path).read_bytes()[:300])
+        records.append(ImageRecord(str(path), [[1, 1, 9, 9]], [0]))
+    skips = SkipLog()
+    config = PipelineConfig((64, 96), batch_size=2)
+    stream = iter(make_dataset(records, config, True, skips, repeat=True, encoder=ENCODE))
+    batches = [next(stream)[0] for _ in range(6)]  # 12 readings of the one good image
+    assert all(b.shape[0] == 2 for b in batches) and len(skips.paths) == 5
+    assert skips.nothing_readable is None
+
+
 def test_same_seed_same_batches_and_epochs_differ(tmp_path):
     records = _write_dataset(tmp_path)
     config = PipelineConfig((64, 96), batch_size=3, seed=5)
