@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from centernet_keras.text import shorten
+
 COCO_KEYPOINT_NAMES = (
     "nose",
     "left_eye",
@@ -166,10 +168,20 @@ def parse_flip_pairs(
 
 
 def _pairs(values: Sequence[Sequence[int]], what: str) -> tuple[tuple[int, int], ...]:
+    """``values`` as a tuple of ``(i, j)`` int pairs.
+
+    Raises:
+        ValueError: ``values`` is not a list of pairs of integers (a flat list, a dict, a
+            triple, a name), naming ``what``.
+    """
+    if not isinstance(values, list | tuple | np.ndarray):
+        raise ValueError(f"{what} must be a list of pairs of joint indices, got {shorten(values)}")
     out = []
     for pair in values:
-        if len(pair) != 2:
-            raise ValueError(f"each {what} entry must be a pair of joint indices, got {pair!r}")
+        ints = isinstance(pair, list | tuple | np.ndarray) and len(pair) == 2
+        if not ints or not all(isinstance(v, int | np.integer) for v in pair):
+            got = shorten(pair)
+            raise ValueError(f"each {what} entry must be a pair of joint indices, got {got}")
         out.append((int(pair[0]), int(pair[1])))
     return tuple(out)
 
@@ -262,7 +274,10 @@ class KeypointSpec:
         """
         if "keypoints" not in category:
             raise ValueError("the category has no 'keypoints' (joint names)")
-        names = [str(n) for n in category["keypoints"]]
+        names = category["keypoints"]
+        if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"'keypoints' must be a list of joint names, got {shorten(names)}")
+        names = list(names)
         skeleton = []
         for pair in _pairs(category.get("skeleton") or (), "skeleton"):
             if min(pair) < 1:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from centernet_keras.data.annotations import ImageRecord
+from centernet_keras.data.coco_format import describe, load_coco_json
 from centernet_keras.data.problems import (
     DatasetReport,
     Problem,
@@ -45,12 +45,29 @@ class CocoRecord(ImageRecord):
     keypoint_spec: object = None
 
 
-def _size(value: object) -> int | None:
-    return int(value) if isinstance(value, int | float) and math.isfinite(value) else None
-
-
 def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """Whether ``value`` is a finite JSON number (not a bool; not an integer too large for a
+    float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _size(value: object) -> int | None:
+    return int(value) if _number(value) else None
+
+
+def _crowd(value: object) -> tuple[bool, bool]:
+    """``(is a crowd, well-formed)`` of an ``iscrowd`` value: ``0``/``1`` (or ``false``/
+    ``true``) as they say; anything else (``"no"``, ``2``, ``null``) is malformed and read as
+    ``0``, COCO's default: the object stays an object of its own (trained on and scored) rather
+    than vanishing as a crowd on a guess."""
+    if isinstance(value, bool) or (_number(value) and value in (0, 1)):
+        return bool(value), True
+    return False, False
 
 
 def _bbox(value: object) -> list[float] | None:
@@ -122,11 +139,17 @@ def _class_map(
 
 
 def _official(
-    ann: dict, image_id: object, bbox: list, new_id: int, joints: np.ndarray | None = None
+    ann: dict,
+    image_id: object,
+    bbox: list,
+    new_id: int,
+    crowd: bool,
+    joints: np.ndarray | None = None,
 ) -> dict:
     """An annotation as the official scorer reads it (no segmentation; defaults filled in).
 
-    ``joints`` ``[K, 3]`` (the validated keypoints) adds ``keypoints`` and ``num_keypoints``.
+    ``crowd`` is its ``iscrowd`` as read; ``joints`` ``[K, 3]`` (the validated keypoints) adds
+    ``keypoints`` and ``num_keypoints``.
     """
     area = ann.get("area")
     official = {
@@ -135,7 +158,7 @@ def _official(
         "category_id": ann["category_id"],
         "bbox": [float(v) for v in bbox],
         "area": float(area) if _number(area) else float(bbox[2]) * float(bbox[3]),
-        "iscrowd": int(bool(ann.get("iscrowd"))),
+        "iscrowd": int(crowd),
     }
     if joints is not None:
         official["keypoints"] = [float(v) for v in joints.reshape(-1)]
@@ -211,12 +234,94 @@ def _joints(value: object, num_joints: int) -> tuple[np.ndarray, str | None]:
         return joints, f"keypoints has {size} values, want {3 * num_joints}: joints unlabelled"
     if not all(_number(v) for v in value):
         return joints, "keypoints has non-numbers: joints unlabelled"
-    joints = np.asarray(value, np.float32).reshape(num_joints, 3)
+    with np.errstate(over="ignore"):  # beyond float32: inf, unlabelled below
+        joints = np.asarray(value, np.float32).reshape(num_joints, 3)
     bad = ~np.isin(joints[:, 2], (0, 1, 2)) | ~np.isfinite(joints).all(axis=1)
     joints[bad] = 0
     if bad.any():
         return joints, f"joints {np.flatnonzero(bad).tolist()} malformed: unlabelled"
     return joints, None
+
+
+def _on_image(joints: np.ndarray, width: int, height: int) -> tuple[np.ndarray, str | None]:
+    """``joints`` ``[K, 3]`` with the labelled ones outside the ``width`` × ``height`` image
+    (``x ∉ [0, width]`` or ``y ∉ [0, height]``) unlabelled, and what was done (or ``None``).
+
+    The augmentation would drop them from the targets anyway, or, once the letterbox pads the
+    image, train them on the padding; the scorer's copy keeps them as in the file (pycocotools
+    scores them).
+    """
+    x, y, v = joints[:, 0], joints[:, 1], joints[:, 2]
+    off = (v > 0) & ((x < 0) | (x > width) | (y < 0) | (y > height))
+    if not off.any():
+        return joints, None
+    inside = joints.copy()
+    inside[off] = 0
+    return inside, (
+        f"joints {np.flatnonzero(off).tolist()} outside the {width}x{height} image: "
+        "unlabelled for training (scored as in the file)"
+    )
+
+
+def _repeated_ids(
+    file: str, images: list[dict], by_image: dict[object, list[dict]], report: DatasetReport
+) -> set[int]:
+    """Indices of the ``images`` entries skipped for an ``id`` that another entry has too; one
+    ``duplicate_image`` problem each.
+
+    Annotations name their image by id alone, so two images with one id cannot be told apart:
+    reading both would give each the other's objects (a wrong box on every one), which no
+    later step could notice. Repeats of one file (the same ``file_name``) are one image listed
+    twice: the first entry is kept with all of the id's annotations. Different files: every
+    entry of the id is skipped with its annotations, and reported, so the rest of the file is
+    still read (a merged export whose ids all collide skips every image: the run stops).
+    """
+    entries: dict[object, list[int]] = {}
+    for i, img in enumerate(images):
+        entries.setdefault(img["id"], []).append(i)
+    skipped: set[int] = set()
+    for image_id, where in entries.items():
+        if len(where) < 2:
+            continue
+        names = [images[i].get("file_name", "") for i in where]
+        same = len(set(names)) == 1
+        anns = len(by_image.get(image_id, []))
+        for k, i in enumerate(where):
+            if same and k == 0:
+                continue
+            skipped.add(i)
+            entry = f"images[{i}]"
+            if same:
+                message = f"{entry} repeats {names[0]!r} with its id {image_id!r}: skipped"
+            else:
+                message = (
+                    f"{entry} shares id {image_id!r} with {len(where) - 1} other image(s) "
+                    f"({_shown(names)}): which of them its {anns} annotation(s) belong to is "
+                    "unknown: skipped, with the annotations"
+                )
+            report.problems.append(
+                Problem("duplicate_image", f"{file} [{names[k] or image_id}]", message)
+            )
+    return skipped
+
+
+def _nothing_usable(file: str, images: list[dict], image_dir: object, report: DatasetReport) -> str:
+    """The message when no image of the file could be read."""
+    counts = report.counts()
+    kinds = ("missing_image", "unreadable_image", "duplicate_image")
+    why = ", ".join(f"{counts[k]} {k}" for k in kinds if counts[k])
+    first = images[0].get("file_name")
+    if counts["missing_image"] == len(images):
+        return (
+            f"{file}: none of the {len(images)} images found under {image_dir} (the first is "
+            f"{first!r}): wrong image_dir?"
+        )
+    if counts["duplicate_image"]:
+        return f"{file}: none of the {len(images)} images is usable ({why})"
+    return (
+        f"{file}: none of the {len(images)} images readable under {image_dir} ({why}; the first "
+        f"is {first!r}): wrong image_dir?"
+    )
 
 
 def read_coco(
@@ -235,15 +340,23 @@ def read_coco(
     categories map by name, annotations of other categories are dropped and reported, and a
     class that no category has is reported (``missing_category``). ``iscrowd`` objects are
     skipped and counted (training), or with ``keep_crowd`` kept with the *difficult* flag, an
-    object to ignore (evaluation). Images without annotations are kept. Boxes are validated like
-    VOC boxes (:func:`~.problems.check_box`).
+    object to ignore (evaluation); an ``iscrowd`` other than ``0``/``1`` (``"no"``, ``2``,
+    ``null``) is reported (``bad_crowd``) and read as ``0``. Images without annotations are
+    kept. Boxes are validated like VOC boxes (:func:`~.problems.check_box`).
+
+    The file's structure is checked first (:func:`~.coco_format.load_coco_json`: one line
+    naming the file, the entry and the field). What concerns one image or object is reported
+    and counted, and the rest read: images sharing an id (``duplicate_image``: see
+    ``_repeated_ids``), missing or unreadable image files, annotations of an unknown image or
+    class, malformed boxes and keypoints.
 
     A keypoints file (``person_keypoints_*.json``: categories with ``keypoints`` joint names)
     also gives each record ``keypoints`` ``[N, K, 3]`` (``(x, y, v)`` as stored; an object of a
-    category without joints, or with malformed ones (``bad_keypoints``), has all ``v = 0``) and
-    the report its ``keypoint_spec`` (names, flip pairs, skeleton and OKS sigmas of
-    ``KeypointSpec.from_coco_category``). People with no labelled joint are kept, as in the
-    CenterNet reference (their boxes are trained on, their joints are not).
+    category without joints, or with malformed ones (``bad_keypoints``), has all ``v = 0``; a
+    labelled joint outside the image is reported (``bad_keypoints``) and unlabelled there, kept
+    for the scorer) and the report its ``keypoint_spec`` (names, flip pairs, skeleton and OKS
+    sigmas of ``KeypointSpec.from_coco_category``). People with no labelled joint are kept, as
+    in the CenterNet reference (their boxes are trained on, their joints are not).
 
     Args:
         json_path: the ``instances_*.json`` file.
@@ -258,19 +371,20 @@ def read_coco(
         JSON's ``images``.
 
     Raises:
-        ValueError: the file has no ``images`` / ``categories`` lists; duplicate category names
-            when ``class_names`` is not given, or a class name that several categories have;
-            no class of ``class_names`` is a category; or none of the file's images is found in
-            ``image_dir``; the kept keypoint categories have different joint counts.
+        CocoFormatError: (a ``ValueError``) not JSON, or not shaped as COCO (see
+            :mod:`~.coco_format`).
+        ValueError: duplicate category names when ``class_names`` is not given, or a class
+            name that several categories have; no class of ``class_names`` is a category; none
+            of the file's images is found in ``image_dir`` or usable; the kept keypoint
+            categories have different joint counts or malformed ``flip_pairs``.
+        OSError: the file cannot be read.
     """
     file = str(json_path)
-    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
-    if not isinstance(data.get("images"), list) or not isinstance(data.get("categories"), list):
-        raise ValueError(f"{file}: not a COCO detection file (no 'images'/'categories' list)")
+    data = load_coco_json(json_path)
+    images, annotations = data["images"], data.get("annotations", [])
     categories = sorted(data["categories"], key=lambda c: c["id"])
-    cat_names = {c["id"]: str(c["name"]).strip() for c in categories}
-    annotations = data.get("annotations", [])
-    annotated = {ann.get("category_id") for ann in annotations}
+    cat_names = {c["id"]: c["name"].strip() for c in categories}
+    annotated = {ann["category_id"] for ann in annotations}
     report = DatasetReport([])
     class_names, category_ids = _class_map(file, categories, annotated, class_names, report)
     report.class_names = class_names
@@ -282,8 +396,8 @@ def read_coco(
 
     by_image: dict[object, list[dict]] = {}
     for ann in annotations:
-        by_image.setdefault(ann.get("image_id"), []).append(ann)
-    image_ids = {img.get("id") for img in data["images"]}
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    image_ids = {img["id"] for img in images}
     for image_id, anns in by_image.items():
         if image_id not in image_ids:
             report.problems.append(
@@ -293,15 +407,23 @@ def read_coco(
                     f"{len(anns)} annotation(s) for image id {image_id!r} not in 'images': dropped",
                 )
             )
+    repeated = _repeated_ids(file, images, by_image, report)
 
     records = []
-    for img in data["images"]:
-        name = str(img.get("file_name", ""))
-        where = f"{file} [{name or img.get('id')}]"
+    for i, img in enumerate(images):
+        if i in repeated:
+            continue
+        name = img.get("file_name", "")
+        where = f"{file} [{name or img['id']}]"
         path = os.path.abspath(Path(image_dir) / name)
         annotated_size = (_size(img.get("width")), _size(img.get("height")))
+        if not name:
+            report.problems.append(
+                Problem("missing_image", where, f"images[{i}] has no file_name: image skipped")
+            )
+            continue
         if check_images:
-            if not name or not os.path.isfile(path):
+            if not os.path.isfile(path):
                 report.problems.append(
                     Problem("missing_image", where, f"no image {path}: image skipped")
                 )
@@ -316,7 +438,7 @@ def read_coco(
             issue = size_problem(where, name, annotated_size, (width, height))
             if issue:
                 report.problems.append(issue)
-        elif None in annotated_size:
+        elif None in annotated_size or min(annotated_size) < 1:  # type: ignore[type-var]
             report.problems.append(
                 Problem("bad_coordinates", where, "no valid width/height: image skipped")
             )
@@ -324,15 +446,24 @@ def read_coco(
         else:
             width, height = annotated_size  # type: ignore[assignment]
         boxes, classes, crowds, official, joints = [], [], [], [], []
-        for ann in by_image.get(img.get("id"), []):
-            label = cat_names.get(ann.get("category_id"))
-            what = f"annotation {ann.get('id')} ({label or ann.get('category_id')!r})"
-            crowd = bool(ann.get("iscrowd"))
+        for ann in by_image.get(img["id"], []):
+            label = cat_names.get(ann["category_id"])
+            what = f"annotation {ann.get('id')} ({label or ann['category_id']!r})"
+            crowd, well_formed = _crowd(ann.get("iscrowd", 0))
+            if not well_formed:
+                report.problems.append(
+                    Problem(
+                        "bad_crowd",
+                        where,
+                        f"{what}: iscrowd {describe(ann['iscrowd'])} is not 0 or 1: read as 0 "
+                        "(not a crowd: trained on and scored)",
+                    )
+                )
             if crowd and not keep_crowd:
                 report.problems.append(Problem("crowd_skipped", where, f"{what}: crowd: skipped"))
                 continue
             if label not in ids:
-                detail = label if label is not None else f"category_id={ann.get('category_id')}"
+                detail = label if label is not None else f"category_id={ann['category_id']}"
                 report.problems.append(
                     Problem("unknown_class", where, f"{what}: unknown class: dropped", detail)
                 )
@@ -343,7 +474,7 @@ def read_coco(
                     Problem(
                         "bad_coordinates",
                         where,
-                        f"{what}: bbox {ann.get('bbox')!r} is not [x, y, w, h]: dropped",
+                        f"{what}: bbox {describe(ann.get('bbox'))} is not [x, y, w, h]: dropped",
                     )
                 )
                 continue
@@ -353,16 +484,17 @@ def read_coco(
             if box is None:
                 continue
             person, official_joints = np.zeros((num_joints, 3), np.float32), None
-            if num_joints and ann.get("category_id") in with_joints:
-                person, trouble = _joints(ann.get("keypoints"), num_joints)
-                official_joints = person
+            if num_joints and ann["category_id"] in with_joints:
+                official_joints, trouble = _joints(ann.get("keypoints"), num_joints)
+                person, outside = _on_image(official_joints, width, height)
+                trouble = "; ".join(t for t in (trouble, outside) if t)
                 if trouble and not crowd:  # crowd regions carry no joints
                     report.problems.append(Problem("bad_keypoints", where, f"{what}: {trouble}"))
             boxes.append(box)
             classes.append(ids[label])  # type: ignore[index]
             crowds.append(crowd)
             joints.append(person)
-            official.append(_official(ann, img.get("id"), ann["bbox"], next_id, official_joints))
+            official.append(_official(ann, img["id"], ann["bbox"], next_id, crowd, official_joints))
             next_id += 1
         if not boxes:
             report.problems.append(
@@ -377,18 +509,13 @@ def read_coco(
                 width,
                 height,
                 keypoints=np.asarray(joints, np.float32).reshape(len(boxes), num_joints, 3),
-                image_id=img.get("id"),
+                image_id=img["id"],
                 annotations=official,
                 category_ids=category_ids,
                 keypoint_spec=spec,
             )
         )
-    if check_images and data["images"] and not records:
-        missing = report.counts()["missing_image"] == len(data["images"])
-        raise ValueError(
-            f"{file}: none of the {len(data['images'])} images "
-            f"{'found' if missing else 'readable'} under {image_dir} "
-            f"(the first is {data['images'][0].get('file_name')!r}): wrong image_dir?"
-        )
+    if check_images and images and not records:
+        raise ValueError(_nothing_usable(file, images, image_dir, report))
     report.add_split(Path(json_path).stem, records)
     return records, class_names, report

@@ -191,3 +191,60 @@ def test_crowds_kept_as_ignored_objects_on_request(tmp_path):
     np.testing.assert_array_equal(records[0].classes, [2, 1])
     np.testing.assert_array_equal(records[0].difficult, [False, True])
     assert "crowd_skipped" not in report.counts()
+
+
+def test_two_images_with_one_id_are_reported_not_given_each_other_s_boxes(tmp_path):
+    """Annotations name their image by id: two files with one id cannot be told apart, so both
+    are skipped (with the id's boxes) and reported; one file listed twice is read once."""
+    images = [
+        {"id": 1, "file_name": "a.jpg", "width": 40, "height": 30},
+        {"id": 1, "file_name": "b.jpg", "width": 40, "height": 30},
+        {"id": 2, "file_name": "c.jpg", "width": 40, "height": 30},
+        {"id": 2, "file_name": "c.jpg", "width": 40, "height": 30},
+        {"id": 3, "file_name": "d.jpg", "width": 40, "height": 30},
+    ]
+    anns = [
+        {"image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10]},  # a's or b's?
+        {"image_id": 1, "category_id": 1, "bbox": [20, 5, 10, 10]},
+        {"image_id": 2, "category_id": 1, "bbox": [2, 2, 5, 5]},
+        {"image_id": 3, "category_id": 3, "bbox": [3, 3, 5, 5]},
+    ]
+    path, image_dir = write_coco(tmp_path, anns, images=images)
+    records, _, report = read_coco(path, image_dir)
+    assert [r.path.rsplit("/", 1)[1] for r in records] == ["c.jpg", "d.jpg"]
+    assert [len(r.boxes) for r in records] == [1, 1]
+    duplicates = [str(p) for p in report.problems if p.kind == "duplicate_image"]
+    assert len(duplicates) == 3  # a.jpg and b.jpg skipped, the second c.jpg entry skipped
+    assert (
+        "a.jpg" in duplicates[0] and "b.jpg" in duplicates[1] and "2 annotation(s)" in duplicates[0]
+    )
+    assert "repeats 'c.jpg'" in duplicates[2]
+    assert "duplicate_image" in report.summary()
+
+
+def test_all_images_sharing_ids_is_an_error_that_says_so(tmp_path):
+    images = [
+        {"id": 1, "file_name": "a.jpg", "width": 40, "height": 30},
+        {"id": 1, "file_name": "b.jpg", "width": 40, "height": 30},
+    ]
+    path, image_dir = write_coco(tmp_path, [], images=images)
+    with pytest.raises(ValueError, match=r"none of the 2 images is usable \(2 duplicate_image\)"):
+        read_coco(path, image_dir)
+
+
+def test_iscrowd_other_than_0_or_1_is_reported_and_read_as_not_a_crowd(tmp_path):
+    values = ["no", "yes", 2, None, 0.5, True, 1, 0, False]
+    anns = [
+        {"image_id": 1, "category_id": 1, "bbox": [1 + 3 * i, 1, 2, 2], "iscrowd": value}
+        for i, value in enumerate(values)
+    ]
+    path, image_dir = write_coco(tmp_path, anns)
+    records, _, report = read_coco(path, image_dir, keep_crowd=True)  # evaluation
+    assert records[0].difficult.tolist() == [False] * 5 + [True, True, False, False]
+    assert [a["iscrowd"] for a in records[0].annotations] == [0] * 5 + [1, 1, 0, 0]
+    bad = [str(p) for p in report.problems if p.kind == "bad_crowd"]
+    assert len(bad) == 5 and "iscrowd 'no'" in bad[0] and "iscrowd null" in bad[3]
+    assert all("read as 0" in message for message in bad)
+    records, _, report = read_coco(path, image_dir)  # training: the two crowds skipped
+    assert len(records[0].boxes) == 7
+    assert report.counts()["crowd_skipped"] == 2 and report.counts()["bad_crowd"] == 5

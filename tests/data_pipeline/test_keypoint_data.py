@@ -249,3 +249,15 @@ def test_crop_keeps_a_person_by_its_labelled_joints_before_the_crop():
             assert t["mask"][0] == 1 and t["keypoint_heatmap"][..., 1:].max() == 0
             cut += 1
     assert cut >= 4  # with these seeds the constructed case is common (P ≈ 0.8 per image)
+
+
+def test_a_joint_outside_the_image_is_reported_and_not_trained_on(tmp_path):
+    """x = 5000 in a 120-px image: reported when read, unlabelled in the training record (a
+    letterbox could otherwise put it on the padding), kept as in the file for the scorer."""
+    joints = [50, 20, 2, 5000, 15, 2, 55, -3, 1, 0, 0, 0, 120, 90, 2]  # the last on the corner
+    path, image_dir = _write_pose_json(tmp_path, [_person(1, 1, [30, 10, 40, 70], joints)])
+    records, _, report = read_coco(path, image_dir)
+    problems = [str(p) for p in report.problems if p.kind == "bad_keypoints"]
+    assert len(problems) == 1 and "joints [1, 2] outside the 120x90 image" in problems[0]
+    np.testing.assert_array_equal(records[0].keypoints[0, :, 2], [2, 0, 0, 0, 2])
+    assert records[0].annotations[0]["keypoints"] == [float(v) for v in joints]
