@@ -80,8 +80,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) 
     parser.add_argument("--model", required=required, help="trained model (.keras file)")
     parser.add_argument(
         "--classes",
-        help="class names file, one per line (default: the names saved in the model); "
-        "must have as many names as the model has classes",
+        help="class names file, one per line, for a model saved without names (default: the "
+        "names saved in the model); as many names as the model has classes, and with a model "
+        "that saved its names the same names in the same order (else an error naming the "
+        "differences: other names would relabel every detection)",
     )
 
 
@@ -209,6 +211,24 @@ def predictor_from_args(args: argparse.Namespace):
             file=sys.stderr,
         )
     return predictor
+
+
+def classes_refusal(args: argparse.Namespace, predictor) -> str | None:
+    """Why ``--classes`` does not fit the loaded model, else ``None``: a model that saved its
+    class names takes only those names, in that order (other names would relabel every
+    detection, e.g. a model's 'bird' shown as the file's 'car')."""
+    from centernet_keras.data.classes import class_list_difference
+
+    stored = getattr(predictor.model, "class_names", None)
+    if not args.classes or stored is None:
+        return None
+    difference = class_list_difference(predictor.class_names, stored, "--classes", "the model")
+    if difference is None:
+        return None
+    return (
+        f"--classes {args.classes} names other classes than the model saved ({difference}): "
+        "drop --classes to use the model's own names (it is for models saved without names)"
+    )
 
 
 def report_rounded_input_size(size: int | None, used: int) -> None:

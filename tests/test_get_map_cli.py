@@ -286,6 +286,46 @@ def test_cli_matches_coco_categories_by_the_classes_given(tmp_path, capsys) -> N
     assert {r["category_id"] for r in results} == {17, 18}
 
 
+def _one_error_line(err: str) -> str:
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_cli_refuses_lines_of_another_class_set(dataset, checkpoint, tmp_path, capsys) -> None:
+    """Issue 26 point 4: line files of another class set are refused with one line (exit 2)
+    instead of scoring their ids as the model's classes, with a warning per image."""
+    first, second, third = (dataset / "val.txt").read_text().splitlines()
+    first = first.replace("35,10,58,38,1,1", "35,10,58,38,4,1")  # ids 0, 4, 3: another set
+    split = tmp_path / "voc_val.txt"
+    split.write_text(f"{first}\n{second[:-2]},3\n{third}\n")
+    argv = ["--model", str(checkpoint), "--output-dir", str(tmp_path / "map")]
+    code, err = _run([*argv, "--annotation-file", str(split)], capsys)
+    assert code == 2 and "has class ids up to 4 (2 boxes in 2 lines)" in _one_error_line(err)
+    assert "the model has 2 classes ('cat', 'dog')" in err and "warning" not in err
+    assert not (tmp_path / "map").exists()  # nothing scored
+
+    # ids in range, but the classes file convert wrote beside them names other classes
+    same_ids = tmp_path / "coco_val.txt"
+    same_ids.write_text((dataset / "val.txt").read_text())
+    (tmp_path / "coco_val_classes.txt").write_text("aeroplane\ndog\n")
+    code, err = _run([*argv, "--annotation-file", str(same_ids)], capsys)
+    assert code == 2 and f"written with the classes of {tmp_path / 'coco_val_classes.txt'}" in err
+    assert "id 0: 'aeroplane' in coco_val_classes.txt, 'cat' in the model" in _one_error_line(err)
+
+    # --classes naming other classes than the model saved (the ids' meaning): refused too
+    (tmp_path / "classes.txt").write_text("aeroplane\ndog\n")
+    extra = [
+        "--annotation-file",
+        str(dataset / "val.txt"),
+        "--classes",
+        str(tmp_path / "classes.txt"),
+    ]
+    code, err = _run([*argv, *extra], capsys)
+    assert code == 2 and "'aeroplane' in --classes, 'cat' in the model" in _one_error_line(err)
+    (tmp_path / "coco_val_classes.txt").write_text("cat\ndog\n")  # the model's: scored
+    assert _run([*argv, "--annotation-file", str(same_ids)], capsys)[0] == 0
+
+
 def test_cli_wrong_image_dir_is_an_error(checkpoint, tmp_path, capsys) -> None:
     json_path, _ = coco_data.write_coco(tmp_path)
     argv = ["--model", str(checkpoint), "--coco-json", str(json_path)]
@@ -330,18 +370,18 @@ def test_user_errors_are_one_line(case, dataset, checkpoint, tmp_path, capsys) -
     assert want in err and "Traceback" not in err
 
 
-def test_class_id_beyond_the_model_is_dropped_with_a_warning(
+def test_class_id_beyond_the_model_is_refused_in_one_line(
     dataset, checkpoint, tmp_path, capsys
 ) -> None:
+    """Lines of another class set (issue 26 point 4): one error, not a warning per image and a
+    score of what is left (before: exit 0, 'class id outside 0..1 dropped', num_gt 2)."""
     lines = (dataset / "val.txt").read_text().replace("5,6,30,33,0", "5,6,30,33,7")
     (tmp_path / "val.txt").write_text(lines)
     out = tmp_path / "map"
     argv = ["--model", str(checkpoint), "--annotation-file", str(tmp_path / "val.txt")]
     code, err = _run([*argv, "--output-dir", str(out), "--metrics", "voc07"], capsys)
-    assert code == 0, err
-    assert "warning: " in err and "class id outside 0..1 dropped" in err
-    assert "img1.jpg" in err and "Traceback" not in err
-    assert json.loads((out / "summary.json").read_text())["num_gt"] == 2
+    assert code == 2 and "has class ids up to 7 (1 box in 1 line)" in _one_error_line(err)
+    assert "warning" not in err and not out.exists()
 
 
 def test_class_id_beyond_the_model_is_an_error(tmp_path) -> None:

@@ -168,6 +168,31 @@ def test_classes_mismatch_exits_with_message(checkpoint, image, tmp_path, capsys
     assert "3 class names but the model has 2 classes" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("names", "want"),
+    [
+        ("cat\nbird\n", "id 1: 'bird' in --classes, 'dog' in the model"),
+        ("dog\ncat\n", "the same names in another order"),
+    ],
+)
+def test_classes_other_than_the_models_saved_names_are_refused(
+    names, want, checkpoint, image, tmp_path, capsys
+) -> None:
+    """--classes with the model's count but other names (or order) would relabel every
+    detection (issue 26 point 4: 'bird' shown as 'car'); the model saved its names."""
+    classes = tmp_path / "classes.txt"
+    classes.write_text(names)
+    out = tmp_path / "out.jpg"
+    argv = ["--model", str(checkpoint), "--input", str(image), "--output", str(out)]
+    assert predict.main([*argv, "--classes", str(classes)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --classes ") and len(err.strip().splitlines()) == 1, err
+    assert want in err and "drop --classes" in err and not out.exists()
+    classes.write_text("cat\ndog\n")  # the model's own names: accepted
+    assert predict.main([*argv, "--classes", str(classes), "--score-threshold", "0"]) == 0
+    assert "cat" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("content", ["not a model\n", ""])
 def test_not_a_keras_file_exits_with_message(content, image, tmp_path, capsys) -> None:
     model = tmp_path / "model.keras"

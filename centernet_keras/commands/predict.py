@@ -29,6 +29,7 @@ from centernet_keras.cli import (  # quiets TensorFlow's start-up log (centernet
     add_model_arguments,
     add_runtime_arguments,
     add_score_threshold_argument,
+    classes_refusal,
     new_parser,
     predictor_from_args,
     run_reporting_errors,
@@ -156,6 +157,10 @@ def run(args: argparse.Namespace) -> int:
     if args.mode != "export" and not args.input:
         raise SystemExit(f"error: --mode {args.mode} needs --input")
     predictor = predictor_from_args(args)
+    refusal = classes_refusal(args, predictor)
+    if refusal:  # other names would relabel every detection
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     names = predictor.class_names
     spec = visualize.keypoint_spec_of(predictor)
     if args.no_boxes and spec is None:

@@ -32,6 +32,7 @@ from centernet_keras.cli import (
     add_model_arguments,
     add_runtime_arguments,
     add_score_threshold_argument,
+    classes_refusal,
     new_parser,
     predictor_from_args,
     run_reporting_errors,
@@ -94,6 +95,49 @@ def main(argv: list[str] | None = None) -> int:
     return run_reporting_errors(run, build_parser().parse_args(argv))
 
 
+def annotation_classes_refusal(args: argparse.Namespace, predictor) -> str | None:
+    """Why the class ids of ``--annotation-file`` are not the model's classes, else ``None``.
+
+    The ids of annotation lines are positions in the classes file they were written with:
+    ``<name>_classes.txt`` beside them (``centernet convert coco`` writes it; compared when
+    ``--classes`` is not given, which ``classes_refusal`` compares), and no id may reach the
+    model's class count. Either would score the boxes as other classes (4 aeroplanes as
+    'person'), or drop them one warning per image.
+    """
+    if args.annotation_file is None:
+        return None
+    from pathlib import Path
+
+    from centernet_keras.data.annotations import read_annotation_file
+    from centernet_keras.data.classes import class_list_difference, read_classes
+
+    path = Path(args.annotation_file)
+    written = path.with_name(f"{path.stem}_classes.txt")
+    stored = getattr(predictor.model, "class_names", None)
+    if args.classes is None and stored is not None and written.is_file():
+        difference = class_list_difference(read_classes(written), stored, written.name, "the model")
+        if difference:
+            return (
+                f"--annotation-file {path} was written with the classes of {written}, not the "
+                f"model's ({difference}): its class ids would be scored as other classes"
+            )
+    records, _ = read_annotation_file(path, args.root)
+    names = predictor.class_names
+    outside = [r for r in records if len(r.classes) and r.classes.max() >= len(names)]
+    if not outside:
+        return None
+    boxes = sum(int((r.classes >= len(names)).sum()) for r in outside)
+    top = max(int(r.classes.max()) for r in outside)
+    shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
+    counts = f"{boxes} box{'es' * (boxes != 1)} in {len(outside)} line{'s' * (len(outside) != 1)}"
+    return (
+        f"--annotation-file {path} has class ids up to {top} ({counts}), but the model has "
+        f"{len(names)} classes ({shown}): the lines were written with another classes file "
+        "(evaluate the model trained on them, or convert the annotations with this model's "
+        "classes)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Check the arguments, read the split, run the model over it, write the reports."""
     if sum(x is not None for x in (args.annotation_file, args.voc_root, args.coco_json)) != 1:
@@ -113,6 +157,10 @@ def run(args: argparse.Namespace) -> int:
     from centernet_keras.evaluation.runner import evaluate_split, load_split
 
     predictor = predictor_from_args(args)
+    refusal = classes_refusal(args, predictor) or annotation_classes_refusal(args, predictor)
+    if refusal:  # the class ids would be scored as other classes
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     records, problems = load_split(
         predictor.class_names,
         annotation_file=args.annotation_file,
