@@ -145,6 +145,14 @@ def run(args: argparse.Namespace) -> int:
             "error: give exactly one of --annotation-file, --voc-root, --coco-json", file=sys.stderr
         )
         return 2
+    if args.coco_json is not None:
+        from centernet_keras.data.coco_format import CocoFormatError, load_coco_json
+
+        try:  # a malformed file is refused before the model loads (read_coco reads it again)
+            load_coco_json(args.coco_json)
+        except CocoFormatError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     if args.score_threshold > SCORE_THRESHOLD_WARNING:
         print(
             f"warning: --score-threshold {args.score_threshold} drops every detection scored "
@@ -192,14 +200,6 @@ def run(args: argparse.Namespace) -> int:
         )
     for message in problems[:20]:
         print(f"warning: {message}", file=sys.stderr)
-    if args.coco_json is not None:
-        from centernet_keras.data.coco_format import CocoFormatError, load_coco_json
-
-        try:  # a malformed file is refused before the model loads (read_coco reads it again)
-            load_coco_json(args.coco_json)
-        except CocoFormatError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
     if len(problems) > 20:
         print(f"... and {len(problems) - 20} more problems", file=sys.stderr)
     settings = {
