@@ -13,12 +13,21 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from centernet_keras.evaluation.coco import COCOResult
-from centernet_keras.evaluation.voc import VOCResult
+from centernet_keras.evaluation.voc import (
+    ClassAP,
+    VOCResult,
+    eleven_point_precision,
+    precision_envelope,
+)
 from centernet_keras.io import atomic_path, atomic_write_text
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _COLUMNS = {"voc07": "AP50 (07)", "voc": "AP50 (all)", "coco": "AP (COCO)"}
 
@@ -68,9 +77,56 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "class"
 
 
+def pr_figure(name: str, r: ClassAP, metric: str) -> Figure:
+    """The precision–recall figure of one class (a ``matplotlib.figure.Figure``, Agg canvas).
+
+    Drawn: the raw precision of the ranked detections (grey), the interpolated precision the
+    AP is computed from (``voc.precision_envelope``) and, shaded, the area that is the AP of
+    ``metric``: under that envelope (``"voc"``, all-point), or the 11 bars of
+    ``voc.eleven_point_precision``, one at each recall threshold, ``1/11`` wide (``"voc07"``:
+    the mean of their heights = their area). The title gives the AP.
+
+    Args:
+        name: the class name.
+        r: its ``ClassAP`` (ranked ``recall`` / ``precision``, ``[N]``).
+        metric: ``"voc07"`` or ``"voc"`` (``VOCResult.metric``).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if math.isnan(r.ap):
+        ax.text(0.5, 0.5, "no ground truth of this class", ha="center", va="center",
+                transform=ax.transAxes)  # fmt: skip
+    else:
+        ax.plot(r.recall, r.precision, color="0.6", lw=1.0, label="precision")
+        mrec, mpre = precision_envelope(r.recall, r.precision)
+        ax.plot(mrec, mpre, drawstyle="steps-pre", color="tab:blue", lw=1.5,
+                label="interpolated precision")  # fmt: skip
+        if metric == "voc07":
+            thresholds, points = eleven_point_precision(r.recall, r.precision)
+            ax.bar(thresholds, points, width=1.0 / 11.0, color="tab:blue", alpha=0.25,
+                   label="11 points: area = AP")  # fmt: skip
+        else:
+            ax.fill_between(mrec, mpre, step="pre", color="tab:blue", alpha=0.25,
+                            label="area = AP")  # fmt: skip
+        ax.legend(loc="upper right", fontsize=8)
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(0.0, 1.05)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.grid(alpha=0.3)
+    ap = "n/a" if math.isnan(r.ap) else f"{r.ap:.4f}"
+    ax.set_title(f"{name}: AP = {ap} ({metric}, {r.num_gt} GT, {r.num_det} det)")
+    fig.tight_layout()
+    return fig
+
+
 def plot_pr_curves(result: VOCResult, output_dir: str | os.PathLike) -> list[Path]:
     """One precision–recall PNG per class (``pr_<class>.png``, each written atomically), AP in
-    the title.
+    the title and shaded (``pr_figure``).
 
     Args:
         result: a VOC result (its per-class ranked recall/precision arrays).
@@ -79,27 +135,11 @@ def plot_pr_curves(result: VOCResult, output_dir: str | os.PathLike) -> list[Pat
     Returns:
         The paths written, in class order.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, r in result.per_class.items():
-        fig = Figure(figsize=(5, 4), dpi=100)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        if len(r.recall):
-            ax.plot([0.0, *r.recall], [1.0, *r.precision], drawstyle="steps-post", lw=1.5)
-            ax.fill_between(r.recall, r.precision, step="post", alpha=0.2)
-        ax.set_xlim(0.0, 1.0)
-        ax.set_ylim(0.0, 1.05)
-        ax.set_xlabel("recall")
-        ax.set_ylabel("precision")
-        ax.grid(alpha=0.3)
-        ap = "n/a" if math.isnan(r.ap) else f"{r.ap:.4f}"
-        ax.set_title(f"{name}: AP = {ap} ({result.metric}, {r.num_gt} GT, {r.num_det} det)")
-        fig.tight_layout()
+        fig = pr_figure(name, r, result.metric)
         path = out / f"pr_{_safe_name(name)}.png"
         with atomic_path(path) as tmp:
             fig.savefig(tmp)

@@ -108,29 +108,64 @@ def group_by_image(
     )
 
 
+def eleven_point_precision(
+    recall: np.ndarray, precision: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The VOC2007 11-point interpolated precision: at each recall threshold ``t`` of
+    ``0, 0.1, …, 1`` (the reference's float steps), the highest precision at recall ``>= t``
+    (0 where the recall never gets there). The 11-point AP is their mean.
+
+    Args:
+        recall: ``[N]`` cumulative recall after each ranked detection.
+        precision: ``[N]`` cumulative precision after each ranked detection.
+
+    Returns:
+        ``(thresholds [11], precision [11])``, float64.
+    """
+    rec = np.asarray(recall, np.float64)
+    prec = np.asarray(precision, np.float64)
+    thresholds = np.arange(0.0, 1.1, 0.1)
+    values = [float(np.max(prec[rec >= t])) if np.any(rec >= t) else 0.0 for t in thresholds]
+    return thresholds, np.asarray(values, np.float64)
+
+
+def precision_envelope(recall: np.ndarray, precision: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The monotone precision envelope of the all-point AP (VOC2010+): the curve padded with
+    recall 0 and 1 (precision 0), each precision raised to the highest one at a higher recall.
+
+    The all-point AP is the area under it as a step function: between ``mrec[i]`` and
+    ``mrec[i + 1]`` the precision is ``mpre[i + 1]``.
+
+    Args:
+        recall: ``[N]`` cumulative recall after each ranked detection.
+        precision: ``[N]`` cumulative precision after each ranked detection.
+
+    Returns:
+        ``(mrec [N + 2], mpre [N + 2])``, float64.
+    """
+    mrec = np.concatenate(([0.0], np.asarray(recall, np.float64), [1.0]))
+    mpre = np.concatenate(([0.0], np.asarray(precision, np.float64), [0.0]))
+    return mrec, np.maximum.accumulate(mpre[::-1])[::-1]
+
+
 def voc_ap(recall: np.ndarray, precision: np.ndarray, use_07_metric: bool = False) -> float:
     """Average precision from a ranked precision/recall curve (reference ``voc_ap``).
 
     Args:
         recall: ``[N]`` cumulative recall after each ranked detection.
         precision: ``[N]`` cumulative precision after each ranked detection.
-        use_07_metric: 11-point interpolation (VOC2007) instead of the all-point area.
+        use_07_metric: 11-point interpolation (VOC2007, ``eleven_point_precision``) instead of
+            the all-point area (``precision_envelope``).
 
     Returns:
         The AP as a Python float.
     """
-    rec = np.asarray(recall, np.float64)
-    prec = np.asarray(precision, np.float64)
     if use_07_metric:
         ap = 0.0
-        for t in np.arange(0.0, 1.1, 0.1):  # the reference's thresholds, float steps included
-            above = rec >= t
-            p = float(np.max(prec[above])) if np.any(above) else 0.0
-            ap += p / 11.0
+        for p in eleven_point_precision(recall, precision)[1]:
+            ap += p / 11.0  # the reference's sum order
         return float(ap)
-    mrec = np.concatenate(([0.0], rec, [1.0]))
-    mpre = np.concatenate(([0.0], prec, [0.0]))
-    mpre = np.maximum.accumulate(mpre[::-1])[::-1]  # precision envelope
+    mrec, mpre = precision_envelope(recall, precision)
     i = np.where(mrec[1:] != mrec[:-1])[0]
     return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))
 
