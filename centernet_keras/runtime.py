@@ -59,7 +59,6 @@ import functools
 import hashlib
 import json
 import os
-import secrets
 import sys
 import tempfile
 import warnings
@@ -68,6 +67,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from centernet_keras.io import atomic_path, atomic_write_text
 
 if TYPE_CHECKING:
     from centernet_keras.decoding.layers import Decoder
@@ -206,9 +207,9 @@ def _writable(folder: Path) -> bool:
     the mode bits (root, read-only mounts, ACLs)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = _atomic_path(folder / "probe")
-        probe.touch(exist_ok=False)
-        probe.unlink()
+        with atomic_path(folder / "probe", durable=False) as probe:
+            probe.touch(exist_ok=False)
+            probe.unlink()  # nothing to rename: the probe leaves nothing
     except OSError:
         return False
     return True
@@ -282,10 +283,6 @@ def runtime_function(
 def decoder_settings(decoder: Decoder) -> dict:
     """The decoder's config without its layer name (unique per instance, not a setting)."""
     return {k: v for k, v in decoder.get_config().items() if k != "name"}
-
-
-def _atomic_path(path: Path) -> Path:
-    return path.parent / f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}"
 
 
 def _graph_name(kind: str, hw: tuple[int, int] | None, settings: dict) -> str:
@@ -492,15 +489,13 @@ class OnnxEngine:
         self._remove_stale(folder)
         if what is not None:
             print(f"building the ONNX Runtime {what}: {path} (once)", file=sys.stderr)
-        tmp = _atomic_path(path)
-        try:
+        with atomic_path(path) as tmp:
             make(tmp)
             graph = tmp.read_bytes()
             digest = hashlib.sha256(graph).hexdigest()
+            # the sidecar first: a kill between the two renames leaves a graph whose hash
+            # does not match (rebuilt next time), never a graph run unchecked
             self._write_settings(path, {**settings, "graph_sha256": digest})
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
         self.builds += 1
         return path, graph
 
@@ -565,8 +560,6 @@ class OnnxEngine:
         )
 
     def _write_settings(self, path: Path, settings: dict) -> None:
-        from centernet_keras.io import atomic_write_text
-
         text = json.dumps(settings, indent=1, sort_keys=True, default=str)
         atomic_write_text(path.with_suffix(".json"), text + "\n")
 
