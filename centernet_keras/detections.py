@@ -73,3 +73,32 @@ class Detections:
             for record, scores in zip(records, np.asarray(self.keypoint_scores), strict=True):
                 record["keypoint_scores"] = [float(v) for v in scores]
         return records
+
+    def to_coco_results(self, image_id: int, **fields) -> list[dict]:
+        """The detections in the COCO results format (what ``pycocotools``' ``loadRes`` reads).
+
+        Each: ``{"image_id", "category_id", "bbox": [x, y, w, h], "score", "category_name",
+        **fields}`` in original-image pixels (``x, y``: the top-left corner), ``category_id``
+        the model's 0-based class id; a pose model's also ``"keypoints"`` ``[x1, y1, 1, …]``
+        (``3J`` numbers, visibility 1) and ``"keypoint_scores"`` (``J``), as ``to_records``.
+
+        Args:
+            image_id: the image's id in the results.
+            fields: more keys of every detection (e.g. ``file_name``).
+        """
+        results = []
+        for record, name in zip(self.to_records(image_id), self.class_names, strict=True):
+            x1, y1, x2, y2 = record["bbox"]
+            result = {
+                "image_id": image_id,
+                "category_id": record["class"],
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "score": record["score"],
+                "category_name": name,
+                **fields,
+            }
+            for key in ("keypoints", "keypoint_scores"):
+                if key in record:
+                    result[key] = record[key]
+            results.append(result)
+        return results

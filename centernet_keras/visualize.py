@@ -325,6 +325,9 @@ def crop_detections(image, detections) -> list[Image.Image]:
 
 Detector = Callable[[np.ndarray], Detections]
 Drawer = Callable[[np.ndarray, Detections], Image.Image]
+#: ``on_detections(key, detections)``: each image's (or frame's) detections as they are drawn;
+#: ``key`` is the image's path (``annotate_folder``) or the frame index (``annotate_video``).
+OnDetections = Callable[[object, Detections], None]
 
 
 def keypoint_spec_of(detector) -> KeypointSpec | None:
@@ -442,6 +445,7 @@ def annotate_folder(
     progress: bool = True,
     keypoint_spec: KeypointSpec | None = None,
     draw_boxes: bool = True,
+    on_detections: OnDetections | None = None,
 ) -> FolderReport:
     """Annotate every image file of a folder (not recursive) into ``output_dir``.
 
@@ -450,6 +454,8 @@ def annotate_folder(
     Outputs keep the input file names, each written atomically; crops go to
     ``output_dir/crops``.
     ``keypoint_spec``, ``draw_boxes``: how people of a pose model are drawn (see ``drawer``).
+    ``on_detections(path, detections)`` sees each annotated image's detections, in the sorted
+    order of the files.
 
     Returns:
         A ``FolderReport``.
@@ -473,6 +479,8 @@ def annotate_folder(
             continue
         crop_dir = output_dir / "crops" if crop else None
         detections = _annotate(detector, rgb, output_dir / path.name, crop_dir, draw)
+        if on_detections is not None:
+            on_detections(path, detections)
         report.processed += 1
         report.counts.update(detections.class_names)
     report.seconds = time.perf_counter() - start
@@ -496,6 +504,7 @@ def annotate_video(
     progress: bool = True,
     keypoint_spec: KeypointSpec | None = None,
     draw_boxes: bool = True,
+    on_detections: OnDetections | None = None,
 ) -> VideoReport:
     """Annotate a video file or camera (an int index) into a video file, FPS drawn on frames.
 
@@ -513,6 +522,8 @@ def annotate_video(
         max_frames: stop after this many frames (a camera otherwise runs until Ctrl-C).
         progress: show a tqdm bar.
         keypoint_spec, draw_boxes: how people of a pose model are drawn (see ``drawer``).
+        on_detections: ``(frame index, detections)`` of each written frame (index 0: the
+            first frame; the untimed warm-up detection is not reported).
 
     Raises:
         FileNotFoundError: a video file that does not exist.
@@ -544,6 +555,8 @@ def annotate_video(
                 tick = time.perf_counter()
                 rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
                 detections = detector(rgb)
+                if on_detections is not None:
+                    on_detections(report.frames, detections)
                 drawn = draw(rgb, detections)
                 rate = 1.0 / max(time.perf_counter() - tick, 1e-6)
                 smoothed = rate if report.frames == 0 else 0.9 * smoothed + 0.1 * rate

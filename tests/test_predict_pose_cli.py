@@ -1,4 +1,9 @@
-"""predict.py on a pose model: skeletons in image / dir / video mode, --no-boxes, joint heatmap."""
+"""predict.py on a pose model: skeletons in image / dir / video mode, --no-boxes, joint heatmap,
+--json with the joints."""
+
+import contextlib
+import io
+import json
 
 import cv2
 import numpy as np
@@ -216,3 +221,35 @@ def test_flip_test_warns_about_sided_joints_without_a_pair(tmp_path, gray_image,
         assert predict.main(argv) == 0
         err = capsys.readouterr().err
         assert ("['left_hand', 'right_hand'] look left/right" in err) == warned, err
+
+
+def test_json_carries_each_persons_joints(checkpoint, tmp_path, rng) -> None:
+    """predict --json of a pose model: the COCO results' ``keypoints`` ``[x, y, 1] * 17`` (and
+    ``keypoint_scores``) are the Predictor's joints in image pixels; pycocotools reads them."""
+    from pycocotools.coco import COCO
+
+    path = tmp_path / "people.jpg"
+    Image.fromarray(rng.integers(0, 256, (48, 72, 3)).astype(np.uint8)).save(path)
+    target = tmp_path / "people.json"
+    argv = ["--model", str(checkpoint), "--input", str(path), "--output", str(tmp_path / "o.jpg")]
+    settings = ["--score-threshold", "0", "--max-detections", "4", "--json", str(target)]
+    assert predict.main([*argv, *settings]) == 0
+    results = json.loads(target.read_text())
+    found = Predictor.from_checkpoint(checkpoint, score_threshold=0.0, max_detections=4)(path)
+    assert len(results) == len(found) > 0
+    for result, box, joints, scores in zip(
+        results, found.boxes, found.keypoints, found.keypoint_scores, strict=True
+    ):
+        assert result["bbox"][:2] == [float(box[0]), float(box[1])]
+        assert result["keypoints"] == [v for x, y in joints for v in (float(x), float(y), 1.0)]
+        assert len(result["keypoints"]) == 51 and result["category_name"] == "person"
+        assert result["keypoint_scores"] == [float(s) for s in scores]
+    gt = COCO()
+    gt.dataset = {
+        "images": [{"id": 1, "file_name": path.name, "height": 48, "width": 72}],
+        "annotations": [],
+        "categories": [{"id": 0, "name": "person", "keypoints": list(COCO_KEYPOINT_NAMES)}],
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+        assert len(gt.loadRes(str(target)).anns) == len(results)

@@ -2,6 +2,7 @@
 
     centernet predict --model m.keras --mode image --input street.jpg
     centernet predict --model m.keras --mode dir --input imgs/ --output imgs_out/ --count
+    centernet predict --model m.keras --mode dir --input imgs/ --json imgs.json  # COCO results
     centernet predict --model m.keras --mode video --input clip.mp4 --output clip_out.mp4
     centernet predict --model m.keras --mode video --input 0            # camera 0, Ctrl-C stops
     centernet predict --model m.keras --mode fps --input street.jpg --runs 50
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output image / folder / video file / export path (default: under predict_out/)",
     )
     add_score_threshold_argument(
-        parser, 0.3, help="score threshold of the drawn (or exported) detections"
+        parser, 0.3, help="score threshold of the drawn (and --json) or exported detections"
     )
     add_inference_arguments(parser)
     add_runtime_arguments(parser)
@@ -79,6 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--count", action="store_true", help="image/dir/video: print the detections per class"
+    )
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="FILE",
+        help="image/dir/video: also write the detections drawn to FILE as JSON in the COCO "
+        "results format (image_id, category_id, bbox [x, y, w, h] in image pixels, score, "
+        "category_name, file_name; a pose model's keypoints too), one file for the whole folder "
+        "or video (frame index = image_id); without FILE: next to --output with the suffix "
+        ".json (dir: <output>/detections.json)",
     )
     parser.add_argument("--runs", type=int, default=20, help="fps: timed runs")
     parser.add_argument(
@@ -114,6 +127,16 @@ def _output(args: argparse.Namespace) -> Path:
     return Path(args.output) if args.output else default
 
 
+def _json_output(args: argparse.Namespace) -> Path | None:
+    """Where --json writes the detections, or ``None`` without --json."""
+    if getattr(args, "json", None) is None:
+        return None
+    if args.json:
+        return Path(args.json)
+    out = _output(args)
+    return out / "detections.json" if args.mode == "dir" else out.with_suffix(".json")
+
+
 def _same(a: Path, b: Path) -> bool:
     """Whether two paths name one existing file or folder."""
     try:
@@ -138,6 +161,9 @@ def overwritten_input(args: argparse.Namespace) -> str | None:
             return f"--crop writes into {out / 'crops'}, the --input folder (give another --output)"
     elif _same(out, source):
         return f"--output {out} is the --input file: it would be replaced (give another --output)"
+    json_out = _json_output(args)
+    if json_out is not None and _same(json_out, source):
+        return f"--json {json_out} is the --input file: it would be replaced (give another FILE)"
     return None
 
 
@@ -166,10 +192,12 @@ def run(args: argparse.Namespace) -> int:
     if args.no_boxes and spec is None:
         raise ValueError("--no-boxes is for pose models; this model draws boxes only")
     drawing = {"keypoint_spec": spec, "draw_boxes": not args.no_boxes}
+    results: list[dict] = []  # --json: the COCO results of every image or frame
     if args.mode == "image":
         out = _output(args)
         crop_dir = out.parent / "crops" if args.crop else None
         detections = visualize.annotate_image(predictor, args.input, out, crop_dir, **drawing)
+        results = detections.to_coco_results(1, file_name=Path(args.input).name)
         for box, name, score in zip(
             detections.boxes, detections.class_names, detections.scores, strict=True
         ):
@@ -179,9 +207,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"saved {out}")
     elif args.mode == "dir":
         out = _output(args)
+        annotated: list[str] = []
+
+        def collect(path: Path, found) -> None:  # image ids 1, 2, ... in the order annotated
+            annotated.append(path.name)
+            results.extend(found.to_coco_results(len(annotated), file_name=path.name))
+
         report = visualize.annotate_folder(
-            predictor, args.input, out, crop=args.crop, progress=not args.no_progress, **drawing
-        )
+            predictor, args.input, out, crop=args.crop, progress=not args.no_progress,
+            on_detections=collect, **drawing,
+        )  # fmt: skip
         for path, reason in report.failed:
             print(f"skipped unreadable file {path}: {reason}", file=sys.stderr)
         if args.count:
@@ -189,9 +224,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"{report.summary()}; results in {out}")
     elif args.mode == "video":
         out = _output(args)
+        name = f"camera{args.input}" if args.input.isdigit() else Path(args.input).name
         report = visualize.annotate_video(
-            predictor, args.input, out, args.max_frames, progress=not args.no_progress, **drawing
-        )
+            predictor, args.input, out, args.max_frames, progress=not args.no_progress,
+            on_detections=lambda frame, found: results.extend(
+                found.to_coco_results(frame, file_name=name)
+            ),
+            **drawing,
+        )  # fmt: skip
         if args.count:
             _print_counts(report.counts, names)
         print(f"{report.frames} frames at {report.fps:.1f} FPS saved to {out}")
@@ -205,6 +245,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"saved {out}")
     else:
         export_from_args(args, predictor)
+    json_out = _json_output(args)
+    if json_out is not None:
+        from centernet_keras.io import atomic_write_text
+
+        atomic_write_text(json_out, json.dumps(results))
+        print(f"{len(results)} detection(s) written to {json_out} (COCO results format)")
     return 0
 
 
@@ -227,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             "--runtime and --quantize choose how predictions run; --mode export writes the "
             "model itself (--format onnx for an ONNX file)"
         )
+    if args.json is not None and args.mode not in ("image", "dir", "video"):
+        parser.error(f"--json writes the detections of --mode image, dir or video, not {args.mode}")
     refusal = overwritten_input(args)
     if refusal:  # before the model loads or anything is written
         print(f"error: {refusal}", file=sys.stderr)
