@@ -148,3 +148,16 @@ def test_json_in_a_mode_without_detections_is_a_usage_error(checkpoint, tmp_path
     assert f"--json writes the detections of --mode image, dir or video, not {mode}" in (
         capsys.readouterr().err
     )
+
+
+def test_json_over_the_input_image_is_refused(checkpoint, tmp_path, rng, capsys):
+    (path,) = _images(tmp_path / "in", rng)[:1]
+    before = path.read_bytes()
+    argv = ["--model", str(checkpoint), "--input", str(path), "--output", str(tmp_path / "o.jpg")]
+    assert predict.main([*argv, "--json", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"error: --json {path} is the --input file: it would be replaced (give another FILE)\n"
+    )
+    assert path.read_bytes() == before and not (tmp_path / "o.jpg").exists()
