@@ -193,6 +193,27 @@ def test_classes_other_than_the_models_saved_names_are_refused(
     assert "cat" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("command", ["export", "benchmark"])
+def test_export_and_benchmark_refuse_other_class_names_too(
+    command, checkpoint, image, tmp_path, capsys
+) -> None:
+    """--classes shares its help (and so its rule) with export, which would write the file's
+    names into the exported model, and benchmark."""
+    from importlib import import_module
+
+    (tmp_path / "classes.txt").write_text("cat\nbird\n")
+    argv = ["--model", str(checkpoint), "--classes", str(tmp_path / "classes.txt")]
+    if command == "export":
+        argv += ["--format", "keras", "--output", str(tmp_path / "m.keras")]
+    else:
+        argv += ["--input", str(image), "--runs", "1", "--warmup", "0"]
+    assert import_module(f"centernet_keras.commands.{command}").main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --classes ") and len(err.strip().splitlines()) == 1, err
+    assert "'bird' in --classes, 'dog' in the model" in err
+    assert not (tmp_path / "m.keras").exists()
+
+
 @pytest.mark.parametrize("content", ["not a model\n", ""])
 def test_not_a_keras_file_exits_with_message(content, image, tmp_path, capsys) -> None:
     model = tmp_path / "model.keras"

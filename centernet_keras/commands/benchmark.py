@@ -27,6 +27,7 @@ import numpy as np
 from centernet_keras.cli import (
     add_model_arguments,
     add_runtime_arguments,
+    classes_refusal,
     input_side,
     new_parser,
     report_rounded_input_size,
@@ -111,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
     from centernet_keras.timing import interleaved_stages
 
     predictors = _predictors(args)
+    refusal = args.model and classes_refusal(args, next(iter(predictors.values())))
+    if refusal:  # --classes does what its help says in every command
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     image = args.input
     if image is None:
         image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)

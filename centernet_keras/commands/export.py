@@ -21,6 +21,7 @@ from centernet_keras.cli import (
     add_decoder_arguments,
     add_model_arguments,
     add_score_threshold_argument,
+    classes_refusal,
     input_side,
     new_parser,
     predictor_from_args,
@@ -84,7 +85,12 @@ def export_from_args(args: argparse.Namespace, predictor) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Load the model with the decoder settings of the flags, export it."""
     args.flip_test, args.letterbox = False, None  # not part of an exported graph
-    export_from_args(args, predictor_from_args(args))
+    predictor = predictor_from_args(args)
+    refusal = classes_refusal(args, predictor)
+    if refusal:  # other names would relabel the exported model's detections
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
+    export_from_args(args, predictor)
     return 0
 
 
