@@ -261,12 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, ClusterError, WeightsUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    skipped = result.skipped_images
+    skipped = result.describe_skipped()
     if not result.chief:
-        print(f"done: the chief saved the run to its {result.save_dir} ({skipped} images skipped)")
+        print(f"done: the chief saved the run to its {result.save_dir} ({skipped})")
         return 0
     best = f" ({result.best.describe(config.epochs)})" if result.best else ""
-    print(f"saved: {result.save_dir}/best.keras{best} and last.keras ({skipped} images skipped)")
+    print(f"saved: {result.save_dir}/best.keras{best} and last.keras ({skipped})")
     return 0
 
 

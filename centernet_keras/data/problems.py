@@ -42,6 +42,10 @@ PROBLEM_KINDS: dict[str, str] = {
 }
 #: Kinds that are counted but whose messages are not listed in the summary.
 QUIET_KINDS = frozenset({"difficult_skipped", "crowd_skipped"})
+#: Kinds that skip a whole image (no record of it is read).
+IMAGE_SKIPPED_KINDS = frozenset(
+    {"bad_xml", "missing_xml", "missing_image", "unreadable_image", "duplicate_image"}
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,14 @@ class Problem:
 
     def __str__(self) -> str:  # bounded, whatever a reader put in (see ``text.shorten``)
         return f"{shorten(self.file, 300)}: {shorten(self.message, 1000)}"
+
+
+def skips_image(problem: Problem) -> bool:
+    """Whether ``problem`` skipped a whole image: its kind (``IMAGE_SKIPPED_KINDS``), or a COCO
+    image read without its file whose size is invalid (``bad_coordinates``, image skipped)."""
+    if problem.kind in IMAGE_SKIPPED_KINDS:
+        return True
+    return problem.kind == "bad_coordinates" and problem.message.endswith("image skipped")
 
 
 @dataclass

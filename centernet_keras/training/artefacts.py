@@ -33,10 +33,13 @@ from centernet_keras.training.map_callback import MapCallback, ValidationRun, ru
 
 log = logging.getLogger("centernet_keras.training")
 
+LOSS_PNG = "loss.png"
 RESULTS_PNG = "results.png"
 GRID_JPG = "val_predictions.jpg"
 CONFUSION_PNG = "confusion_matrix.png"
 CONFUSION_CSV = "confusion_matrix.csv"
+#: Every picture a run may write (a new run in the folder removes the earlier run's).
+PICTURES = (LOSS_PNG, RESULTS_PNG, GRID_JPG, CONFUSION_PNG, CONFUSION_CSV)
 #: Score threshold of the drawn detections and of the confusion matrix (``predict.py``'s).
 SCORE_THRESHOLD = 0.3
 #: Validation images in ``val_predictions.jpg`` (4 × 4 tiles of ``GRID_TILE`` pixels).
@@ -52,7 +55,7 @@ def _values(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
         except ValueError:
             continue
         if math.isfinite(value):
-            epochs.append(int(row["epoch"]) + 1)
+            epochs.append(int(row["epoch"]))
             values.append(value)
     return epochs, values
 
@@ -244,7 +247,7 @@ def writer_callbacks(
     """
     save_dir = Path(save_dir)
     writers: list[keras.callbacks.Callback] = [
-        LossPlotCallback(save_dir / LOG, save_dir / "loss.png"),
+        LossPlotCallback(save_dir / LOG, save_dir / LOSS_PNG),
         ResultsPlotCallback(save_dir / LOG, save_dir / RESULTS_PNG),
     ]
     if val_records:

@@ -33,6 +33,7 @@ import math
 import os
 import shutil
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,18 @@ def _write_log(path: Path, columns: list[str], rows: list[dict]) -> None:
     atomic_write_text(path, out.getvalue())
 
 
+def _one_based(rows: list[dict]) -> list[dict]:
+    """``log.csv`` rows with 1-based epochs: those of an earlier version (0-based, its first row
+    epoch ``0``) shifted by one; others as they are."""
+    if not rows or rows[0].get("epoch") != "0":
+        return rows
+    shifted = []
+    for row in rows:
+        epoch = row.get("epoch", "")
+        shifted.append({**row, "epoch": str(int(epoch) + 1)} if epoch.isdigit() else row)
+    return shifted
+
+
 def append_log_row(save_dir: str | Path, row: dict) -> None:
     """Append one epoch's row to ``log.csv`` (new columns widen the file; missing = empty)."""
     path = Path(save_dir) / LOG
@@ -103,7 +116,8 @@ def recover(save_dir: str | Path) -> dict | None:
 
     Completes a committed epoch's roll forward (pending checkpoints renamed, its log row
     present exactly once), removes what an uncommitted epoch left (pending checkpoints, log
-    rows past the commit, temporary files).
+    rows past the commit, temporary files). A ``log.csv`` of an earlier version, whose epochs
+    count from 0, is rewritten counting from 1.
 
     Returns:
         The committed state, or ``None`` when no epoch was committed.
@@ -118,9 +132,11 @@ def recover(save_dir: str | Path) -> dict | None:
     for leftover in [*save_dir.glob(".*.e*.keras"), *save_dir.glob(".*.tmp*")]:
         leftover.unlink(missing_ok=True)
     columns, rows = _read_log(save_dir / LOG)
-    kept = [row for row in rows if row.get("epoch", "").isdigit() and int(row["epoch"]) < epoch]
+    kept = [r for r in _one_based(rows) if r.get("epoch", "").isdigit() and int(r["epoch"]) < epoch]
     row = (state or {}).get("log_row")
     if row is not None:
+        if int(row["epoch"]) == epoch - 1:  # an earlier version's 0-based row
+            row = {**row, "epoch": epoch}
         kept = [r for r in kept if int(r["epoch"]) != int(row["epoch"])] + [row]
         columns = columns + [key for key in row if key not in columns]
     if kept != rows:
@@ -131,19 +147,39 @@ def recover(save_dir: str | Path) -> dict | None:
     return state
 
 
-def start_fresh(save_dir: str | Path) -> None:
-    """Remove a previous run's state, log and pending files before a new (not resumed) run."""
+def start_fresh(save_dir: str | Path, outputs: Sequence[str] = ()) -> list[Path]:
+    """Remove a previous run's files before a new (not resumed) run: its state, log, pending
+    files and ``outputs``, so that none is taken for the new run's.
+
+    Its checkpoints stay until the new run's first epoch replaces them (a run that fails
+    before, e.g. on a mistyped data flag, leaves them).
+
+    Args:
+        save_dir: the run's folder.
+        outputs: the other files a run writes there, that a new run may not replace (pictures
+            of a validation set it does not have; TensorBoard event files, which add up): names
+            or glob patterns relative to ``save_dir``.
+
+    Returns:
+        The files removed (not the pending and temporary ones).
+    """
     save_dir = Path(save_dir)
     if (save_dir / STATE).exists():
         log.warning(
-            "%s holds an earlier run: starting a new one over it (use --resume to continue "
-            "that run instead)",
+            "%s holds an earlier run: starting a new one over it; its log and pictures are "
+            "removed, its checkpoints replaced after the first epoch (use --resume to "
+            "continue that run instead)",
             save_dir,
         )
-    for name in (STATE, LOG):
-        (save_dir / name).unlink(missing_ok=True)
+    removed = []
+    for pattern in (STATE, LOG, *outputs):
+        for path in sorted(save_dir.glob(pattern)):
+            if path.is_file():
+                path.unlink()
+                removed.append(path)
     for leftover in [*save_dir.glob(".*.e*.keras"), *save_dir.glob(".*.tmp*")]:
         leftover.unlink(missing_ok=True)
+    return removed
 
 
 #: Validation metrics that pick ``best.keras`` (higher is better), the preferred first: a pose
@@ -237,9 +273,11 @@ def current_lr(model: keras.Model) -> float:
 class EpochCommit(keras.callbacks.Callback):
     """After every epoch: checkpoints, state and ``log.csv`` row, committed together.
 
-    See the module docstring for the order. The log row holds ``epoch`` (0-based), every
-    measured value of the epoch's logs, ``lr`` (the learning rate at the end of the epoch) and
-    ``skipped_images`` (unreadable images met so far).
+    See the module docstring for the order. The log row holds ``epoch`` (1-based, as the
+    console counts), every measured value of the epoch's logs and the ``columns`` (empty when
+    not measured: the columns of ``log.csv`` are fixed by its first row), in name order, then
+    ``lr`` (the learning rate at the end of the epoch) and ``skipped_images`` (unreadable images
+    met so far).
 
     Args:
         save_dir: output folder.
@@ -249,6 +287,8 @@ class EpochCommit(keras.callbacks.Callback):
         best: the best epoch so far (restored on resume), or ``None``.
         skips: the pipeline's skip log (for ``skipped_images``).
         run: settings that a resume must not change (saved in the state), e.g. epochs.
+        columns: values some epochs do not measure (``val_map`` between evaluations) that
+            every row holds.
     """
 
     def __init__(
@@ -259,10 +299,11 @@ class EpochCommit(keras.callbacks.Callback):
         best: BestEpoch | None = None,
         skips: SkipLog | None = None,
         run: dict | None = None,
+        columns: Sequence[str] = (),
     ):
         super().__init__()
         self.save_dir, self.phase, self.monitor, self.best = Path(save_dir), phase, monitor, best
-        self.skips, self.run = skips, dict(run or {})
+        self.skips, self.run, self.columns = skips, dict(run or {}), tuple(columns)
         self._epoch = 0
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -277,10 +318,10 @@ class EpochCommit(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         done = epoch + 1
-        row = {"epoch": epoch}
-        for key, value in sorted(logs.items()):
-            if isinstance(value, int | float) and math.isfinite(value):
-                row[key] = float(value)
+        measured = {key: float(v) for key, v in logs.items() if _finite(v) is not None}
+        row: dict = {"epoch": done}
+        for key in sorted({*measured, *self.columns}):
+            row[key] = measured.get(key, "")
         row["lr"] = current_lr(self.model)
         row["skipped_images"] = len(self.skips.paths) if self.skips is not None else 0
         last = _pending(self.save_dir, "last", done)
@@ -335,7 +376,7 @@ class LossPlotCallback(keras.callbacks.Callback):
         _, rows = _read_log(self.csv_path)
         if not rows:
             return
-        epochs = [int(r["epoch"]) + 1 for r in rows]
+        epochs = [int(r["epoch"]) for r in rows]
         fig, ax = plt.subplots(figsize=(7, 4))
         for key in ("loss", "val_loss"):
             values = [float(r[key]) for r in rows if r.get(key) not in (None, "", "NA")]

@@ -26,7 +26,7 @@ from centernet_keras.data.annotations import (
 )
 from centernet_keras.data.classes import read_classes
 from centernet_keras.data.image_io import read_image_size
-from centernet_keras.data.problems import QUIET_KINDS
+from centernet_keras.data.problems import QUIET_KINDS, skips_image
 from centernet_keras.keypoints import KeypointSpec, parse_flip_pairs
 from centernet_keras.text import quote, shorten
 
@@ -47,6 +47,8 @@ class TrainingData:
         keypoint_spec: the joints of a COCO keypoints file, else ``None``.
         dropped_boxes: boxes dropped for a class id outside the classes (annotation lines).
         source: what was read, for the log.
+        skipped_images: images skipped while reading (COCO JSON: missing, unreadable or
+            repeated image entries, each warned about), both splits.
     """
 
     train: list[ImageRecord]
@@ -55,6 +57,7 @@ class TrainingData:
     keypoint_spec: KeypointSpec | None
     dropped_boxes: int
     source: str
+    skipped_images: int = 0
 
 
 #: The flags of each split: its annotation lines, and its COCO JSON and image folder.
@@ -151,7 +154,8 @@ def load_records(
 
 
 def _read_json(json_path: str, image_dir: str | None, class_names: list[str] | None, flag: str):
-    """``read_coco`` with its findings logged (counted kinds, the rest listed)."""
+    """``read_coco`` with its findings logged (counted kinds, the rest listed); returns
+    ``(records, class names, keypoint spec, images skipped)``."""
     from centernet_keras.data.coco import read_coco
 
     if not image_dir:
@@ -163,7 +167,8 @@ def _read_json(json_path: str, image_dir: str | None, class_names: list[str] | N
             log.warning("%s", problem)
     if counts:
         log.info("%s: %s", json_path, ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
-    return records, names, report.keypoint_spec
+    skipped = sum(skips_image(problem) for problem in report.problems)
+    return records, names, report.keypoint_spec, skipped
 
 
 def _with_flip_pairs(spec: KeypointSpec | None, flip_pairs: str | None, file: str):
@@ -197,15 +202,16 @@ def load_training_data(config) -> TrainingData:
         return TrainingData(train, val, class_names, None, dropped, source)
 
     given = read_classes(config.classes_path) if config.classes_path else None
-    train, class_names, spec = _read_json(
+    train, class_names, spec, skipped = _read_json(
         config.train_json, config.train_images, given, "--train-images"
     )
     spec = _with_flip_pairs(spec, config.flip_pairs, config.train_json)
     val = None
     if config.val_json:
-        val, _, val_spec = _read_json(
+        val, _, val_spec, val_skipped = _read_json(
             config.val_json, config.val_images, class_names, "--val-images"
         )
+        skipped += val_skipped
         val_spec = _with_flip_pairs(val_spec, config.flip_pairs, config.val_json)
         if val_spec != spec:
             difference = val_spec.difference(spec) if val_spec else "no joints"
@@ -220,4 +226,4 @@ def load_training_data(config) -> TrainingData:
         )
     joints = f", {spec.num_joints} joints" if spec is not None else ""
     source = f"COCO JSON {config.train_json} ({len(class_names)} classes{joints})"
-    return TrainingData(train, val, list(class_names), spec, 0, source)
+    return TrainingData(train, val, list(class_names), spec, 0, source, skipped)

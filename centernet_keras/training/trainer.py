@@ -24,7 +24,7 @@ from centernet_keras.data.pipeline import (
 )
 from centernet_keras.keypoints import KeypointSpec
 from centernet_keras.models import Detector
-from centernet_keras.training.artefacts import writer_callbacks
+from centernet_keras.training.artefacts import PICTURES, writer_callbacks
 from centernet_keras.training.callbacks import (
     BEST,
     LAST,
@@ -58,11 +58,19 @@ from centernet_keras.training.schedules import (
 
 log = logging.getLogger("centernet_keras.training")
 CONFIG_FILE = "config.json"
+TENSORBOARD = "tensorboard"
+#: What a run writes besides its checkpoints, state and log (a new run removes them first).
+RUN_OUTPUTS = (*PICTURES, f"{TENSORBOARD}/**/events.out.tfevents.*")
 
 
 @dataclass
 class TrainResult:
-    """What a finished ``train`` call leaves behind."""
+    """What a finished ``train`` call leaves behind.
+
+    ``skipped_images`` counts every image skipped with a warning: ``skipped_reading`` of them
+    while the data was read (``TrainingData.skipped_images``), the rest by the pipeline
+    (distinct files that failed to decode, training or validation).
+    """
 
     model: Detector
     save_dir: Path
@@ -71,6 +79,15 @@ class TrainResult:
     dropped_boxes: int
     chief: bool = True  # False: another worker of a multi-worker run wrote save_dir
     best: BestEpoch | None = None  # the epoch best.keras holds (callbacks.BestEpoch)
+    skipped_reading: int = 0
+
+    def describe_skipped(self) -> str:
+        """e.g. ``12 images skipped: 10 when the data was read, 2 in training``."""
+        text = f"{self.skipped_images} images skipped"
+        decoded = self.skipped_images - self.skipped_reading
+        if self.skipped_reading and decoded:
+            text += f": {self.skipped_reading} when the data was read, {decoded} in training"
+        return text
 
 
 def build_model(
@@ -127,6 +144,26 @@ def set_frozen(model: Detector, frozen: bool) -> int:
     for layer in model.backbone.layers:
         layer.trainable = layer.name not in names
     return len(names)
+
+
+def describe_weights(model: keras.Model) -> str:
+    """How many of the model's weights train: e.g. ``84 weights trainable, 0 frozen, 52
+    BatchNorm statistics (moving averages, not trained)``.
+
+    ``frozen`` counts the weights of frozen layers (the freeze phase); the BatchNorm moving
+    means and variances are never trained by the optimizer, whatever the phase.
+    """
+    statistics = {
+        id(v)
+        for layer in model._flatten_layers()
+        if isinstance(layer, keras.layers.BatchNormalization)
+        for v in (layer.moving_mean, layer.moving_variance)
+    }
+    others = [v for v in model.non_trainable_weights if id(v) not in statistics]
+    return (
+        f"{len(model.trainable_weights)} weights trainable, {len(others)} frozen, "
+        f"{len(statistics)} BatchNorm statistics (moving averages, not trained)"
+    )
 
 
 def effective_lr(config: TrainConfig, batch_size: int, warn: bool = True) -> tuple[float, float]:
@@ -215,7 +252,7 @@ def _resume_state(
     """
     if not resume:
         if chief:
-            start_fresh(save_dir)
+            start_fresh(save_dir, RUN_OUTPUTS)
         return None
     state = recover(save_dir) if chief else read_state(save_dir)
     if state is None and (save_dir / CONFIG_FILE).exists():
@@ -225,7 +262,7 @@ def _resume_state(
             save_dir,
         )
         if chief:
-            start_fresh(save_dir)
+            start_fresh(save_dir, RUN_OUTPUTS)
         return None
     if state is None or not (save_dir / LAST).exists():
         raise FileNotFoundError(nothing_to_resume(save_dir, chief))
@@ -293,6 +330,15 @@ def _prepare_phase(model: Detector, phase: str, first: int, last: int, batch: in
             "repeats images (an epoch is one batch)",
             n, batch,
         )  # fmt: skip
+
+
+def _measured(evaluation: MapCallback | None, model: Detector) -> tuple[str, ...]:
+    """The metrics ``evaluation`` logs on the epochs it evaluates (``log.csv`` has their
+    columns from its first row): box mAP, and a pose model's keypoint AP."""
+    if evaluation is None:
+        return ()
+    pose = getattr(model, "keypoint_spec", None) is not None
+    return ("val_map", *(["val_keypoint_ap"] if pose else []))
 
 
 def train(
@@ -408,18 +454,18 @@ def train(
                 _rebuild_schedule(model, config, start, batch, steps)
         lr, min_lr = effective_lr(config, batch)
         log.info(
-            "%s phase, epochs %d-%d: batch %d, %d steps/epoch, %d of %d weights trainable; "
+            "%s phase, epochs %d-%d: batch %d, %d steps/epoch, %s; "
             "%s, %s schedule from lr %.3g to %.3g (%s); lr now %.3g",
-            phase, max(first, start) + 1, last, batch, steps, len(model.trainable_weights),
-            len(model.weights), config.optimizer, config.lr_schedule, lr, min_lr,
+            phase, max(first, start) + 1, last, batch, steps, describe_weights(model),
+            config.optimizer, config.lr_schedule, lr, min_lr,
             f"--lr {config.lr:.3g} scaled to batch {batch}" if config.scale_lr else "as given",
             current_lr(model),
         )  # fmt: skip
-        commit = EpochCommit(
-            save_dir, phase, "val_loss" if val_data else "loss", best, skips=skips, run=run
-        )
+        monitor = "val_loss" if val_data else "loss"
+        columns = _measured(evaluation, model)
+        commit = EpochCommit(save_dir, phase, monitor, best, skips, run, columns)
         run_files = [  # the chief's only: the run's files
-            keras.callbacks.TensorBoard(str(save_dir / "tensorboard"), write_graph=False),
+            keras.callbacks.TensorBoard(str(save_dir / TENSORBOARD), write_graph=False),
             commit,
             *writers,  # the pictures (artefacts.writer_callbacks)
         ]
@@ -458,4 +504,6 @@ def train(
         log.warning("%d unreadable image(s) were skipped during training", len(skips.paths))
     if chief and best is not None:
         log.info("%s is %s", BEST, best.describe(config.epochs))
-    return TrainResult(model, save_dir, history, len(skips.paths), data.dropped_boxes, chief, best)
+    skipped = data.skipped_images + len(skips.paths)
+    return TrainResult(model, save_dir, history, skipped, data.dropped_boxes, chief, best,
+                       data.skipped_images)  # fmt: skip

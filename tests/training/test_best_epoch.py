@@ -114,7 +114,7 @@ def test_pose_run_keeps_the_epoch_of_the_best_keypoint_ap_not_the_lowest_val_los
     rows = _log_rows(tmp_path)
     assert [float(r["val_keypoint_ap"]) for r in rows] == [0.0, 0.4, 0.1]
     assert [float(r["val_map"]) for r in rows] == [0.0, 0.2, 0.3]
-    assert min(rows, key=lambda r: float(r["val_loss"]))["epoch"] == "0"  # epoch 1
+    assert min(rows, key=lambda r: float(r["val_loss"]))["epoch"] == "1"
     assert "epoch 2: val mAP@0.5 (VOC07) = 0.2000, keypoint AP (OKS AP@[.5:.95]) = 0.4000" in (
         caplog.text
     )

@@ -151,7 +151,7 @@ def _finish(run: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
 def _losses(save_dir: Path) -> list[float]:
     with open(save_dir / "log.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["epoch"]) for r in rows] == list(range(len(rows)))  # each epoch once
+    assert [int(r["epoch"]) for r in rows] == list(range(1, len(rows) + 1))  # each epoch once
     return [float(r["loss"]) for r in rows]
 
 

@@ -72,7 +72,7 @@ def test_resume_a_run_whose_config_json_is_flat(train_cli, tiny_voc, tmp_path):
     state = json.loads((tmp_path / "train_state.json").read_text())
     assert state["epoch"] == 2 and state["phase"] == "unfreeze"
     with open(tmp_path / "log.csv") as f:
-        assert [int(row["epoch"]) for row in csv.DictReader(f)] == [0, 1]
+        assert [int(row["epoch"]) for row in csv.DictReader(f)] == [1, 2]
     saved = json.loads((tmp_path / "config.json").read_text())  # now written with sections
     assert saved["model"]["backbone"] == flat["backbone"] and "backbone" not in saved
     assert TrainConfig.from_json(tmp_path / "config.json") == TrainConfig.from_dict(flat)

@@ -54,7 +54,7 @@ def test_train_writes_checkpoints_logs_and_learns(tiny_voc, tmp_path, capsys):
     assert state["optimizer_iterations"] == 3 * steps  # phase 2: epochs 2..4
     with open(tmp_path / "log.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3]
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
     assert [r["val_map"] for r in rows][::2] == ["", ""]  # evaluated after epochs 2 and 4 only
     assert all(0.0 <= float(r["val_map"]) <= 1.0 for r in rows[1::2])
     assert [r["skipped_images"] for r in rows] == ["0"] * 4
@@ -126,7 +126,7 @@ def test_kill_9_at_every_moment_then_resume_equals_the_unbroken_run(tiny_voc, tm
     assert final["epoch"] == reference["epoch"] == 6
     assert final["optimizer_iterations"] == reference["optimizer_iterations"] == 4 * 3
     rows, reference_rows = _log_rows(broken_dir), _log_rows(unbroken_dir)
-    assert [int(r["epoch"]) for r in rows] == list(range(6))  # each epoch once
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 7))  # each epoch once
     for row, ref in zip(rows, reference_rows, strict=True):
         for key in ("loss", "lr"):
             assert float(row[key]) == pytest.approx(float(ref[key]), rel=1e-4), (key, row)
