@@ -1,5 +1,5 @@
-"""Training callbacks: one commit point per epoch (checkpoints, state, log row), loss curve,
-skip report.
+"""Training callbacks: one commit point per epoch (checkpoints, state, log row), skip report
+(the pictures, ``loss.png`` among them: ``training.artefacts``).
 
 After every epoch ``EpochCommit`` writes, in this order:
 
@@ -356,42 +356,6 @@ class EpochCommit(keras.callbacks.Callback):
 
 #: The former name (one callback wrote the checkpoints and the state).
 CheckpointCallback = EpochCommit
-
-
-class LossPlotCallback(keras.callbacks.Callback):
-    """Redraw ``loss.png`` from the CSV log after every epoch (loss and val_loss curves)."""
-
-    def __init__(self, csv_path: str | Path, png_path: str | Path):
-        super().__init__()
-        self.csv_path, self.png_path = Path(csv_path), Path(png_path)
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if not self.csv_path.exists():
-            return
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        _, rows = _read_log(self.csv_path)
-        if not rows:
-            return
-        epochs = [int(r["epoch"]) for r in rows]
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for key in ("loss", "val_loss"):
-            values = [float(r[key]) for r in rows if r.get(key) not in (None, "", "NA")]
-            if len(values) == len(rows):
-                ax.plot(epochs, values, label=key)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        ax.set_yscale("log")
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-        try:
-            with atomic_path(self.png_path) as tmp:
-                fig.savefig(tmp, dpi=100, bbox_inches="tight")
-        finally:
-            plt.close(fig)
 
 
 class SkipReportCallback(keras.callbacks.Callback):

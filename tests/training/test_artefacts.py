@@ -14,8 +14,11 @@ from centernet_keras.training.artefacts import (
     CONFUSION_CSV,
     CONFUSION_PNG,
     GRID_JPG,
+    LossPlotCallback,
     ValidationArtefacts,
+    loss_figure,
     plot_results,
+    results_figure,
 )
 from centernet_keras.training.map_callback import ValidationRun
 
@@ -39,7 +42,8 @@ def test_results_has_a_panel_per_loss_term_and_the_map(tmp_path):
     rows = []
     for epoch in range(4):
         loss = 3.0 / (epoch + 1)
-        row = {"epoch": epoch, "heatmap_loss": loss * 0.8, "loss": loss, "lr": 1e-3 / (epoch + 1)}
+        row = {"epoch": epoch + 1, "heatmap_loss": loss * 0.8, "loss": loss}
+        row["lr"] = 1e-3 / (epoch + 1)
         row |= {"size_loss": loss * 0.1, "val_heatmap_loss": loss, "val_loss": loss * 1.2}
         row["val_map"] = 0.2 * epoch if epoch % 2 else ""  # evaluated epochs only
         rows.append(row)
@@ -59,6 +63,82 @@ def test_results_has_a_panel_per_loss_term_and_the_map(tmp_path):
     _write_log(tmp_path / "empty.csv", [])
     assert plot_results(tmp_path / "empty.csv", tmp_path / "none.png") == []
     assert not (tmp_path / "none.png").exists()
+
+
+def _one_epoch(**metrics) -> tuple[list[str], list[dict]]:
+    """``log.csv``'s columns and row after epoch 1 (a run that validates)."""
+    row = {"epoch": "1", "heatmap_loss": "2.5", "loss": "3.1", "size_loss": "0.3"}
+    row |= {"val_heatmap_loss": "2.6", "val_loss": "3.3", "val_map": "", "val_size_loss": "0.4"}
+    row |= {"lr": "2e-05", "skipped_images": "0", **metrics}
+    return list(row), [row]
+
+
+def _visible_ticks(ax) -> list[tuple[float, str]]:
+    """``(position, label)`` of the x ticks inside the axes' view (after a draw)."""
+    low, high = ax.get_xlim()
+    ticks = zip(ax.get_xticks(), ax.get_xticklabels(), strict=True)
+    return [(float(t), label.get_text()) for t, label in ticks if low <= t <= high]
+
+
+def _metric_note(fig, title: str) -> str:
+    (ax,) = [ax for ax in fig.axes if ax.get_title() == title]
+    return " ".join(text.get_text() for text in ax.texts)
+
+
+@pytest.mark.parametrize(
+    "eval_every,validation,says",
+    [
+        (2, True, ["first measured after epoch 2", "(--eval-every 2)"]),
+        (5, True, ["first measured after epoch 3", "(--eval-every 5)"]),  # the last, 3
+        (0, True, ["none measured", "(--eval-every 0)"]),
+        (1, False, ["no validation set"]),
+    ],
+)
+def test_results_of_one_epoch_integer_ticks_labels_inside_and_why_no_map(
+    eval_every, validation, says
+):
+    """After epoch 1: one tick, "1", on every panel; every title, label and tick label inside the
+    figure and off the other panels; the empty mAP panel says why, with the run's --eval-every."""
+    columns, rows = _one_epoch()
+    fig, panels = results_figure(columns, rows, eval_every, validation, last_epoch=3)
+    assert panels == ["loss", "heatmap_loss", "size_loss", "val_map", "lr"]
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    boxes = []
+    for ax in fig.axes:
+        assert _visible_ticks(ax) == [(1.0, "1")], ax.get_title()
+        box = ax.get_tightbbox(renderer)  # the axes with its title, labels and tick labels
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, ax.get_title()
+        assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, ax.get_title()
+        assert not any(box.overlaps(other) for other in boxes), ax.get_title()
+        boxes.append(box)
+    note = _metric_note(fig, "val mAP@0.5 (VOC07)")
+    assert all(words in note for words in says), note
+    assert ("--eval-every" in note) == validation
+
+
+def test_results_draw_a_pose_runs_keypoint_ap():
+    columns, rows = _one_epoch(val_keypoint_ap="")
+    rows = [rows[0], {**rows[0], "epoch": "2", "val_map": "0.25", "val_keypoint_ap": "0.125"}]
+    fig, panels = results_figure(columns, rows, eval_every=2, last_epoch=2)
+    assert panels[-3:] == ["val_map", "val_keypoint_ap", "lr"]
+    (ax,) = [ax for ax in fig.axes if ax.get_title().startswith("val keypoint AP")]
+    (line,) = ax.get_lines()
+    assert list(line.get_xdata()) == [2] and list(line.get_ydata()) == [0.125]
+
+
+def test_loss_png_of_one_epoch_shows_its_points(tmp_path):
+    rows = _one_epoch()[1]
+    fig = loss_figure(rows)
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert set(lines) == {"loss", "val_loss"}
+    for line in lines.values():
+        assert len(line.get_xdata()) == 1
+        assert line.get_marker() not in ("None", "", " ", None) and line.get_markersize() > 0
+    assert [t for t, _ in _visible_ticks(fig.axes[0])] == [1.0]
+    _write_log(tmp_path / "log.csv", rows)
+    LossPlotCallback(tmp_path / "log.csv", tmp_path / "loss.png").on_epoch_end(0)
+    assert Image.open(tmp_path / "loss.png").size == (700, 400)
 
 
 def _run(epoch: int, score_threshold: float = 0.01) -> ValidationRun:
