@@ -23,18 +23,33 @@ def iou_threshold(value: str) -> float | str | None:
     used)."""
     from centernet_keras.inference import parse_iou_threshold
 
-    return parse_iou_threshold(value)
+    try:
+        return parse_iou_threshold(value)
+    except ValueError:  # argparse would name this function: "invalid iou_threshold value"
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not 'auto', 'none' or an IoU in (0, 1]"
+        ) from None
+
+
+def _positive(value: str, what: str) -> int:
+    """``value`` as an integer of at least 1, else argparse's error naming ``what``."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive {what}")
+    return number
+
+
+def positive_int(value: str) -> int:
+    """A count of at least 1 (``--max-detections``)."""
+    return _positive(value, "whole number")
 
 
 def input_side(value: str) -> int:
     """``--input-size``: a side in pixels, a positive integer."""
-    try:
-        side = int(value)
-    except ValueError:
-        side = 0
-    if side < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of pixels")
-    return side
+    return _positive(value, "number of pixels")
 
 
 def _nms_as_built() -> str:
@@ -101,7 +116,7 @@ def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-detections",
-        type=int,
+        type=positive_int,
         default=None,
         help="detections per image (default: the model's own setting, 100 unless changed)",
     )

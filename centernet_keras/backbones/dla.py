@@ -171,8 +171,9 @@ def dla34_backbone(
     """
     if weights == "imagenet":
         raise ValueError(
-            "There are no Keras ImageNet weights for DLA-34. Pass weights=None, or a local "
-            "weights file saved from this backbone (e.g. converted from the reference)."
+            "There are no Keras ImageNet weights for DLA-34. Pass weights=None (--weights "
+            "none), or a local weights file saved from this backbone (--weights FILE; e.g. "
+            "converted from the reference)."
         )
     inputs = keras.Input(shape=input_shape, name="image")
     levels = dla34_base(input_shape)(inputs)

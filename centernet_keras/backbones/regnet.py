@@ -54,7 +54,8 @@ IMAGENET_HELP = (
     "load_torchvision_weights(backbone, {k: v.numpy() for k, v in state_dict.items()}). "
     "Pass that backbone to the detector, or save it with "
     "backbone.save_weights('regnetx_400mf.weights.h5') and pass "
-    "weights='regnetx_400mf.weights.h5'. Use weights=None to train from scratch."
+    "weights='regnetx_400mf.weights.h5' (--weights regnetx_400mf.weights.h5). Use "
+    "weights=None (--weights none) to train from scratch."
 )
 
 

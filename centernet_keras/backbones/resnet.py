@@ -91,8 +91,9 @@ def resnet18_backbone(
     """
     if weights == "imagenet":
         raise ValueError(
-            "keras.applications has no ImageNet ResNet-18. Pass weights=None, or a local "
-            "weights file saved from this backbone (e.g. converted from torchvision)."
+            "keras.applications has no ImageNet ResNet-18. Pass weights=None (--weights "
+            "none), or a local weights file saved from this backbone (--weights FILE; e.g. "
+            "converted from torchvision)."
         )
     inputs = keras.Input(shape=input_shape, name="image")
     x = ImagePreprocessing("torch", name="preprocess")(inputs)

@@ -48,10 +48,10 @@ def build_with_imagenet(
         cache = os.path.join(os.path.expanduser("~"), ".keras", "models", weights_file)
         raise WeightsUnavailableError(
             f"Could not download the ImageNet weights for backbone {name!r} ({err}). "
-            f"On a machine with internet access, run once with weights='imagenet' (Keras "
-            f"caches the file at {cache}) and copy that file here, then pass "
-            f"weights='/path/to/{weights_file}' or put it in ~/.keras/models/. "
-            f"Use weights=None to train from scratch."
+            f"On a machine with internet access, run once with weights='imagenet' (--weights "
+            f"imagenet; Keras caches the file at {cache}) and copy that file here, then pass "
+            f"weights='/path/to/{weights_file}' (--weights /path/to/{weights_file}) or put it "
+            f"in ~/.keras/models/. Use weights=None (--weights none) to train from scratch."
         ) from err
 
 

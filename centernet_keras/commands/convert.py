@@ -46,6 +46,10 @@ give train.py the keypoints JSON itself (--train-json).
 """
 
 
+#: How ``read_coco``'s messages name its settings in ``centernet convert coco``: its flags.
+COCO_FLAGS = {"image_dir": "--images", "class_names": "--classes"}
+
+
 def _parser(doc: str, prog: str | None = None) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(
         prog=prog,
@@ -205,6 +209,7 @@ def coco_main(argv: Sequence[str] | None = None, prog: str | None = None) -> int
             wanted,
             check_images=not args.no_check_images,
             keep_crowd=not args.skip_crowd,
+            flags=COCO_FLAGS,
         )
         output.parent.mkdir(parents=True, exist_ok=True)
         write_annotation_file(output, records)

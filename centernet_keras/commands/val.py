@@ -40,6 +40,14 @@ from centernet_keras.cli import (
 
 #: Above this, a score threshold cuts the precision–recall curve short and lowers mAP.
 SCORE_THRESHOLD_WARNING = 0.05
+#: How ``load_split``'s (and ``read_coco``'s) messages name their settings here: the flags.
+SPLIT_FLAGS = {
+    "annotation_file": "--annotation-file",
+    "voc_root": "--voc-root",
+    "coco_json": "--coco-json",
+    "image_dir": "--image-dir",
+    "class_names": "--classes",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
     if args.coco_json is not None:
         from centernet_keras.data.coco_format import CocoFormatError, load_coco_json
 
+        if args.image_dir is None:  # before the model loads
+            print("error: --coco-json needs --image-dir (its image folder)", file=sys.stderr)
+            return 2
+
         try:  # a malformed file is refused before the model loads (read_coco reads it again)
             load_coco_json(args.coco_json)
         except CocoFormatError as err:
@@ -178,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
         coco_json=args.coco_json,
         image_dir=args.image_dir,
         root=args.root,
+        flags=SPLIT_FLAGS,
     )
     pose = getattr(getattr(predictor, "model", None), "keypoint_spec", None)
     spec = getattr(records[0], "keypoint_spec", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,9 +19,14 @@ from centernet_keras.data.problems import (
     read_image_size,
     size_problem,
 )
+from centernet_keras.text import setting_name, setting_value
 
 #: Names quoted in a message, at most.
 _SHOWN = 10
+#: Images looked for elsewhere when none is found under the image folder (the hint), and the
+#: subfolders of the image folder tried.
+_PROBED_IMAGES = 10
+_PROBED_FOLDERS = 100
 
 
 @dataclass
@@ -91,12 +96,18 @@ def _class_map(
     annotated: set,
     class_names: Sequence[str] | None,
     report: DatasetReport,
+    flags: Mapping[str, str] | None = None,
 ) -> tuple[list[str], tuple[int | None, ...]]:
-    """Class names and the category id of each; category findings go into ``report``."""
+    """Class names and the category id of each; category findings go into ``report``
+    (messages name ``class_names`` as ``flags`` say)."""
     names = [str(c["name"]).strip() for c in categories]
+    classes = setting_name("class_names", flags)
     if class_names is None:
         if len(set(names)) != len(names):
-            raise ValueError(f"{file}: duplicate category names {_shown(names)}; pass class_names")
+            raise ValueError(
+                f"{file}: duplicate category names {_shown(names)}; pass {classes} (your class "
+                "list) to choose categories by name"
+            )
         for i, c in enumerate(categories):
             if c["id"] in annotated:
                 continue
@@ -106,7 +117,7 @@ def _class_map(
                     "empty_category",
                     file,
                     f"category {c['id']!r} {names[i]!r} has no annotations but takes class id "
-                    f"{i}{shift}: pass class_names (your class list) to match categories by name",
+                    f"{i}{shift}: pass {classes} (your class list) to match categories by name",
                     names[i],
                 )
             )
@@ -166,7 +177,12 @@ def _official(
     return official
 
 
-def _keypoint_spec(file: str, categories: list[dict], category_ids: Sequence[int | None]):
+def _keypoint_spec(
+    file: str,
+    categories: list[dict],
+    category_ids: Sequence[int | None],
+    flags: Mapping[str, str] | None = None,
+):
     """The ``KeypointSpec`` of the classes' keypoint categories, or ``None`` if none has any."""
     from centernet_keras.keypoints import KeypointSpec
 
@@ -178,7 +194,7 @@ def _keypoint_spec(file: str, categories: list[dict], category_ids: Sequence[int
     if len(counts) > 1:
         raise ValueError(
             f"{file}: the keypoint categories have different joint counts {counts}: "
-            f"pass class_names to choose categories with one joint set"
+            f"pass {setting_name('class_names', flags)} to choose categories with one joint set"
         )
     try:
         return KeypointSpec.from_coco_category(named[0])
@@ -305,8 +321,72 @@ def _repeated_ids(
     return skipped
 
 
-def _nothing_usable(file: str, images: list[dict], image_dir: object, report: DatasetReport) -> str:
-    """The message when no image of the file could be read."""
+def _found_elsewhere(images: list[dict], image_dir: object) -> tuple[str, int, int] | None:
+    """Where the file's first images are when none is under ``image_dir``: the folder above it
+    (``file_name`` ``train2017/1.jpg`` with ``train2017`` given as the image folder) or one of
+    its subfolders (``file_name`` ``1.jpg`` with the folder above the images given).
+
+    Returns:
+        ``(folder, found, probed)``: the folder holding most of the first ``probed`` images
+        (``found`` of them), or ``None`` when neither holds any.
+    """
+    names = [img.get("file_name") for img in images[:_PROBED_IMAGES]]
+    names = [name for name in names if isinstance(name, str) and name]
+    root = os.fspath(image_dir)
+    folders = [os.path.normpath(os.path.join(root, os.pardir))]
+    if os.path.isdir(root):
+        with os.scandir(root) as entries:
+            subfolders = sorted(entry.name for entry in entries if entry.is_dir())
+        folders += [os.path.join(root, name) for name in subfolders[:_PROBED_FOLDERS]]
+    best = None
+    for folder in folders:
+        found = sum(os.path.isfile(os.path.join(folder, name)) for name in names)
+        if found and (best is None or found > best[1]):
+            best = (folder, found, len(names))
+    return best
+
+
+def _without_subfolder(images: list[dict], image_dir: object) -> tuple[str, int, int] | None:
+    """``(subfolder, found, probed)`` when the first images' ``file_name`` has a subfolder
+    (``train2017/1.jpg``) and ``found`` of the first ``probed`` images are in ``image_dir``
+    itself without it (``1.jpg``), else ``None``."""
+    names = [img.get("file_name") for img in images[:_PROBED_IMAGES]]
+    names = [name for name in names if isinstance(name, str) and os.path.dirname(name)]
+    root = os.fspath(image_dir)
+    found = sum(os.path.isfile(os.path.join(root, os.path.basename(name))) for name in names)
+    return (os.path.dirname(names[0]), found, len(names)) if found else None
+
+
+def _missing_hint(images: list[dict], image_dir: object, flags: Mapping[str, str] | None) -> str:
+    """What to give instead when none of the images is under ``image_dir``: the image folder
+    one level up or down (``did you mean --images DIR?``), a subfolder of the ``file_name``
+    that the images are not in, else ``wrong --images?`` (``flags`` name ``image_dir``)."""
+    elsewhere = _found_elsewhere(images, image_dir)
+    if elsewhere is not None:
+        folder, found, probed = elsewhere
+        return (
+            f"{found} of the first {probed} are under {folder}: did you mean "
+            f"{setting_value('image_dir', folder, flags)}?"
+        )
+    flat = _without_subfolder(images, image_dir)
+    if flat is not None:
+        subfolder, found, probed = flat
+        return (
+            f"{found} of the first {probed} are in {image_dir} itself, not in the subfolder "
+            f"{subfolder!r} their file_name starts with: move them to "
+            f"{os.path.join(os.fspath(image_dir), subfolder)}"
+        )
+    return f"wrong {setting_name('image_dir', flags)}?"
+
+
+def _nothing_usable(
+    file: str,
+    images: list[dict],
+    image_dir: object,
+    report: DatasetReport,
+    flags: Mapping[str, str] | None = None,
+) -> str:
+    """The message when no image of the file could be read (``flags`` name the settings)."""
     counts = report.counts()
     kinds = ("missing_image", "unreadable_image", "duplicate_image")
     why = ", ".join(f"{counts[k]} {k}" for k in kinds if counts[k])
@@ -314,13 +394,13 @@ def _nothing_usable(file: str, images: list[dict], image_dir: object, report: Da
     if counts["missing_image"] == len(images):
         return (
             f"{file}: none of the {len(images)} images found under {image_dir} (the first is "
-            f"{first!r}): wrong image_dir?"
+            f"{first!r}): {_missing_hint(images, image_dir, flags)}"
         )
     if counts["duplicate_image"]:
         return f"{file}: none of the {len(images)} images is usable ({why})"
     return (
         f"{file}: none of the {len(images)} images readable under {image_dir} ({why}; the first "
-        f"is {first!r}): wrong image_dir?"
+        f"is {first!r}): wrong {setting_name('image_dir', flags)}?"
     )
 
 
@@ -330,6 +410,7 @@ def read_coco(
     class_names: Sequence[str] | None = None,
     check_images: bool = True,
     keep_crowd: bool = False,
+    flags: Mapping[str, str] | None = None,
 ) -> tuple[list[CocoRecord], list[str], DatasetReport]:
     """Read a COCO detection or keypoints file into records.
 
@@ -365,6 +446,9 @@ def read_coco(
         check_images: open each image header: missing or unreadable images are skipped and the
             real size is trusted over the JSON's. Without it the JSON sizes are used as is.
         keep_crowd: keep ``iscrowd`` objects, flagged difficult.
+        flags: how the messages name ``image_dir`` and ``class_names``: a command's flags
+            (``{"image_dir": "--images", "class_names": "--classes"}``); by default the
+            parameter names (``image_dir=``).
 
     Returns:
         ``(records, class_names, report)``, records (:class:`CocoRecord`) in the order of the
@@ -375,7 +459,9 @@ def read_coco(
             :mod:`~.coco_format`).
         ValueError: duplicate category names when ``class_names`` is not given, or a class
             name that several categories have; no class of ``class_names`` is a category; none
-            of the file's images is found in ``image_dir`` or usable; the kept keypoint
+            of the file's images is found in ``image_dir`` or usable (when none is found,
+            the message names the folder one level up or down that holds them, if one does:
+            ``did you mean --images DIR?``); the kept keypoint
             categories have different joint counts or malformed ``flip_pairs``.
         OSError: the file cannot be read.
     """
@@ -386,9 +472,9 @@ def read_coco(
     cat_names = {c["id"]: c["name"].strip() for c in categories}
     annotated = {ann["category_id"] for ann in annotations}
     report = DatasetReport([])
-    class_names, category_ids = _class_map(file, categories, annotated, class_names, report)
+    class_names, category_ids = _class_map(file, categories, annotated, class_names, report, flags)
     report.class_names = class_names
-    spec = report.keypoint_spec = _keypoint_spec(file, categories, category_ids)
+    spec = report.keypoint_spec = _keypoint_spec(file, categories, category_ids, flags)
     num_joints = spec.num_joints if spec is not None else 0
     with_joints = {c["id"] for c in categories if c.get("keypoints")}
     ids = {name: i for i, name in enumerate(class_names)}
@@ -516,6 +602,6 @@ def read_coco(
             )
         )
     if check_images and images and not records:
-        raise ValueError(_nothing_usable(file, images, image_dir, report))
+        raise ValueError(_nothing_usable(file, images, image_dir, report, flags))
     report.add_split(Path(json_path).stem, records)
     return records, class_names, report

@@ -29,6 +29,7 @@ from centernet_keras.evaluation.coco import coco_results
 from centernet_keras.evaluation.plots import format_table, plot_pr_curves, write_summary
 from centernet_keras.inference import load_image
 from centernet_keras.io import atomic_write_text
+from centernet_keras.text import setting_name
 
 #: Default score threshold for mAP: low, so the precision–recall curve reaches high recall.
 MAP_CONFIDENCE = 0.01
@@ -43,6 +44,7 @@ def load_split(
     coco_json: str | os.PathLike | None = None,
     image_dir: str | os.PathLike | None = None,
     root: str | os.PathLike | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> tuple[list[ImageRecord], list[str]]:
     """Read the records of one split from exactly one source.
 
@@ -52,6 +54,8 @@ def load_split(
         annotation_file: an annotation-lines file; relative paths resolve against ``root``.
         voc_root: folder holding ``VOC<year>``; with ``year`` and ``split``.
         coco_json: a COCO detection file; with ``image_dir``.
+        flags: how the messages name the sources and ``image_dir``: a command's flags
+            (``{"coco_json": "--coco-json", ...}``); by default the parameter names.
 
     Returns:
         ``(records, problems)``: messages about skipped lines, images or objects, and about
@@ -66,7 +70,10 @@ def load_split(
     """
     given = [s is not None for s in (annotation_file, voc_root, coco_json)]
     if sum(given) != 1:
-        raise ValueError("give exactly one of annotation_file, voc_root, coco_json")
+        sources = ", ".join(
+            setting_name(s, flags) for s in ("annotation_file", "voc_root", "coco_json")
+        )
+        raise ValueError(f"give exactly one of {sources}")
     from centernet_keras.data.problems import QUIET_KINDS
 
     quiet = {*QUIET_KINDS, "no_objects"}  # counted by the readers, normal in a test split
@@ -83,9 +90,14 @@ def load_split(
         from centernet_keras.data.coco import read_coco
 
         if image_dir is None:
-            raise ValueError("a COCO json needs image_dir")
+            raise ValueError(
+                f"{setting_name('coco_json', flags)} needs {setting_name('image_dir', flags)} "
+                "(its image folder)"
+            )
         source = coco_json
-        records, _, report = read_coco(coco_json, image_dir, class_names, keep_crowd=True)
+        records, _, report = read_coco(
+            coco_json, image_dir, class_names, keep_crowd=True, flags=flags
+        )
         problems = [str(p) for p in report.problems if p.kind not in quiet]
     problems += drop_out_of_range_classes(records, len(class_names))[1]
     if not records:

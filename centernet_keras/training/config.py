@@ -128,9 +128,14 @@ class ModelConfig:
             self.weights = None
         problems = []
         if self.detector not in DETECTORS:
-            problems.append(f"detector must be one of {sorted(DETECTORS)}, got {self.detector!r}")
+            problems.append(
+                f"{flag_name('detector')} must be one of {sorted(DETECTORS)}, got {self.detector!r}"
+            )
         if len(self.input_size) != 2 or any(v % 32 for v in self.input_size):
-            problems.append(f"input_size must be (h, w), multiples of 32: {self.input_size}")
+            size = ",".join(str(v) for v in self.input_size)
+            problems.append(
+                f"{flag_name('input_size')} must be 'H,W' or 'S', multiples of 32, got {size}"
+            )
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -193,22 +198,38 @@ class TrainConfig:
     def __post_init__(self) -> None:
         problems = []
         if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
+            problems.append(
+                f"{flag_name('optimizer')} must be one of {list(OPTIMIZERS)}, got "
+                f"{self.optimizer!r}"
+            )
         if self.lr_schedule not in ("cos", "step"):
-            problems.append(f"lr_schedule must be 'cos' or 'step', got {self.lr_schedule!r}")
+            problems.append(
+                f"{flag_name('lr_schedule')} must be 'cos' or 'step', got {self.lr_schedule!r}"
+            )
         if self.strategy not in STRATEGIES:
-            problems.append(f"strategy must be one of {list(STRATEGIES)}, got {self.strategy!r}")
+            problems.append(
+                f"{flag_name('strategy')} must be one of {list(STRATEGIES)}, got {self.strategy!r}"
+            )
         if not 0 <= self.freeze_epochs <= self.epochs:
-            problems.append(f"need 0 <= freeze_epochs ({self.freeze_epochs}) <= epochs")
+            problems.append(
+                f"{flag_name('freeze_epochs')} ({self.freeze_epochs}) must be from 0 to "
+                f"{flag_name('epochs')} ({self.epochs})"
+            )
         if self.train_json:
             self.train_annotations = self.val_annotations = None
             if not self.train_images:
-                problems.append("train_json needs train_images (its image folder)")
+                problems.append(
+                    f"{flag_name('train_json')} needs {flag_name('train_images')} (its image "
+                    "folder)"
+                )
             if self.val_json and not self.val_images:
-                problems.append("val_json needs val_images (its image folder)")
+                problems.append(
+                    f"{flag_name('val_json')} needs {flag_name('val_images')} (its image folder)"
+                )
         elif self.val_json:
             problems.append(
-                "val_json needs train_json (annotation lines validate on val_annotations)"
+                f"{flag_name('val_json')} needs {flag_name('train_json')} (with annotation lines, "
+                f"{flag_name('val_annotations')} is the validation split)"
             )
         if problems:
             raise ValueError("; ".join(problems))
@@ -271,6 +292,27 @@ FLAT_KEYS: dict[str, tuple[str, str]] = {
     },
     "augment": ("augment", "enabled"),  # a bool in a flat config
 }
+#: Settings whose ``train`` flag is not ``--`` + the field's name with dashes.
+FLAG_NAMES = {
+    "classes_path": "--classes",
+    "train_annotations": "--train",
+    "val_annotations": "--val",
+    "model.image_resize": "--resize",
+    "eval_score_threshold": "eval_score_threshold (--config)",
+}
+
+
+def flag_name(key: str) -> str:
+    """The ``train`` flag of a setting (``model.input_size`` → ``--input-size``): how messages
+    name it (a ``--config`` JSON uses the same names with underscores); a setting without a
+    flag is named as in ``config.json`` (``augment.jitter``)."""
+    if key in FLAG_NAMES:
+        return FLAG_NAMES[key]
+    if key.startswith("augment."):
+        return f"{key} (--config)"
+    return "--" + key.split(".")[-1].replace("_", "-")
+
+
 #: Former names of ``TrainConfig`` fields, accepted when loading.
 RENAMED = {"eval_confidence": "eval_score_threshold"}
 

@@ -29,6 +29,7 @@ from centernet_keras.data.image_io import read_image_size
 from centernet_keras.data.problems import QUIET_KINDS, skips_image
 from centernet_keras.keypoints import KeypointSpec, parse_flip_pairs
 from centernet_keras.text import quote, shorten
+from centernet_keras.training.config import flag_name
 
 log = logging.getLogger("centernet_keras.training")
 
@@ -160,7 +161,8 @@ def _read_json(json_path: str, image_dir: str | None, class_names: list[str] | N
 
     if not image_dir:
         raise ValueError(f"{json_path}: a COCO JSON needs its image folder ({flag})")
-    records, names, report = read_coco(json_path, image_dir, class_names)
+    flags = {"image_dir": flag, "class_names": flag_name("classes_path")}  # train's flags
+    records, names, report = read_coco(json_path, image_dir, class_names, flags=flags)
     counts = report.counts()
     for problem in report.problems:
         if problem.kind not in QUIET_KINDS | {"no_objects"}:

@@ -32,7 +32,7 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-from centernet_keras.training.config import TrainConfig
+from centernet_keras.training.config import TrainConfig, flag_name
 
 #: Kind of every setting (``TrainConfig`` field; ``model.*`` / ``augment.*`` for the sections).
 KINDS: dict[str, str] = {
@@ -46,14 +46,6 @@ KINDS: dict[str, str] = {
     **dict.fromkeys(("eval_every", "eval_score_threshold", "strategy"), "free"),
     "model": "fixed",
     "augment": "inexact",
-}
-#: Settings whose flag is not ``--`` + the field's name with dashes.
-FLAGS = {
-    "classes_path": "--classes",
-    "train_annotations": "--train",
-    "val_annotations": "--val",
-    "model.image_resize": "--resize",
-    "eval_score_threshold": "eval_score_threshold (--config)",
 }
 #: The flag forms of the boolean settings: ``(when True, when False)``.
 SWITCHES = {
@@ -93,16 +85,6 @@ class Change:
     def to_dict(self) -> dict:
         """JSON-ready, for ``train_state.json``."""
         return {"flag": flag_name(self.key), "run": _json(self.run), "given": _json(self.given)}
-
-
-def flag_name(key: str) -> str:
-    """The ``train`` flag of a setting (``model.input_size`` → ``--input-size``); a setting
-    without a flag is named as in ``config.json`` (``augment.jitter``)."""
-    if key in FLAGS:
-        return FLAGS[key]
-    if key.startswith("augment."):
-        return f"{key} (--config)"
-    return "--" + key.split(".")[-1].replace("_", "-")
 
 
 def _value(value: object) -> str:

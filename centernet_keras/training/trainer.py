@@ -266,14 +266,10 @@ def _resume_state(
         return None
     if state is None or not (save_dir / LAST).exists():
         raise FileNotFoundError(nothing_to_resume(save_dir, chief))
-    for key in ("epochs", "freeze_epochs"):
-        if key in state and state[key] != getattr(config, key):
-            raise ValueError(
-                f"--resume continues the run in {save_dir} as it was set up ({key}={state[key]}; "
-                f"the LR schedule and phases depend on it), but {key}={getattr(config, key)} was "
-                f"given. To train longer, start a new run from its weights: --model-path "
-                f"{save_dir / LAST} --save-dir <new folder>"
-            )
+    spans = {key: state[key] for key in ("epochs", "freeze_epochs") if key in state}
+    if any(value != getattr(config, key) for key, value in spans.items()):
+        # the LR schedule and phases span them: refused as resume.py refuses any such flag
+        check_resume(config, replace(config, **spans), save_dir, state["epoch"])
     if state["epoch"] >= config.epochs:
         raise ValueError(
             f"the run in {save_dir} already finished its {config.epochs} epochs; nothing to "

@@ -177,4 +177,4 @@ def test_an_unknown_optimizer_is_one_line(tiny_voc, tmp_path, capsys):
     argv = ["--train", tiny_voc["train"], "--optimizer", "adamw", "--save-dir", str(tmp_path)]
     assert train_cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "error: optimizer must be one of ['adam', 'adam_torch', 'sgd'], got 'adamw'"
+    assert err == "error: --optimizer must be one of ['adam', 'adam_torch', 'sgd'], got 'adamw'"

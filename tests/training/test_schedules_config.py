@@ -62,7 +62,7 @@ def test_config_json_round_trip_and_errors(tmp_path):
         TrainConfig.from_json(path)
     with pytest.raises(ValueError, match="multiples of 32"):
         TrainConfig.from_dict({"input_size": (100, 128)})
-    with pytest.raises(ValueError, match="freeze_epochs"):
+    with pytest.raises(ValueError, match="--freeze-epochs"):
         TrainConfig(freeze_epochs=5, epochs=3)
 
 

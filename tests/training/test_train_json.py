@@ -93,10 +93,10 @@ def test_pose_training_on_the_keypoints_of_a_box_json_is_an_error(train_cli, tmp
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--train-json", "a.json"], "train_images"),
-        (["--train-json", "a.json", "--train-images", "i", "--val-json", "v.json"], "val_images"),
+        (["--train-json", "a.json"], "--train-json needs --train-images"),
+        (["--train-json", "a.json", "--train-images", "i", "--val-json", "v.json"], "--val-images"),
         (["--train-json", "a.json", "--train-images", "i", "--train", "t.txt"], "exclude"),
-        (["--val-json", "v.json", "--val-images", "i"], "needs train_json"),
+        (["--val-json", "v.json", "--val-images", "i"], "--val-json needs --train-json"),
     ],
 )
 def test_json_flags_that_do_not_fit_are_one_line_errors(train_cli, tmp_path, capsys, argv, message):
