@@ -7,6 +7,7 @@ its options with their defaults.
 import sys
 
 from centernet_keras.commands.predict import main
+from centernet_keras.console import interruptible
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(interruptible(main))  # Ctrl-C: one line, exit 130

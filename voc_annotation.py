@@ -8,6 +8,7 @@ The same program as ``centernet convert voc`` (centernet_keras/commands/convert.
 import sys
 
 from centernet_keras.commands.convert import voc_main
+from centernet_keras.console import interruptible
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,4 +16,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(interruptible(main))  # Ctrl-C: one line, exit 130

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 #: subcommand → (module in ``centernet_keras.commands``, one-line description).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -27,6 +27,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "write the model for deployment: keras, saved_model, tflite, onnx"),
     "benchmark": ("benchmark", "time a model on this machine: preprocess, forward, decode"),
 }
+
+
+#: The exit code of a command stopped by Ctrl-C: 128 + SIGINT, as a shell reports it.
+INTERRUPTED = 130
+
+
+def interruptible(run: Callable[[], int | None]) -> int:
+    """``run()``'s exit code; Ctrl-C (``KeyboardInterrupt``) anywhere in it is one line,
+    ``interrupted``, on stderr and exit code :data:`INTERRUPTED`, not a traceback. (``train``
+    catches it itself first, to say where the run is saved and how to resume it.)"""
+    try:
+        return int(run() or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 def usage() -> str:
@@ -58,11 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    module = importlib.import_module(f"centernet_keras.commands.{COMMANDS[name][0]}")
     program = sys.argv[0]
     sys.argv[0] = f"centernet {name}"  # argparse's prog: usage lines say "centernet train"
     try:
-        return int(module.main(rest) or 0)
+        module = f"centernet_keras.commands.{COMMANDS[name][0]}"
+        return interruptible(lambda: importlib.import_module(module).main(rest))
     finally:
         sys.argv[0] = program
 

@@ -1,6 +1,12 @@
-"""Helpers shared by the tests: the repository root and loading a CLI script as a module."""
+"""Helpers shared by the tests: the repository root, loading a CLI script as a module, and
+interrupting a command (Ctrl-C) at a known point."""
 
 import importlib.util
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -42,3 +48,42 @@ def centernet_encoder(num_classes: int, max_objects: int = 100):
         return encode_targets(boxes, classes, image_hw, num_classes, max_objects)
 
     return encode
+
+
+#: Seconds until a command is ready to interrupt (TensorFlow's import and a model load on a
+#: loaded machine), and until it exits after SIGINT.
+INTERRUPT_LIMIT = 240
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # as a shell starts it (a runner may ignore it)
+
+
+def interrupt_when(command: list[str], ready: Callable[[], bool]) -> tuple[int, str]:
+    """Run ``command``, send it SIGINT once ``ready()`` (polled; the test fails if it never is,
+    or the command ends first); returns ``(exit code, stderr)``. Stderr goes to a file: a
+    pipe nobody reads while waiting could fill and stall the command."""
+    with tempfile.TemporaryFile("w+") as err:
+        run = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+            cwd=ROOT,
+            preexec_fn=_default_sigint,
+        )
+        try:
+            deadline = time.monotonic() + INTERRUPT_LIMIT
+            while not ready() and run.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            running = run.poll() is None and ready()
+            if running:
+                run.send_signal(signal.SIGINT)
+                run.wait(timeout=INTERRUPT_LIMIT)
+        finally:
+            run.kill()
+            run.wait()
+        err.seek(0)
+        text = err.read()
+    assert running, f"{command}: ended or never ready ({run.returncode}): {text[-3000:]}"
+    return run.returncode, text

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -248,19 +249,51 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict(overrides, source="flags")
 
 
+def interrupted(config: TrainConfig | None) -> str:
+    """The one line ``train`` prints after Ctrl-C: the last epoch its ``--save-dir`` holds
+    (committed: ``--resume`` continues after it) and the command that resumes the run."""
+    if config is None:
+        return "interrupted"
+    from centernet_keras.training.callbacks import read_state
+
+    save_dir = config.save_dir
+    try:
+        state = read_state(save_dir)
+    except (OSError, ValueError):
+        state = None
+    if not state:
+        return (
+            f"interrupted: the run in {save_dir} completed no epoch yet, so nothing is saved to "
+            "resume; run the command again to start it over"
+        )
+    resume = f"centernet train --resume --save-dir {shlex.quote(str(save_dir))}"
+    return (
+        f"interrupted: the run in {save_dir} is saved at epoch {state['epoch']} of "
+        f"{state.get('epochs', config.epochs)}; resume with `{resume}`"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from centernet_keras.backbones import WeightsUnavailableError
+    from centernet_keras.console import INTERRUPTED
     from centernet_keras.training import train
     from centernet_keras.training.distribute import ClusterError
+    from centernet_keras.training.interrupt import InterruptGuard
 
+    config = None
     try:
         config = config_from_args(args)
-        result = train(config, resume=args.resume, verbose=2 if args.quiet else "auto")
+        with InterruptGuard() as guard:  # Ctrl-C in a garbage-collector callback is not lost
+            verbose = 2 if args.quiet else "auto"
+            result = train(config, resume=args.resume, verbose=verbose, extra_callbacks=[guard])
     except (ValueError, FileNotFoundError, ClusterError, WeightsUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: where the run stands, not a traceback
+        print(interrupted(config), file=sys.stderr)
+        return INTERRUPTED
     skipped = result.describe_skipped()
     if not result.chief:
         print(f"done: the chief saved the run to its {result.save_dir} ({skipped})")
