@@ -161,7 +161,8 @@ def _argv(command: str, json_path: Path, image_dir: Path, out: Path) -> list[str
     if command == "train":
         return ["train", "--train-json", str(json_path), "--train-images", str(image_dir),
                 "--backbone", "resnet18", "--weights", "none", "--input-size", "64",
-                "--epochs", "1", "--freeze-epochs", "0", "--save-dir", str(out / "run"), "--quiet"]  # fmt: skip
+                "--epochs", "1", "--freeze-epochs", "0", "--save-dir", str(out / "run"),
+                "--quiet"]  # fmt: skip
     return ["val", "--model", str(MODEL), "--coco-json", str(json_path),
             "--image-dir", str(image_dir), "--output-dir", str(out / "map")]  # fmt: skip
 
