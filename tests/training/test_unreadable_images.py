@@ -105,8 +105,9 @@ def test_images_whose_pixels_never_decode_end_the_run(tiny_voc, tmp_path):
     train = tmp_path / "cut.txt"
     train.write_text("\n".join(lines) + "\n")
     settings = _settings(tiny_voc, tmp_path, train_annotations=str(train), val_annotations=None)
-    code, err, _ = _train(tmp_path, **settings)
-    assert code == 2, err[-2000:]
-    (line,) = _error_lines(err)
-    assert f"none of the {len(lines)} training images could be decoded" in line, line
-    assert "Traceback" not in err
+    for _ in range(3):  # an error inside the parallel read hung or aborted at exit 4 runs in 10
+        code, err, _ = _train(tmp_path, **settings)
+        assert code == 2, err[-2000:]
+        (line,) = _error_lines(err)
+        assert f"none of the {len(lines)} training images could be decoded" in line, line
+        assert "Traceback" not in err
