@@ -87,3 +87,21 @@ def interrupt_when(command: list[str], ready: Callable[[], bool]) -> tuple[int, 
         text = err.read()
     assert running, f"{command}: ended or never ready ({run.returncode}): {text[-3000:]}"
     return run.returncode, text
+
+
+def save_tiny_centernet(path: Path, neck: int, head: int, classes=("cat", "dog")) -> Path:
+    """A 64-px ResNet-18 CenterNet saved at ``path`` whose size head gives boxes of a few
+    pixels to a few tens (untrained, so its detections are many and small)."""
+    import numpy as np
+
+    from centernet_keras.models.centernet import build_centernet
+
+    model = build_centernet(
+        len(classes), backbone="resnet18", input_shape=(64, 64, 3), neck_filters=(neck,) * 3,
+        head_channels=head, class_names=list(classes),
+    )  # fmt: skip
+    size = model.get_layer("size")
+    size.kernel.assign(size.kernel * 0.01)
+    size.bias.assign(np.array([3.0, 5.0], np.float32))
+    model.save(path)
+    return path

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import load_script
+from helpers import load_script, save_tiny_centernet
 from PIL import Image
 
 from centernet_keras.models import build_centernet
@@ -23,20 +23,7 @@ predict = load_script("predict.py")
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    model = build_centernet(
-        2,
-        backbone="resnet18",
-        input_shape=(64, 64, 3),
-        neck_filters=(32, 32, 32),
-        head_channels=16,
-        class_names=["cat", "dog"],
-    )
-    size = model.get_layer("size")
-    size.kernel.assign(size.kernel * 0.01)
-    size.bias.assign(np.array([3.0, 5.0], np.float32))
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.keras"
-    model.save(path)
-    return path
+    return save_tiny_centernet(tmp_path_factory.mktemp("ckpt") / "tiny.keras", 32, 16)
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,10 @@ import cv2
 import keras
 import numpy as np
 import pytest
-from helpers import load_script
+from helpers import load_script, save_tiny_centernet
 from PIL import Image
 
 from centernet_keras.inference import Predictor
-from centernet_keras.models import build_centernet
 
 predict = load_script("predict.py")
 CLASSES = ["cat", "dog"]
@@ -25,16 +24,8 @@ SETTINGS = ["--score-threshold", "0", "--max-detections", "8", "--no-progress"]
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     keras.utils.set_random_seed(0)
-    model = build_centernet(
-        2, backbone="resnet18", input_shape=(64, 64, 3), neck_filters=(16, 16, 16),
-        head_channels=8, class_names=CLASSES,
-    )  # fmt: skip
-    size = model.get_layer("size")  # boxes of a few pixels to a few tens
-    size.kernel.assign(size.kernel * 0.01)
-    size.bias.assign(np.array([3.0, 5.0], np.float32))
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.keras"
-    model.save(path)
-    return path
+    keras.utils.set_random_seed(0)
+    return save_tiny_centernet(tmp_path_factory.mktemp("ckpt") / "tiny.keras", 16, 8, CLASSES)
 
 
 @pytest.fixture(scope="module")
