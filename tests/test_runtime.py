@@ -496,6 +496,7 @@ DAMAGE = {
 
 
 @pytest.mark.slow  # the first one builds ``built`` (a tf2onnx conversion); then 1-3 s each
+@pytest.mark.kernels  # Keras against ONNX Runtime
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_a_damaged_cached_graph_is_rebuilt_with_one_warning(
     damage, files, built, keras_centernet, images, tmp_path, monkeypatch, capsys
@@ -577,6 +578,7 @@ def _read_only(monkeypatch, *folders: Path) -> None:
 
 
 @pytest.mark.slow  # needs ``built`` (a tf2onnx conversion, unless a test above made it)
+@pytest.mark.kernels  # Keras against ONNX Runtime
 @pytest.mark.parametrize("user_cache", ["writable", "read-only"])
 def test_a_read_only_model_folder_runs_with_the_graph_cached_elsewhere(
     user_cache, files, built, keras_centernet, images, tmp_path, monkeypatch, capsys
