@@ -388,9 +388,7 @@ class OnnxEngine:
         fixed = self.model.input_shape[1:3]
         if all(d is not None for d in fixed):
             return int(fixed[0]), int(fixed[1])
-        from centernet_keras.models.detector import Detector
-
-        if type(self.model).decode is Detector.decode:  # the decoder ignores the input size
+        if not self.model.decode_needs_input_size:
             return None
         return int(input_hw[0]), int(input_hw[1])
 

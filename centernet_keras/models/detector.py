@@ -51,6 +51,11 @@ class Detector(keras.Model):
     detector_name: str = ""
     #: the loss terms besides ``"loss"`` that ``detector_losses`` returns and training logs.
     loss_terms: tuple[str, ...] = ()
+    #: the joints a keypoint detector finds (``KeypointSpec``); ``None`` for box detectors.
+    keypoint_spec = None
+    #: whether ``decode`` needs the network input size (FCOS: its locations) — so a runtime
+    #: that decodes outside the graph must pass ``image_hw``.
+    decode_needs_input_size: bool = False
 
     def __init__(
         self,

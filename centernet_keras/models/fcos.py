@@ -65,6 +65,7 @@ class FCOS(Detector):
 
     detector_name = "fcos"
     loss_terms = FCOS_LOSS_TERMS
+    decode_needs_input_size = True
     strides = FCOS_STRIDES
 
     def __init__(
