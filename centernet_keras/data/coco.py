@@ -1,18 +1,35 @@
-"""COCO ``instances_*.json`` → :class:`ImageRecord` list, validated like the VOC reader."""
+"""COCO ``instances_*.json`` → :class:`ImageRecord` list, validated like the VOC reader.
+
+The reading loop; its parts live beside it: the file's structure (``coco_format``), the record
+and the fields of one entry (``coco_fields``), categories → classes (``coco_classes``),
+keypoints (``coco_joints``), where missing images are (``coco_images``).
+"""
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from centernet_keras.data.annotations import ImageRecord
+from centernet_keras.data.coco_classes import class_map
+from centernet_keras.data.coco_fields import (
+    CocoRecord,
+    official_annotation,
+    read_bbox,
+    read_crowd,
+    read_size,
+    shown,
+)
 from centernet_keras.data.coco_format import describe, load_coco_json
 from centernet_keras.data.coco_images import missing_images_hint
+from centernet_keras.data.coco_joints import (
+    align_joints,
+    category_keypoint_spec,
+    joints_on_image,
+    read_joints,
+)
 from centernet_keras.data.problems import (
     DatasetReport,
     Problem,
@@ -22,258 +39,7 @@ from centernet_keras.data.problems import (
 )
 from centernet_keras.text import setting_name
 
-#: Names quoted in a message, at most.
-_SHOWN = 10
-
-
-@dataclass
-class CocoRecord(ImageRecord):
-    """An :class:`ImageRecord` that remembers the JSON it came from (for the official scorer).
-
-    Attributes:
-        image_id: the image's ``id`` in the JSON.
-        annotations: the JSON annotations of the record's objects (crowds too, if kept) as
-            pycocotools reads them: ``id``, ``image_id``, ``category_id``, ``bbox`` ``[x, y, w,
-            h]`` as in the file (not clipped), ``area`` (the file's, the box area if it has
-            none) and ``iscrowd``; no segmentation.
-        category_ids: the JSON category id of each class id (``None``: no category of that
-            name).
-        keypoint_spec: the file's ``KeypointSpec`` (keypoints files), else ``None``.
-    """
-
-    image_id: object = None
-    annotations: list[dict] = field(default_factory=list)
-    category_ids: tuple[int | None, ...] = ()
-    keypoint_spec: object = None
-
-
-def _number(value: object) -> bool:
-    """Whether ``value`` is a finite JSON number (not a bool; not an integer too large for a
-    float)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
-def _size(value: object) -> int | None:
-    return int(value) if _number(value) else None
-
-
-def _crowd(value: object) -> tuple[bool, bool]:
-    """``(is a crowd, well-formed)`` of an ``iscrowd`` value: ``0``/``1`` (or ``false``/
-    ``true``) as they say; anything else (``"no"``, ``2``, ``null``) is malformed and read as
-    ``0``, COCO's default: the object stays an object of its own (trained on and scored) rather
-    than vanishing as a crowd on a guess."""
-    if isinstance(value, bool) or (_number(value) and value in (0, 1)):
-        return bool(value), True
-    return False, False
-
-
-def _bbox(value: object) -> list[float] | None:
-    """COCO ``[x, y, w, h]`` → ``[x1, y1, x2, y2]``, or ``None`` if malformed."""
-    if not isinstance(value, list | tuple) or len(value) != 4:
-        return None
-    if not all(_number(v) for v in value):
-        return None
-    x, y, w, h = (float(v) for v in value)
-    return [x, y, x + w, y + h]
-
-
-def _shown(names: Sequence[str]) -> str:
-    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
-    return f"{list(names[:_SHOWN])}{more}"
-
-
-def _class_map(
-    file: str,
-    categories: list[dict],
-    annotated: set,
-    class_names: Sequence[str] | None,
-    report: DatasetReport,
-    flags: Mapping[str, str] | None = None,
-) -> tuple[list[str], tuple[int | None, ...]]:
-    """Class names and the category id of each; category findings go into ``report``
-    (messages name ``class_names`` as ``flags`` say)."""
-    names = [str(c["name"]).strip() for c in categories]
-    classes = setting_name("class_names", flags)
-    if class_names is None:
-        if len(set(names)) != len(names):
-            raise ValueError(
-                f"{file}: duplicate category names {_shown(names)}; pass {classes} (your class "
-                "list) to choose categories by name"
-            )
-        for i, c in enumerate(categories):
-            if c["id"] in annotated:
-                continue
-            shift = " (every later class id is one higher for it)" if i < len(names) - 1 else ""
-            report.problems.append(
-                Problem(
-                    "empty_category",
-                    file,
-                    f"category {c['id']!r} {names[i]!r} has no annotations but takes class id "
-                    f"{i}{shift}: pass {classes} (your class list) to match categories by name",
-                    names[i],
-                )
-            )
-        return names, tuple(c["id"] for c in categories)
-    class_names = list(class_names)
-    by_name: dict[str, list] = {}
-    for c, name in zip(categories, names, strict=True):
-        by_name.setdefault(name, []).append(c["id"])
-    if not any(name in by_name for name in class_names):
-        raise ValueError(
-            f"{file}: none of the classes {_shown(class_names)} is a category of the file "
-            f"(its categories: {_shown(names)}): wrong class list?"
-        )
-    category_ids = []
-    for name in class_names:
-        ids = by_name.get(name, [])
-        if len(ids) > 1:
-            raise ValueError(f"{file}: categories {ids} are all named {name!r}")
-        if not ids:
-            report.problems.append(
-                Problem(
-                    "missing_category",
-                    file,
-                    f"class {name!r} is not a category of the file: no objects of it",
-                    name,
-                )
-            )
-        category_ids.append(ids[0] if ids else None)
-    return class_names, tuple(category_ids)
-
-
-def _official(
-    ann: dict,
-    image_id: object,
-    bbox: list,
-    new_id: int,
-    crowd: bool,
-    joints: np.ndarray | None = None,
-) -> dict:
-    """An annotation as the official scorer reads it (no segmentation; defaults filled in).
-
-    ``crowd`` is its ``iscrowd`` as read; ``joints`` ``[K, 3]`` (the validated keypoints) adds
-    ``keypoints`` and ``num_keypoints``.
-    """
-    area = ann.get("area")
-    official = {
-        "id": ann["id"] if isinstance(ann.get("id"), int) else new_id,
-        "image_id": image_id,
-        "category_id": ann["category_id"],
-        "bbox": [float(v) for v in bbox],
-        "area": float(area) if _number(area) else float(bbox[2]) * float(bbox[3]),
-        "iscrowd": int(crowd),
-    }
-    if joints is not None:
-        official["keypoints"] = [float(v) for v in joints.reshape(-1)]
-        official["num_keypoints"] = int((joints[:, 2] > 0).sum())
-    return official
-
-
-def _keypoint_spec(
-    file: str,
-    categories: list[dict],
-    category_ids: Sequence[int | None],
-    flags: Mapping[str, str] | None = None,
-):
-    """The ``KeypointSpec`` of the classes' keypoint categories, or ``None`` if none has any."""
-    from centernet_keras.keypoints import KeypointSpec
-
-    by_id = {c["id"]: c for c in categories}
-    named = [by_id[i] for i in category_ids if i is not None and by_id[i].get("keypoints")]
-    if not named:
-        return None
-    counts = sorted({len(c["keypoints"]) for c in named})
-    if len(counts) > 1:
-        raise ValueError(
-            f"{file}: the keypoint categories have different joint counts {counts}: "
-            f"pass {setting_name('class_names', flags)} to choose categories with one joint set"
-        )
-    try:
-        return KeypointSpec.from_coco_category(named[0])
-    except ValueError as err:
-        raise ValueError(f"{file}: category {named[0].get('name')!r}: {err}") from err
-
-
-def align_joints(records: Sequence[CocoRecord], names: Sequence[str], file: str) -> bool:
-    """Put the joints of records read from a keypoints file in the order of ``names`` (a
-    model's), matched by name: records' ``keypoints``, their annotations' ``keypoints`` (what
-    the OKS metric scores) and ``keypoint_spec`` (sigmas move with their joints). In place.
-
-    Returns:
-        Whether the order changed (``False``: the file already lists ``names`` in order).
-
-    Raises:
-        ValueError: the file's joint names are not ``names`` (one line naming ``file`` and the
-            names found in only one of them).
-    """
-    spec = records[0].keypoint_spec if records else None
-    if spec is None or tuple(spec.names) == tuple(names):
-        return False
-    if sorted(spec.names) != sorted(names):
-        only_file = [n for n in spec.names if n not in names]
-        only_model = [n for n in names if n not in spec.names]
-        raise ValueError(
-            f"{file}: its {spec.num_joints} joints are not the model's {len(names)}: only in the "
-            f"file {only_file}, only in the model {only_model}"
-        )
-    order = [spec.names.index(name) for name in names]
-    aligned = spec.reordered(names)
-    for record in records:
-        record.keypoints = record.keypoints[:, order]
-        record.keypoint_spec = aligned
-        for ann in record.annotations:
-            if "keypoints" in ann:
-                joints = np.reshape(ann["keypoints"], (-1, 3))[order]
-                ann["keypoints"] = [float(v) for v in joints.reshape(-1)]
-    return True
-
-
-def _joints(value: object, num_joints: int) -> tuple[np.ndarray, str | None]:
-    """COCO ``keypoints`` ``[x1, y1, v1, ...]`` → ``[K, 3]`` float32 and a problem (or None).
-
-    Malformed (wrong length, non-numbers): all joints unlabelled. A joint with a non-finite
-    coordinate or a visibility other than 0, 1, 2 is unlabelled and reported.
-    """
-    joints = np.zeros((num_joints, 3), np.float32)
-    if value is None:
-        return joints, f"no keypoints (want {3 * num_joints} numbers)"
-    if not isinstance(value, list | tuple) or len(value) != 3 * num_joints:
-        size = len(value) if isinstance(value, list | tuple) else type(value).__name__
-        return joints, f"keypoints has {size} values, want {3 * num_joints}: joints unlabelled"
-    if not all(_number(v) for v in value):
-        return joints, "keypoints has non-numbers: joints unlabelled"
-    with np.errstate(over="ignore"):  # beyond float32: inf, unlabelled below
-        joints = np.asarray(value, np.float32).reshape(num_joints, 3)
-    bad = ~np.isin(joints[:, 2], (0, 1, 2)) | ~np.isfinite(joints).all(axis=1)
-    joints[bad] = 0
-    if bad.any():
-        return joints, f"joints {np.flatnonzero(bad).tolist()} malformed: unlabelled"
-    return joints, None
-
-
-def _on_image(joints: np.ndarray, width: int, height: int) -> tuple[np.ndarray, str | None]:
-    """``joints`` ``[K, 3]`` with the labelled ones outside the ``width`` × ``height`` image
-    (``x ∉ [0, width]`` or ``y ∉ [0, height]``) unlabelled, and what was done (or ``None``).
-
-    The augmentation would drop them from the targets anyway, or, once the letterbox pads the
-    image, train them on the padding; the scorer's copy keeps them as in the file (pycocotools
-    scores them).
-    """
-    x, y, v = joints[:, 0], joints[:, 1], joints[:, 2]
-    off = (v > 0) & ((x < 0) | (x > width) | (y < 0) | (y > height))
-    if not off.any():
-        return joints, None
-    inside = joints.copy()
-    inside[off] = 0
-    return inside, (
-        f"joints {np.flatnonzero(off).tolist()} outside the {width}x{height} image: "
-        "unlabelled for training (scored as in the file)"
-    )
+__all__ = ["CocoRecord", "align_joints", "read_coco"]
 
 
 def _repeated_ids(
@@ -309,7 +75,7 @@ def _repeated_ids(
             else:
                 message = (
                     f"{entry} shares id {image_id!r} with {len(where) - 1} other image(s) "
-                    f"({_shown(names)}): which of them its {anns} annotation(s) belong to is "
+                    f"({shown(names)}): which of them its {anns} annotation(s) belong to is "
                     "unknown: skipped, with the annotations"
                 )
             report.problems.append(
@@ -411,9 +177,9 @@ def read_coco(
     cat_names = {c["id"]: c["name"].strip() for c in categories}
     annotated = {ann["category_id"] for ann in annotations}
     report = DatasetReport([])
-    class_names, category_ids = _class_map(file, categories, annotated, class_names, report, flags)
+    class_names, category_ids = class_map(file, categories, annotated, class_names, report, flags)
     report.class_names = class_names
-    spec = report.keypoint_spec = _keypoint_spec(file, categories, category_ids, flags)
+    spec = report.keypoint_spec = category_keypoint_spec(file, categories, category_ids, flags)
     num_joints = spec.num_joints if spec is not None else 0
     with_joints = {c["id"] for c in categories if c.get("keypoints")}
     ids = {name: i for i, name in enumerate(class_names)}
@@ -441,7 +207,7 @@ def read_coco(
         name = img.get("file_name", "")
         where = f"{file} [{name or img['id']}]"
         path = os.path.abspath(Path(image_dir) / name)
-        annotated_size = (_size(img.get("width")), _size(img.get("height")))
+        annotated_size = (read_size(img.get("width")), read_size(img.get("height")))
         if not name:
             report.problems.append(
                 Problem("missing_image", where, f"images[{i}] has no file_name: image skipped")
@@ -474,7 +240,7 @@ def read_coco(
         for ann in by_image.get(img["id"], []):
             label = cat_names.get(ann["category_id"])
             what = f"annotation {ann.get('id')} ({label or ann['category_id']!r})"
-            crowd, well_formed = _crowd(ann.get("iscrowd", 0))
+            crowd, well_formed = read_crowd(ann.get("iscrowd", 0))
             if not well_formed:
                 report.problems.append(
                     Problem(
@@ -493,7 +259,7 @@ def read_coco(
                     Problem("unknown_class", where, f"{what}: unknown class: dropped", detail)
                 )
                 continue
-            xyxy = _bbox(ann.get("bbox"))
+            xyxy = read_bbox(ann.get("bbox"))
             if xyxy is None:
                 report.problems.append(
                     Problem(
@@ -510,8 +276,8 @@ def read_coco(
                 continue
             person, official_joints = np.zeros((num_joints, 3), np.float32), None
             if num_joints and ann["category_id"] in with_joints:
-                official_joints, trouble = _joints(ann.get("keypoints"), num_joints)
-                person, outside = _on_image(official_joints, width, height)
+                official_joints, trouble = read_joints(ann.get("keypoints"), num_joints)
+                person, outside = joints_on_image(official_joints, width, height)
                 trouble = "; ".join(t for t in (trouble, outside) if t)
                 if trouble and not crowd:  # crowd regions carry no joints
                     report.problems.append(Problem("bad_keypoints", where, f"{what}: {trouble}"))
@@ -519,7 +285,9 @@ def read_coco(
             classes.append(ids[label])  # type: ignore[index]
             crowds.append(crowd)
             joints.append(person)
-            official.append(_official(ann, img["id"], ann["bbox"], next_id, crowd, official_joints))
+            official.append(
+                official_annotation(ann, img["id"], ann["bbox"], next_id, crowd, official_joints)
+            )
             next_id += 1
         if not boxes:
             report.problems.append(
