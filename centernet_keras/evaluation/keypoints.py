@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from centernet_keras.evaluation.coco import run_cocoeval
+from centernet_keras.evaluation.coco import coco_results, run_cocoeval
 from centernet_keras.keypoints import KeypointSpec
 
 KEYPOINT_STAT_NAMES = (
@@ -149,8 +149,6 @@ def evaluate_keypoint_records(
         ValueError: the ground truth is not from a keypoints file, or the detections have no
             or other joints.
     """
-    from centernet_keras.evaluation.coco import coco_results
-
     coco = ground_truth.get("coco_json") or {}
     if "keypoint_spec" not in coco:
         raise ValueError(

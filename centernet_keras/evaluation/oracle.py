@@ -15,6 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from centernet_keras.evaluation.coco import evaluate_coco
+from centernet_keras.evaluation.keypoints import evaluate_keypoints
+
 
 def _scatter(values: np.ndarray, indices: np.ndarray, mask: np.ndarray, hw) -> np.ndarray:
     """``[K, D]`` slot values → an ``[H, W, D]`` map holding them at their flat indices."""
@@ -119,7 +122,7 @@ def flip_oracle_maps(
 ) -> tuple[dict, dict]:
     """Oracle maps of an image and of its mirror image (still mirrored): the two inputs of
     ``model.merge_flip``, as ``Detector.maps_and_mirrored`` gives them for a perfect network."""
-    spec = getattr(model, "keypoint_spec", None)
+    spec = model.keypoint_spec
     perm = None if spec is None else spec.flip_permutation()
     mirrored, mirrored_joints = mirror_ground_truth(boxes, image_hw[1], keypoints, perm)
     return (
@@ -147,9 +150,6 @@ def oracle_ap(
         ``{"box_ap": COCO box AP, "keypoint_ap": OKS AP (pose models only)}``.
     """
     from keras import ops
-
-    from centernet_keras.evaluation.coco import evaluate_coco
-    from centernet_keras.evaluation.keypoints import evaluate_keypoints
 
     height, width = (int(v) for v in image_hw)
     images, gt, detections, annotations, results = [], [], [], [], []

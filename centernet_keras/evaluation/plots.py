@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from centernet_keras.evaluation.coco import COCOResult
+from centernet_keras.evaluation.confusion import BACKGROUND, normalize_rows
 from centernet_keras.evaluation.voc import (
     ClassAP,
     VOCResult,
@@ -190,8 +191,6 @@ def plot_confusion_matrix(
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from centernet_keras.evaluation.confusion import BACKGROUND, normalize_rows
 
     counts = np.asarray(matrix)
     names = [*(str(n) for n in class_names), BACKGROUND]

@@ -22,7 +22,9 @@ from centernet_keras.data.annotations import (
     drop_out_of_range_classes,
     read_annotation_file,
 )
-from centernet_keras.data.coco import CocoRecord
+from centernet_keras.data.coco import CocoRecord, read_coco
+from centernet_keras.data.problems import QUIET_KINDS
+from centernet_keras.data.voc import read_voc_split
 from centernet_keras.detections import Detections
 from centernet_keras.evaluation import KEYPOINT_METRIC, METRICS, evaluate
 from centernet_keras.evaluation.coco import coco_results
@@ -74,21 +76,15 @@ def load_split(
             setting_name(s, flags) for s in ("annotation_file", "voc_root", "coco_json")
         )
         raise ValueError(f"give exactly one of {sources}")
-    from centernet_keras.data.problems import QUIET_KINDS
-
     quiet = {*QUIET_KINDS, "no_objects"}  # counted by the readers, normal in a test split
     if annotation_file is not None:
         source = annotation_file
         records, problems = read_annotation_file(annotation_file, root)
     elif voc_root is not None:
-        from centernet_keras.data.voc import read_voc_split
-
         source = voc_root
         records, found = read_voc_split(voc_root, year, split, class_names, keep_difficult=True)
         problems = [str(p) for p in found if p.kind not in quiet]
     else:
-        from centernet_keras.data.coco import read_coco
-
         if image_dir is None:
             raise ValueError(
                 f"{setting_name('coco_json', flags)} needs {setting_name('image_dir', flags)} "

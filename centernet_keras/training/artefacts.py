@@ -29,9 +29,13 @@ import keras
 import numpy as np
 
 from centernet_keras.data.annotations import ImageRecord
-from centernet_keras.io import atomic_path
+from centernet_keras.evaluation.confusion import confusion_csv, confusion_matrix
+from centernet_keras.evaluation.plots import plot_confusion_matrix
+from centernet_keras.io import atomic_path, atomic_write_text
 from centernet_keras.training.callbacks import LOG, _read_log
 from centernet_keras.training.map_callback import MapCallback, ValidationRun, run_validation
+from centernet_keras.visualize import drawer
+from centernet_keras.visualize_grid import prediction_grid
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -254,14 +258,12 @@ def write_prediction_grid(run: ValidationRun, model: keras.Model, path: str | os
     Returns:
         ``True`` if written (``False``: no readable validation image).
     """
-    from centernet_keras.visualize import drawer
-    from centernet_keras.visualize_grid import prediction_grid
-
     if not run.samples:
         return False
     samples = [(rgb, found.above(SCORE_THRESHOLD)) for rgb, found in run.samples]
-    grid = prediction_grid(samples, drawer(keypoint_spec=getattr(model, "keypoint_spec", None)),
-                           GRID_TILE, GRID_COLUMNS)  # fmt: skip
+    grid = prediction_grid(
+        samples, drawer(keypoint_spec=model.keypoint_spec), GRID_TILE, GRID_COLUMNS
+    )
     with atomic_path(path) as tmp:
         grid.save(tmp, quality=90)
     return True
@@ -277,10 +279,6 @@ def write_confusion_matrix(
     Returns:
         The ``[C + 1, C + 1]`` counts (``evaluation.confusion.confusion_matrix``).
     """
-    from centernet_keras.evaluation.confusion import confusion_csv, confusion_matrix
-    from centernet_keras.evaluation.plots import plot_confusion_matrix
-    from centernet_keras.io import atomic_write_text
-
     matrix = confusion_matrix(run.ground_truth, run.detections, len(class_names), SCORE_THRESHOLD)
     atomic_write_text(csv_path, confusion_csv(matrix, class_names))
     title = f"epoch {run.epoch + 1}, score >= {SCORE_THRESHOLD}, IoU > 0.5"

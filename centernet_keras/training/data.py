@@ -25,6 +25,7 @@ from centernet_keras.data.annotations import (
     read_annotation_file,
 )
 from centernet_keras.data.classes import read_classes
+from centernet_keras.data.coco import read_coco
 from centernet_keras.data.image_io import read_image_size
 from centernet_keras.data.problems import QUIET_KINDS, skips_image
 from centernet_keras.keypoints import KeypointSpec, parse_flip_pairs
@@ -157,8 +158,6 @@ def load_records(
 def _read_json(json_path: str, image_dir: str | None, class_names: list[str] | None, flag: str):
     """``read_coco`` with its findings logged (counted kinds, the rest listed); returns
     ``(records, class names, keypoint spec, images skipped)``."""
-    from centernet_keras.data.coco import read_coco
-
     if not image_dir:
         raise ValueError(f"{json_path}: a COCO JSON needs its image folder ({flag})")
     flags = {"image_dir": flag, "class_names": flag_name("classes_path")}  # train's flags

@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+# called as module attributes (evaluation.evaluate, inference.Predictor): tests patch them there
+from centernet_keras import evaluation, inference
 from centernet_keras.data.annotations import ImageRecord
 from centernet_keras.detections import Detections
+from centernet_keras.evaluation import KEYPOINT_METRIC
+from centernet_keras.evaluation.runner import collect_detections
 
 log = logging.getLogger("centernet_keras.training")
 
@@ -58,11 +62,8 @@ def run_validation(
         epoch: recorded in the result.
         progress: show a progress bar ("validation", on stderr) while the images run.
     """
-    from centernet_keras.evaluation.runner import collect_detections
-    from centernet_keras.inference import Predictor
-
     names = list(model.class_names or [str(c) for c in range(model.num_classes)])
-    predictor = Predictor(model, names, score_threshold=score_threshold)
+    predictor = inference.Predictor(model, names, score_threshold=score_threshold)
     kept: list[tuple[np.ndarray, Detections]] = []
 
     def keep(image_id: int, rgb: np.ndarray, found: Detections) -> None:
@@ -91,10 +92,8 @@ def evaluate_model(
         metric: ``"voc07"``, ``"voc"`` or ``"coco"``.
         score_threshold: score threshold of the detections (low for mAP).
     """
-    from centernet_keras.evaluation import evaluate
-
     run = run_validation(model, records, score_threshold)
-    return evaluate(run.ground_truth, run.detections, metric)
+    return evaluation.evaluate(run.ground_truth, run.detections, metric)
 
 
 class MapCallback(keras.callbacks.Callback):
@@ -125,8 +124,6 @@ class MapCallback(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         if (epoch + 1) % self.every and epoch + 1 != self.last_epoch:
             return
-        from centernet_keras.evaluation import KEYPOINT_METRIC, evaluate
-
         # Keras' per-step bar (verbose 1) leaves its line open until the epoch ends: end it,
         # so that the validation bar and the mAP line start lines of their own.
         progress = (self.params or {}).get("verbose") in (1, "auto")
@@ -136,12 +133,12 @@ class MapCallback(keras.callbacks.Callback):
             self.model, self.records, self.score_threshold, self.samples, epoch, progress
         )
         ground_truth, detections = self.latest.ground_truth, self.latest.detections
-        result = evaluate(ground_truth, detections, "voc07")
+        result = evaluation.evaluate(ground_truth, detections, "voc07")
         logs["val_map"] = float(result.mean_ap)
         line = f"epoch {epoch + 1}: val mAP@0.5 (VOC07) = {result.mean_ap:.4f}"
         keypoints = "keypoint_spec" in ground_truth.get("coco_json", {})
-        if keypoints and getattr(self.model, "keypoint_spec", None) is not None:
-            oks = float(evaluate(ground_truth, detections, KEYPOINT_METRIC).mean_ap)
+        if keypoints and self.model.keypoint_spec is not None:
+            oks = float(evaluation.evaluate(ground_truth, detections, KEYPOINT_METRIC).mean_ap)
             if oks >= 0.0:  # pycocotools' -1: undefined
                 logs["val_keypoint_ap"] = oks
                 line += f", keypoint AP (OKS AP@[.5:.95]) = {oks:.4f}"

@@ -151,12 +151,17 @@ def _run(epoch: int, score_threshold: float = 0.01) -> ValidationRun:
     return ValidationRun(epoch, score_threshold, ground_truth, [], [(image, none)])
 
 
+def _model(stop_training: bool) -> SimpleNamespace:
+    """A stand-in for the trained detector: what the callbacks read of it (a box model)."""
+    return SimpleNamespace(stop_training=stop_training, keypoint_spec=None)
+
+
 def test_grid_every_eval_epoch_and_the_matrix_after_the_last(tmp_path, monkeypatch):
     """The grid after epochs 2, 4 and 5 (every 2, last 5), from the mAP pass of that epoch;
     the matrix after epoch 5 only; the validation set is never run a second time."""
     source = SimpleNamespace(latest=None)
     callback = ValidationArtefacts([object()], tmp_path, every=2, last_epoch=5, source=source)
-    callback.set_model(SimpleNamespace(stop_training=False))
+    callback.set_model(_model(stop_training=False))
     monkeypatch.setattr(artefacts, "run_validation", lambda *a, **k: pytest.fail("ran twice"))
     written = []
     for epoch in range(5):
@@ -183,14 +188,14 @@ def test_a_pass_above_the_pictures_threshold_is_not_reused(tmp_path, monkeypatch
     monkeypatch.setattr(artefacts, "run_validation", fake)
     source = SimpleNamespace(latest=_run(0, score_threshold=0.5))
     callback = ValidationArtefacts([object()], tmp_path, every=1, last_epoch=1, source=source)
-    callback.set_model(SimpleNamespace(stop_training=False))
+    callback.set_model(_model(stop_training=False))
     callback.on_epoch_end(0, {"loss": 1.0})
     assert calls == [(0.3, 16, 0)] and (tmp_path / CONFUSION_PNG).exists()
 
     calls.clear()
     plain = ValidationArtefacts([object()], tmp_path / "b", every=0, last_epoch=2)
     (tmp_path / "b").mkdir()
-    plain.set_model(SimpleNamespace(stop_training=False))
+    plain.set_model(_model(stop_training=False))
     plain.on_epoch_end(0, {"loss": 1.0})
     assert calls == [] and not (tmp_path / "b" / GRID_JPG).exists()
     plain.on_epoch_end(1, {"loss": 1.0})
@@ -203,7 +208,7 @@ def test_stopped_early_writes_the_matrix_unless_the_loss_is_nan(tmp_path, monkey
         out = tmp_path / str(written)
         out.mkdir()
         callback = ValidationArtefacts([object()], out, every=0, last_epoch=10)
-        callback.set_model(SimpleNamespace(stop_training=True))
+        callback.set_model(_model(stop_training=True))
         callback.on_epoch_end(2, {"loss": loss})
         callback.on_train_end()
         assert (out / CONFUSION_PNG).exists() == written
