@@ -38,8 +38,7 @@ from centernet_keras.text import shorten
 _REPR = reprlib.Repr()
 _REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 2, 4, 4
 _REPR.maxstring = _REPR.maxlong = _REPR.maxother = 40
-
-
+#: What a message calls each JSON type.
 _KINDS = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"}
 
 
@@ -54,14 +53,7 @@ def describe(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    kinds = {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        int: "an integer",
-        float: "a number",
-    }
-    return f"{_REPR.repr(value)} ({kinds.get(type(value), type(value).__name__)})"
+    return f"{_REPR.repr(value)} ({_KINDS.get(type(value), type(value).__name__)})"
 
 
 def _is_int(value: object) -> bool:
