@@ -116,6 +116,7 @@ def read_coco(
     check_images: bool = True,
     keep_crowd: bool = False,
     flags: Mapping[str, str] | None = None,
+    data: Mapping | None = None,
 ) -> tuple[list[CocoRecord], list[str], DatasetReport]:
     """Read a COCO detection or keypoints file into records.
 
@@ -154,6 +155,8 @@ def read_coco(
         flags: how the messages name ``image_dir`` and ``class_names``: a command's flags
             (``{"image_dir": "--images", "class_names": "--classes"}``); by default the
             parameter names (``image_dir=``).
+        data: the file's content as :func:`~.coco_format.load_coco_json` returned it, when
+            the caller has read (and so checked) it already: the file is not read again.
 
     Returns:
         ``(records, class_names, report)``, records (:class:`CocoRecord`) in the order of the
@@ -171,7 +174,8 @@ def read_coco(
         OSError: the file cannot be read.
     """
     file = str(json_path)
-    data = load_coco_json(json_path)
+    if data is None:
+        data = load_coco_json(json_path)
     images, annotations = data["images"], data.get("annotations", [])
     categories = sorted(data["categories"], key=lambda c: c["id"])
     cat_names = {c["id"]: c["name"].strip() for c in categories}

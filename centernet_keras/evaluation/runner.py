@@ -47,6 +47,7 @@ def load_split(
     image_dir: str | os.PathLike | None = None,
     root: str | os.PathLike | None = None,
     flags: Mapping[str, str] | None = None,
+    coco_data: Mapping | None = None,
 ) -> tuple[list[ImageRecord], list[str]]:
     """Read the records of one split from exactly one source.
 
@@ -58,6 +59,8 @@ def load_split(
         coco_json: a COCO detection file; with ``image_dir``.
         flags: how the messages name the sources and ``image_dir``: a command's flags
             (``{"coco_json": "--coco-json", ...}``); by default the parameter names.
+        coco_data: ``coco_json``'s content, if the caller has read it already (with
+            :func:`~centernet_keras.data.coco_format.load_coco_json`): not read again.
 
     Returns:
         ``(records, problems)``: messages about skipped lines, images or objects, and about
@@ -92,7 +95,7 @@ def load_split(
             )
         source = coco_json
         records, _, report = read_coco(
-            coco_json, image_dir, class_names, keep_crowd=True, flags=flags
+            coco_json, image_dir, class_names, keep_crowd=True, flags=flags, data=coco_data
         )
         problems = [str(p) for p in report.problems if p.kind not in quiet]
     problems += drop_out_of_range_classes(records, len(class_names))[1]

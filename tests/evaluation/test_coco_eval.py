@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from reference_data import load_json
 
+from centernet_keras.data import coco
+from centernet_keras.data.coco_format import load_coco_json
 from centernet_keras.detections import Detections
 from centernet_keras.evaluation import STAT_NAMES, evaluate
 from centernet_keras.evaluation.coco import to_coco_dicts
@@ -134,3 +136,26 @@ def test_detection_on_a_crowd_is_ignored(tmp_path) -> None:
     assert _score_split(json_path, image_dir, detections).stats[0] == pytest.approx(1.0, abs=TOL)
     # The VOC metrics treat a crowd region as they treat a difficult object: ignored.
     assert _score_split(json_path, image_dir, detections, "voc").mean_ap == pytest.approx(1.0)
+
+
+def test_a_coco_json_the_caller_read_is_not_read_again(tmp_path, monkeypatch) -> None:
+    """``val`` reads --coco-json to refuse a malformed one before the model loads: handed to
+    ``load_split``, that read is the only one (the records are those of a fresh read)."""
+    json_path, image_dir = coco_data.write_coco(tmp_path)
+    reads = []
+
+    def counting(path):
+        reads.append(path)
+        return load_coco_json(path)
+
+    monkeypatch.setattr(coco, "load_coco_json", counting)
+    data = load_coco_json(json_path)
+    given, _ = load_split(
+        coco_data.CLASSES, coco_json=json_path, image_dir=image_dir, coco_data=data
+    )
+    assert reads == []
+    fresh, _ = load_split(coco_data.CLASSES, coco_json=json_path, image_dir=image_dir)
+    assert reads == [json_path]
+    assert [(r.path, r.annotations) for r in given] == [(r.path, r.annotations) for r in fresh]
+    for a, b in zip(given, fresh, strict=True):
+        np.testing.assert_array_equal(a.boxes, b.boxes)
