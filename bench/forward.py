@@ -4,8 +4,8 @@ Prints one JSON line per backbone: median latencies (ms) of the traced forward p
 traced forward + decode (what ``predict_step`` runs), of the decode alone, the decode share, and
 ``model.predict`` per call for comparison. With several backbones, all models are timed
 round-robin in the same loop, so machine drift hits every model alike (``--models`` mixes
-detectors: CenterNet, pose, FCOS). ``--detector pose``
-times ``build_centernet_pose`` (COCO-17 joints, ``PoseDecoder``) instead of the box model.
+detectors: any of the registry's, ``models.registry``). ``--detector pose`` times the pose
+model (its default COCO-17 joints, ``PoseDecoder``) instead of the box model.
 
     python bench/forward.py                      # ResNet50 @512, batch 1
     python bench/forward.py --backbone resnet18 --size 384 --runs 10
@@ -27,9 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from centernet_keras.models import build_centernet
-from centernet_keras.models.fcos import build_fcos
-from centernet_keras.models.pose import build_centernet_pose
+from centernet_keras.models.registry import detector_class, detector_names, untrained_detector
 from centernet_keras.timing import interleaved_medians, to_host
 
 
@@ -43,7 +41,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument(
         "--detector",
-        choices=("centernet", "pose", "fcos"),
+        choices=detector_names(),
         default="centernet",
         help="centernet: boxes (--num-classes); pose: multi-person pose, COCO-17 joints; "
         "fcos: FCOS boxes (--num-classes)",
@@ -58,7 +56,8 @@ def main() -> None:
         "--pre-nms-top-k",
         type=int,
         default=None,
-        help="fcos: candidates per level before the NMS (default: the model's, 300)",
+        help="fcos: candidates per level before the NMS (default: the model's, 300); the "
+        "detectors whose decoder has no such setting ignore it",
     )
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
@@ -68,19 +67,18 @@ def main() -> None:
         dest="iou_threshold",
         type=float,
         default=None,
-        help="decoder NMS IoU (default: none for CenterNet, 0.6 for FCOS; the pose decoder "
-        "has no NMS)",
+        help="decoder NMS IoU (default: the decoder class's own: none for CenterNet and pose, "
+        "0.6 for FCOS)",
     )
     args = parser.parse_args()
     if args.models:
         pairs = [tuple(item.split(":", 1)) for item in args.models.split(",")]
-        if any(len(p) != 2 or p[0] not in ("centernet", "pose", "fcos") for p in pairs):
+        if any(len(p) != 2 or p[0] not in detector_names() for p in pairs):
             parser.error(f"--models wants DETECTOR:BACKBONE pairs, got {args.models!r}")
     else:
         names = args.backbones.split(",") if args.backbones else [args.backbone]
         pairs = [(args.detector, name) for name in names]
-    if args.iou_threshold is not None and any(d == "pose" for d, _ in pairs):
-        parser.error("--iou-threshold: the pose decoder has no NMS")
+    decoders = {d: detector_class(d).decoder_class() for d, _ in pairs}  # their defaults
     images = np.random.default_rng(0).uniform(0, 255, (args.batch, args.size, args.size, 3))
     images = tf.constant(images.astype("float32"))
     shape, size = (args.size, args.size, 3), (args.size, args.size)
@@ -88,15 +86,12 @@ def main() -> None:
     models, fns = {}, {}
     for key in pairs:
         detector, name = key
-        if detector == "pose":
-            model = build_centernet_pose(17, name, shape)
-        elif detector == "fcos":
-            nms = {} if args.iou_threshold is None else {"iou_threshold": args.iou_threshold}
-            if args.pre_nms_top_k is not None:
-                nms["pre_nms_top_k"] = args.pre_nms_top_k
-            model = build_fcos(args.num_classes, name, shape, **nms)
-        else:
-            model = build_centernet(args.num_classes, name, shape, iou_threshold=args.iou_threshold)
+        iou = decoders[detector].iou_threshold if args.iou_threshold is None else args.iou_threshold
+        settings = {"iou_threshold": iou}
+        if args.pre_nms_top_k is not None and "pre_nms_top_k" in decoders[detector].get_config():
+            settings["pre_nms_top_k"] = args.pre_nms_top_k
+        model = untrained_detector(detector, args.num_classes, backbone=name, input_shape=shape,
+                                   **settings)  # fmt: skip
         forward = tf.function(lambda x, m=model: m(x, training=False))
         predict_step = tf.function(lambda x, m=model: m.detect(x))
         raw = forward(images)
@@ -121,8 +116,8 @@ def main() -> None:
             "decode_ms": round(ms[(key, "decode")], 2),
             "decode_share": round(ms[(key, "decode")] / ms[(key, "predict_step")], 4),
             "model_predict_ms": round(ms[(key, "model_predict")], 1),
-            "iou_threshold": getattr(model.decoder, "iou_threshold", None),
-            "pre_nms_top_k": getattr(model.decoder, "pre_nms_top_k", None),
+            "iou_threshold": model.decoder.iou_threshold,
+            "pre_nms_top_k": model.decoder.get_config().get("pre_nms_top_k"),  # FCOS's only
             "runs": args.runs,
             "device": "cpu" if not tf.config.list_physical_devices("GPU") else "gpu",
             "cpu_count": os.cpu_count(),

@@ -47,9 +47,7 @@ import tensorflow as tf
 from PIL import Image
 
 from centernet_keras.inference import Predictor
-from centernet_keras.models import build_centernet
-from centernet_keras.models.fcos import build_fcos
-from centernet_keras.models.pose import build_centernet_pose
+from centernet_keras.models.registry import detector_names, untrained_detector
 from centernet_keras.timing import interleaved_medians, to_host
 
 DEFAULT_MODELS = "centernet:resnet50,pose:dla34_plain,fcos:regnetx_400mf"
@@ -64,15 +62,6 @@ def _test_jpeg(path: Path, height: int = 480, width: int = 640, seed: int = 0) -
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _build(detector: str, backbone: str, size: int, num_classes: int):
-    shape = (size, size, 3)
-    if detector == "pose":
-        return build_centernet_pose(17, backbone, shape)
-    if detector == "fcos":
-        return build_fcos(num_classes, backbone, shape)
-    return build_centernet(num_classes, backbone, shape)
 
 
 def _compare(want, got) -> dict:
@@ -113,7 +102,7 @@ def main() -> None:
     parser.add_argument(
         "--models",
         default=DEFAULT_MODELS,
-        help="comma-separated DETECTOR:BACKBONE pairs (detector: centernet, pose, fcos)",
+        help=f"comma-separated DETECTOR:BACKBONE pairs (detector: {', '.join(detector_names())})",
     )
     parser.add_argument("--size", type=int, default=512, help="square input size (px)")
     parser.add_argument("--num-classes", type=int, default=20, help="centernet and fcos")
@@ -130,7 +119,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args()
     pairs = [tuple(item.split(":", 1)) for item in args.models.split(",")]
-    if any(len(p) != 2 or p[0] not in ("centernet", "pose", "fcos") for p in pairs):
+    if any(len(p) != 2 or p[0] not in detector_names() for p in pairs):
         parser.error(f"--models wants DETECTOR:BACKBONE pairs, got {args.models!r}")
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,7 +134,10 @@ def main() -> None:
         for key in pairs:
             model_file = Path(tmp) / f"{key[0]}_{key[1]}.keras"
             keras.utils.set_random_seed(args.seed)
-            _build(*key, args.size, args.num_classes).save(model_file)
+            shape = (args.size, args.size, 3)
+            untrained_detector(key[0], args.num_classes, backbone=key[1], input_shape=shape).save(
+                model_file
+            )
             keras_predictor = Predictor.from_checkpoint(model_file, **settings)
             model = keras_predictor.model
             batch, _ = keras_predictor.preprocess(jpeg)

@@ -23,12 +23,16 @@ from centernet_keras.startup import help_requested, quiet_tensorflow_startup
 
 def _load() -> None:
     """Load Keras (its start-up log filtered) and the public names; registers the Keras objects
-    (custom layers, losses, models, the LR schedule and TorchAdam that checkpoints refer to)."""
+    (custom layers, losses, every built-in detector, and the LR schedule and TorchAdam that
+    training checkpoints refer to: ``keras.saving.load_model`` of a ``last.keras`` needs them).
+    """
     quiet_tensorflow_startup()  # before anything imports Keras or TensorFlow
+    # lazy: a --help process never calls this, so it prints before Keras loads
     from centernet_keras import boxes, decoding, keypoints, locations, losses, models
-    from centernet_keras.training import optimizers, schedules
+    from centernet_keras.training import optimizers, schedules  # noqa: F401  (registrations)
 
-    for module in (boxes, decoding, keypoints, locations, losses, models, optimizers, schedules):
+    models.registry.import_builtin_detectors()
+    for module in (boxes, decoding, keypoints, locations, losses, models):
         globals().update({name: getattr(module, name) for name in __all__ if hasattr(module, name)})
 
 
@@ -48,7 +52,7 @@ def __getattr__(name: str) -> Any:
         _load()
         return globals()[name]
     if name in _LAZY:
-        from centernet_keras import targets
+        from centernet_keras import targets  # lazy: TF ops; the models run on JAX / torch too
 
         return getattr(targets, name)
     raise AttributeError(f"module 'centernet_keras' has no attribute {name!r}")

@@ -34,8 +34,8 @@ from centernet_keras.cli import (
     run_reporting_errors,
     runtime_settings,
 )
-
-DETECTOR_CHOICES = ("centernet", "pose", "fcos")
+from centernet_keras.models.registry import detector_names, untrained_detector
+from centernet_keras.timing import interleaved_stages
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(parser, required=False)  # or --detector
     parser.add_argument(
         "--detector",
-        choices=DETECTOR_CHOICES,
+        choices=detector_names(),
         help="time an untrained model of this detector instead of --model",
     )
     parser.add_argument("--backbone", default="resnet50", help="with --detector")
@@ -69,28 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _untrained_model(args: argparse.Namespace):
-    """A new, untrained model of ``--detector`` / ``--backbone``."""
-    from centernet_keras.keypoints import KeypointSpec
-    from centernet_keras.training.config import DETECTORS, KEYPOINT_DETECTORS
-
+    """A new, untrained model of ``--detector`` / ``--backbone`` (a keypoint detector: its
+    default joints, one class)."""
     size = int(np.ceil((args.input_size or 512) / 32.0)) * 32
-    pose = args.detector in KEYPOINT_DETECTORS
-    num_classes = 1 if pose else args.num_classes
-    extra = {"keypoint_spec": KeypointSpec.coco17()} if pose else {}
-    return DETECTORS[args.detector](
-        num_classes,
-        backbone=args.backbone,
-        input_shape=(size, size, 3),
-        weights=None,
-        class_names=[f"class{i}" for i in range(num_classes)],
-        **extra,
+    return untrained_detector(
+        args.detector, args.num_classes, backbone=args.backbone, input_shape=(size, size, 3)
     )
 
 
 def _predictors(args: argparse.Namespace) -> dict:
     """Variant name → ``Predictor``: one per ``--runtime``, plus ``onnxruntime+int8`` with
     ``--quantize int8``."""
-    from centernet_keras.inference import Predictor
+    from centernet_keras.inference import Predictor  # lazy: --help prints before Keras loads
 
     variants = [(name, runtime_settings(args, name)) for name in dict.fromkeys(args.runtime)]
     variants = [(n, {**v, "quantize": None}) for n, v in variants]
@@ -109,8 +99,6 @@ def _predictors(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Time every step of each variant in one interleaved run; print the table (or JSON)."""
-    from centernet_keras.timing import interleaved_stages
-
     predictors = _predictors(args)
     refusal = args.model and classes_refusal(args, next(iter(predictors.values())))
     if refusal:  # --classes does what its help says in every command

@@ -137,9 +137,9 @@ def _defaults() -> dict:
 
 
 def _detector_names() -> list[str]:
-    from centernet_keras.training.config import DETECTORS
+    from centernet_keras.models.registry import detector_names  # Keras-free: the registry's
 
-    return sorted(DETECTORS)
+    return detector_names()
 
 
 def _neck_names() -> list[str]:

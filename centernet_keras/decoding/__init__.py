@@ -1,11 +1,21 @@
-"""Decoding: pure ``keras.ops`` functions (``centernet``, ``pose``, ``fcos``, ``common``) and the
-decoder layers the models hold (``layers``)."""
+"""Decoding: per detector, pure ``keras.ops`` functions and the decoder layer the model holds
+(``centernet``, ``pose``, ``fcos``); the ``Decoder`` base (``base``); shared steps (``common``)."""
 
-from centernet_keras.decoding.centernet import decode_centernet, peak_keep, topk_peaks
+from centernet_keras.decoding.base import Decoder
+from centernet_keras.decoding.centernet import (
+    CenterNetDecoder,
+    decode_centernet,
+    peak_keep,
+    topk_peaks,
+)
 from centernet_keras.decoding.common import class_nms, compact_rows
-from centernet_keras.decoding.fcos import boxes_from_deltas, decode_fcos, merge_fcos_flip
-from centernet_keras.decoding.layers import CenterNetDecoder, Decoder, FCOSDecoder, PoseDecoder
-from centernet_keras.decoding.pose import decode_pose
+from centernet_keras.decoding.fcos import (
+    FCOSDecoder,
+    boxes_from_deltas,
+    decode_fcos,
+    merge_fcos_flip,
+)
+from centernet_keras.decoding.pose import PoseDecoder, decode_pose
 
 __all__ = [
     "CenterNetDecoder",

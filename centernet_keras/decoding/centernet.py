@@ -8,9 +8,12 @@ padded with ``-1`` after the valid ones (the KerasHub convention).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import keras
 from keras import ops
 
+from centernet_keras.decoding.base import Decoder
 from centernet_keras.decoding.common import class_nms, compact_rows
 from centernet_keras.gather import gather_feature
 
@@ -157,3 +160,23 @@ def decode_centernet(
         "classes": ops.cast(classes, "int32"),
         "num_detections": ops.cast(num_detections, "int32"),
     }
+
+
+@keras.saving.register_keras_serializable(package="centernet_keras")
+class CenterNetDecoder(Decoder):
+    """CenterNet boxes (``decode_centernet``).
+
+    Call: ``{"heatmap" probabilities [B, H, W, C], "size" [B, H, W, 2], "offset" [B, H, W, 2]}``
+    → ``{"boxes" [B, K, 4], "scores" [B, K], "classes" [B, K], "num_detections" [B]}``.
+    """
+
+    def call(self, maps: Mapping[str, keras.KerasTensor]) -> dict[str, keras.KerasTensor]:
+        return decode_centernet(
+            maps["heatmap"],
+            maps["size"],
+            maps.get("offset"),
+            max_detections=self.max_detections,
+            score_threshold=self.score_threshold,
+            iou_threshold=self.iou_threshold,
+            stride=self.stride,
+        )

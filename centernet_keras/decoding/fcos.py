@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import keras
 from keras import ops
 
+from centernet_keras.decoding.base import Decoder
 from centernet_keras.decoding.common import class_nms, compact_rows
 from centernet_keras.gather import take_rows
 from centernet_keras.locations import (
@@ -211,3 +212,76 @@ def merge_fcos_flip(
     )
     merged["deltas"] = (maps["deltas"] + swapped) / 2.0
     return merged
+
+
+@keras.saving.register_keras_serializable(package="centernet_keras")
+class FCOSDecoder(Decoder):
+    """FCOS boxes (``decode_fcos``) from the model's activated maps.
+
+    The model activates before the decoder, as for CenterNet: its ``activate`` applies the
+    sigmoid to ``classes`` and ``centerness`` (the flip test averages those probabilities,
+    ``merge_fcos_flip``) and passes ``deltas`` through; this decoder reads probabilities.
+
+    Args:
+        max_detections: rows per image in the output (``K``).
+        score_threshold: a detection needs ``sqrt(p_class · p_centerness) > score_threshold``.
+        iou_threshold: class-wise greedy NMS IoU, or ``None`` for no NMS.
+        pre_nms_top_k: (location, class) candidates per level before the NMS.
+        strides: stride of each pyramid level.
+        image_size: ``(height, width)`` of the network input the maps belong to (the locations
+            and the clipping window); ``None`` when the model's input size is not fixed, then
+            each call passes it.
+
+    Call: ``{"classes" probabilities [B, L, C], "deltas" [B, L, 4] (stride units),
+    "centerness" probabilities [B, L]}`` and optionally ``image_size=(H, W)`` (overrides the
+    setting) → ``{"boxes" [B, K, 4], "scores" [B, K], "classes" [B, K], "num_detections" [B]}``.
+    """
+
+    def __init__(
+        self,
+        max_detections: int = 100,
+        score_threshold: float = 0.05,
+        iou_threshold: float | None = 0.6,
+        pre_nms_top_k: int = 1000,
+        strides: Sequence[int] = FCOS_STRIDES,
+        image_size: Sequence[int] | None = None,
+        **kwargs,
+    ):
+        strides = tuple(int(s) for s in strides)
+        if not strides or any(s < 1 for s in strides):
+            raise ValueError(f"strides must be positive, got {strides}")
+        if int(pre_nms_top_k) < 1:
+            raise ValueError(f"pre_nms_top_k must be >= 1, got {pre_nms_top_k}")
+        super().__init__(max_detections, score_threshold, iou_threshold, strides[0], **kwargs)
+        self.pre_nms_top_k = int(pre_nms_top_k)
+        self.strides = strides
+        self.image_size = None if image_size is None else tuple(int(v) for v in image_size)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("stride")
+        return {
+            **config,
+            "pre_nms_top_k": self.pre_nms_top_k,
+            "strides": list(self.strides),
+            "image_size": None if self.image_size is None else list(self.image_size),
+        }
+
+    def call(
+        self, maps: Mapping[str, keras.KerasTensor], image_size: Sequence[int] | None = None
+    ) -> dict[str, keras.KerasTensor]:
+        size = self.image_size if image_size is None else image_size
+        if size is None:
+            raise ValueError("FCOSDecoder needs image_size: set it, or pass it to the call")
+        return decode_fcos(
+            maps["classes"],
+            maps["deltas"],
+            maps["centerness"],
+            image_size=tuple(int(v) for v in size),
+            strides=self.strides,
+            max_detections=self.max_detections,
+            score_threshold=self.score_threshold,
+            iou_threshold=self.iou_threshold,
+            pre_nms_top_k=self.pre_nms_top_k,
+            from_logits=False,
+        )

@@ -18,10 +18,13 @@ until the final ``× stride``. Rows are padded with ``-1`` after the valid ones,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import keras
 from keras import ops
 
 from centernet_keras.decoder_defaults import KEYPOINT_THRESHOLD  # a joint's peak scores above
+from centernet_keras.decoding.base import Decoder
 from centernet_keras.decoding.centernet import (
     box_peaks,
     gather_at,
@@ -180,3 +183,53 @@ def decode_pose(
         "keypoint_scores": joint_scores,
         "num_detections": ops.sum(ops.cast(valid, "int32"), axis=1),
     }
+
+
+@keras.saving.register_keras_serializable(package="centernet_keras")
+class PoseDecoder(Decoder):
+    """CenterNet multi-person pose (``decode_pose``).
+
+    Args:
+        max_detections: people per image (``K``), also the peaks taken per joint heatmap.
+        score_threshold: people scored below it are padding.
+        keypoint_threshold: a joint-heatmap peak must score above it to be snapped to.
+        stride: output-map stride (map cells → input pixels).
+        iou_threshold: class-wise greedy NMS IoU over the person boxes, or ``None`` (the
+            default, as the reference: no NMS).
+
+    Call: ``{"heatmap" [B, H, W, C], "size" [B, H, W, 2], "offset" [B, H, W, 2], "keypoints"
+    [B, H, W, 2J], "keypoint_heatmap" [B, H, W, J], "keypoint_offset" [B, H, W, 2]}`` (heatmaps
+    as probabilities; ``offset``, ``keypoint_heatmap`` and ``keypoint_offset`` may be missing)
+    → ``{"boxes" [B, K, 4], "scores" [B, K], "classes" [B, K], "keypoints" [B, K, J, 2],
+    "keypoint_scores" [B, K, J], "num_detections" [B]}``.
+    """
+
+    def __init__(
+        self,
+        max_detections: int = 100,
+        score_threshold: float = 0.0,
+        keypoint_threshold: float = KEYPOINT_THRESHOLD,
+        stride: int = 4,
+        iou_threshold: float | None = None,
+        **kwargs,
+    ):
+        super().__init__(max_detections, score_threshold, iou_threshold, stride, **kwargs)
+        self.keypoint_threshold = float(keypoint_threshold)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "keypoint_threshold": self.keypoint_threshold}
+
+    def call(self, maps: Mapping[str, keras.KerasTensor]) -> dict[str, keras.KerasTensor]:
+        return decode_pose(
+            maps["heatmap"],
+            maps["size"],
+            maps.get("offset"),
+            maps["keypoints"],
+            maps.get("keypoint_heatmap"),
+            maps.get("keypoint_offset"),
+            max_detections=self.max_detections,
+            score_threshold=self.score_threshold,
+            keypoint_threshold=self.keypoint_threshold,
+            stride=self.stride,
+            iou_threshold=self.iou_threshold,
+        )

@@ -8,17 +8,19 @@ import keras
 from keras import ops
 
 from centernet_keras.decoder_defaults import auto_iou_threshold
-from centernet_keras.decoding.layers import CenterNetDecoder
+from centernet_keras.decoding.centernet import CenterNetDecoder
 from centernet_keras.heads.centernet import centernet_heads
 from centernet_keras.losses import centernet_loss
 from centernet_keras.models.detector import Detector
 from centernet_keras.models.features import backbone_and_neck, neck_output
+from centernet_keras.models.registry import register_detector
 
 OUTPUT_STRIDE = 4
 #: CenterNet's decoder settings in configs saved before the decoder was a layer.
 _LEGACY_DECODER_KEYS = ("max_detections", "score_threshold", "nms_iou")
 
 
+@register_detector
 @keras.saving.register_keras_serializable(package="centernet_keras")
 class CenterNet(Detector):
     """CenterNet ("Objects as Points") boxes on the ``Detector`` base.
@@ -49,6 +51,7 @@ class CenterNet(Detector):
     """
 
     detector_name = "centernet"
+    decoder_class = CenterNetDecoder
     loss_terms = ("heatmap_loss", "size_loss", "offset_loss")
     output_stride = OUTPUT_STRIDE
 
@@ -81,6 +84,12 @@ class CenterNet(Detector):
         self.head_channels = int(head_channels)
         self.head_batchnorm = bool(head_batchnorm)
         self.loss_weights = tuple(float(w) for w in loss_weights)
+
+    @classmethod
+    def from_settings(cls, num_classes: int, keypoint_spec=None, **settings) -> CenterNet:
+        """``build_centernet`` (boxes: a keypoints file's joints are not used)."""
+        del keypoint_spec
+        return build_centernet(num_classes, **settings)
 
     def detector_losses(self, y_true, y_pred) -> dict:
         return centernet_loss(y_true, y_pred, self.loss_weights)

@@ -11,11 +11,15 @@ training, prediction, export and evaluation need from it, all in one place:
   activation, optional flip test through ``merge_flip``) gives what it reads; ``decode``
   (activated maps + the input size → detections) is where ``detect``, ``predict_step``, the
   ``Predictor`` and export run it;
-- ``target_encoder``: the ``tf.data`` target function the training pipeline maps.
+- ``target_encoder``: the ``tf.data`` target function the training pipeline maps;
+- ``detector_name``, ``from_settings``, ``decoder_class`` and the capabilities ``keypoint_spec``
+  and ``decode_needs_input_size``: what the registry (``models.registry``) and its users
+  (training, benchmark, runtimes) ask of a detector class.
 
 Subclasses (``CenterNet``, ``CenterNetPose``, ``FCOS``) build the graph and fill in
-``detector_losses``, ``activate``, ``merge_flip``, ``target_encoder`` and their own
-``get_config`` keys (FCOS also ``decode``, whose decoder needs the input size).
+``detector_losses``, ``activate``, ``merge_flip``, ``target_encoder``, ``from_settings`` and
+their own ``get_config`` keys (FCOS also ``decode``, whose decoder needs the input size), and
+register with ``@register_detector``. ``CONTRIBUTING.md`` is the recipe.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 import keras
 from keras import ops
 
-from centernet_keras.decoding.layers import Decoder
+from centernet_keras.decoding.base import Decoder
 
 IMAGE_RESIZE_MODES = ("letterbox", "resize")
 
@@ -47,11 +51,14 @@ class Detector(keras.Model):
         pretrained_layers: names of the backbone's layers that hold pretrained weights.
     """
 
-    #: the detector's name in configs (``train.py --detector``).
+    #: the detector's name in the registry, configs and ``--detector`` (``models.registry``).
     detector_name: str = ""
+    #: the decoder layer class the detector decodes with (``decoder`` is one).
+    decoder_class: type[Decoder] = Decoder
     #: the loss terms besides ``"loss"`` that ``detector_losses`` returns and training logs.
     loss_terms: tuple[str, ...] = ()
-    #: the joints a keypoint detector finds (``KeypointSpec``); ``None`` for box detectors.
+    #: the joints a keypoint detector finds (``KeypointSpec``); ``None`` for box detectors. On
+    #: the class: a keypoint detector's default joints, so ``None`` says it trains on boxes.
     keypoint_spec = None
     #: whether ``decode`` needs the network input size (FCOS: its locations) — so a runtime
     #: that decodes outside the graph must pass ``image_hw``.
@@ -78,8 +85,11 @@ class Detector(keras.Model):
             raise ValueError(
                 f"image_resize must be one of {IMAGE_RESIZE_MODES}, got {image_resize!r}"
             )
-        if not isinstance(decoder, Decoder):
-            raise TypeError(f"decoder must be a decoding.Decoder, got {type(decoder).__name__}")
+        if not isinstance(decoder, self.decoder_class):
+            raise TypeError(
+                f"{type(self).__name__} decodes with a {self.decoder_class.__name__}, got "
+                f"{type(decoder).__name__}"
+            )
         super().__init__(inputs=inputs, outputs=dict(outputs), **kwargs)
         self.backbone = backbone
         self.decoder = decoder
@@ -93,6 +103,25 @@ class Detector(keras.Model):
             setattr(self, f"{term}_tracker", keras.metrics.Mean(name=term))
 
     # ---- what a subclass provides ----------------------------------------------------------
+
+    @classmethod
+    def from_settings(cls, num_classes: int, **settings) -> Detector:
+        """A new detector as ``train`` and ``benchmark`` build it (``--detector NAME``).
+
+        Args:
+            num_classes: the number of object classes of the data.
+            **settings: ``backbone`` (a name), ``input_shape`` ``(H, W, 3)``, ``weights``,
+                ``class_names``, ``image_resize``, ``keypoint_spec`` (the data's joints, or
+                ``None``; a box detector ignores it) and, when set, ``neck``, ``neck_filters``
+                (``--neck-filters``), ``head_channels`` (``--head-channels``) and
+                ``head_batchnorm``; decoder settings (``max_detections``,
+                ``score_threshold``, ``iou_threshold``, ...) where the detector's builder
+                takes them.
+
+        Raises:
+            ValueError: settings the detector cannot train with, in the flags' words.
+        """
+        raise NotImplementedError
 
     def detector_losses(self, y_true: Mapping, y_pred: Mapping) -> dict[str, keras.KerasTensor]:
         """``{"loss": total, <each of loss_terms>: scalar}`` for a batch."""

@@ -16,13 +16,14 @@ from keras import ops
 
 from centernet_keras.backbones import build_backbone
 from centernet_keras.decoder_defaults import FCOS_IOU_THRESHOLD
-from centernet_keras.decoding.fcos import merge_fcos_flip
-from centernet_keras.decoding.layers import Decoder, FCOSDecoder
+from centernet_keras.decoding.base import Decoder
+from centernet_keras.decoding.fcos import FCOSDecoder, merge_fcos_flip
 from centernet_keras.heads.fcos import fcos_head, fcos_head_outputs
 from centernet_keras.locations import FCOS_STRIDES, fcos_level_shapes
 from centernet_keras.losses.fcos import FCOS_LOSS_TERMS, fcos_loss
 from centernet_keras.models.detector import Detector
 from centernet_keras.models.features import neck_pyramid, resolve
+from centernet_keras.models.registry import register_detector
 from centernet_keras.necks import FPN_LEVELS
 
 #: Candidates per level before the decoder's NMS (``FCOSDecoder.pre_nms_top_k``) in the models
@@ -33,6 +34,7 @@ from centernet_keras.necks import FPN_LEVELS
 DEFAULT_PRE_NMS_TOP_K = 300
 
 
+@register_detector
 @keras.saving.register_keras_serializable(package="centernet_keras")
 class FCOS(Detector):
     """FCOS boxes on the ``Detector`` base.
@@ -64,6 +66,7 @@ class FCOS(Detector):
     """
 
     detector_name = "fcos"
+    decoder_class = FCOSDecoder
     loss_terms = FCOS_LOSS_TERMS
     decode_needs_input_size = True
     strides = FCOS_STRIDES
@@ -103,6 +106,34 @@ class FCOS(Detector):
         self.center_sampling_radius = (
             None if center_sampling_radius is None else float(center_sampling_radius)
         )
+
+    @classmethod
+    def from_settings(
+        cls,
+        num_classes: int,
+        keypoint_spec=None,
+        neck_filters: Sequence[int] | None = None,
+        head_channels: int | None = None,
+        **settings,
+    ) -> FCOS:
+        """``build_fcos``: ``neck_filters`` (``--neck-filters``) is the FPN's one width,
+        ``head_channels`` (``--head-channels``) the width of both stem convs; a keypoints
+        file's joints are not used.
+
+        Raises:
+            ValueError: more than one ``neck_filters`` value.
+        """
+        del keypoint_spec
+        if neck_filters is not None:
+            if len(neck_filters) != 1:
+                raise ValueError(
+                    "FCOS's FPN has one width: pass one --neck-filters value, got "
+                    f"{list(neck_filters)}"
+                )
+            settings["fpn_channels"] = int(neck_filters[0])
+        if head_channels is not None:
+            settings["stem_channels"] = (int(head_channels),) * 2
+        return build_fcos(num_classes, **settings)
 
     def detector_losses(self, y_true, y_pred) -> dict:
         return fcos_loss(y_true, y_pred, self.loss_weights)

@@ -13,16 +13,18 @@ import keras
 from keras import ops
 
 from centernet_keras.decoder_defaults import KEYPOINT_THRESHOLD, POSE_IOU_THRESHOLD
-from centernet_keras.decoding.layers import PoseDecoder
+from centernet_keras.decoding.pose import PoseDecoder
 from centernet_keras.heads.pose import pose_heads
 from centernet_keras.keypoints import KeypointSpec
 from centernet_keras.losses import pose_loss
 from centernet_keras.models.detector import Detector
 from centernet_keras.models.features import backbone_and_neck, neck_output
+from centernet_keras.models.registry import register_detector
 
 OUTPUT_STRIDE = 4
 
 
+@register_detector
 @keras.saving.register_keras_serializable(package="centernet_keras")
 class CenterNetPose(Detector):
     """CenterNet multi-person pose estimation.
@@ -44,7 +46,10 @@ class CenterNetPose(Detector):
         **kwargs: ``Detector`` arguments (``class_names`` default ``("person",)``…).
     """
 
-    detector_name = "centernet_pose"
+    detector_name = "pose"
+    decoder_class = PoseDecoder
+    #: the default joints (an instance holds its own): a keypoint detector
+    keypoint_spec = KeypointSpec.coco17()
     loss_terms = (
         "heatmap_loss", "size_loss", "offset_loss", "keypoint_loss", "keypoint_heatmap_loss",
         "keypoint_offset_loss",
@@ -88,6 +93,30 @@ class CenterNetPose(Detector):
         self.head_channels = int(head_channels)
         self.head_batchnorm = bool(head_batchnorm)
         self.loss_weights = loss_weights
+
+    @classmethod
+    def from_settings(
+        cls, num_classes: int, keypoint_spec=None, class_names=None, **settings
+    ) -> CenterNetPose:
+        """``build_centernet_pose``: one class, the joints of the data (``keypoint_spec``).
+
+        Raises:
+            ValueError: no keypoint spec (the data has no joints) or more than one class.
+        """
+        if keypoint_spec is None:
+            raise ValueError(
+                "--detector pose trains on keypoints: give --train-json with a COCO keypoints "
+                "file (person_keypoints_*.json, categories with 'keypoints')"
+            )
+        if num_classes != 1:
+            raise ValueError(
+                f"the pose model finds one class (e.g. person); the data has {num_classes}: "
+                f"{list(class_names or [])[:10]}: pass --classes with the one keypoint class"
+            )
+        return build_centernet_pose(
+            keypoint_spec.num_joints, keypoint_spec=keypoint_spec, class_names=class_names,
+            **settings,
+        )  # fmt: skip
 
     def detector_losses(self, y_true, y_pred) -> dict:
         return pose_loss(y_true, y_pred, self.loss_weights)

@@ -6,18 +6,21 @@ on first use, so importing ``centernet_keras.training.schedules`` (done by
 light.
 """
 
+import importlib
 from typing import Any
 
 __all__ = ["ModelConfig", "TrainConfig", "TrainResult", "train"]
 
+#: public name → its module in this package (imported on first use of the name).
+_HOMES = {
+    "ModelConfig": "config",
+    "TrainConfig": "config",
+    "TrainResult": "trainer",
+    "train": "trainer",
+}
+
 
 def __getattr__(name: str) -> Any:
-    if name in ("TrainConfig", "ModelConfig"):
-        from centernet_keras.training import config
-
-        return getattr(config, name)
-    if name in ("train", "TrainResult"):
-        from centernet_keras.training import trainer
-
-        return getattr(trainer, name)
+    if name in _HOMES:  # lazy: the trainer loads TensorFlow; `train --help` imports the config
+        return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
     raise AttributeError(f"module 'centernet_keras.training' has no attribute {name!r}")

@@ -12,84 +12,26 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from centernet_keras.choices import OPTIMIZERS, STRATEGIES
 from centernet_keras.data.augment_config import AugmentConfig
 from centernet_keras.io import atomic_write_text
-
-if TYPE_CHECKING:  # the builders import Keras when called: `train --help` stays light
-    from centernet_keras.models import Detector
+from centernet_keras.models.registry import detector_class, detector_names
 
 
-def build_centernet_detector(num_classes: int, **kwargs) -> Detector:
-    """``build_centernet`` as ``DETECTORS`` calls it (Keras imported on the call)."""
-    from centernet_keras.models.centernet import build_centernet
-
-    return build_centernet(num_classes, **kwargs)
-
-
-def build_pose_detector(num_classes: int, keypoint_spec=None, class_names=None, **kwargs):
-    """``build_centernet_pose`` as ``DETECTORS`` calls it: one class, joints from the data.
-
-    Raises:
-        ValueError: no keypoint spec (the data has no joints) or more than one class.
-    """
-    from centernet_keras.models.pose import build_centernet_pose
-
-    if keypoint_spec is None:
-        raise ValueError(
-            "--detector pose trains on keypoints: give --train-json with a COCO keypoints file "
-            "(person_keypoints_*.json, categories with 'keypoints')"
-        )
-    if num_classes != 1:
-        raise ValueError(
-            f"the pose model finds one class (e.g. person); the data has {num_classes}: "
-            f"{list(class_names or [])[:10]}: pass --classes with the one keypoint class"
-        )
-    return build_centernet_pose(
-        keypoint_spec.num_joints, keypoint_spec=keypoint_spec, class_names=class_names, **kwargs
-    )
-
-
-def build_fcos_detector(
-    num_classes: int,
-    neck_filters: tuple[int, ...] | None = None,
-    head_channels: int | None = None,
-    **kwargs,
-):
-    """``build_fcos`` as ``DETECTORS`` calls it: ``neck_filters`` (``--neck-filters``) is the
-    FPN's one width, ``head_channels`` (``--head-channels``) the width of both stem convs.
-
-    Raises:
-        ValueError: more than one ``neck_filters`` value.
-    """
-    from centernet_keras.models.fcos import build_fcos
-
-    if neck_filters is not None:
-        if len(neck_filters) != 1:
-            raise ValueError(
-                f"FCOS's FPN has one width: pass one --neck-filters value, got {list(neck_filters)}"
-            )
-        kwargs["fpn_channels"] = int(neck_filters[0])
-    if head_channels is not None:
-        kwargs["stem_channels"] = (int(head_channels),) * 2
-    return build_fcos(num_classes, **kwargs)
-
-
-#: The detectors ``train`` builds (``--detector``): name → builder, called as
-#: ``builder(num_classes, backbone=, input_shape=, weights=, class_names=, image_resize=,
-#: **ModelConfig.options())``, and ``keypoint_spec=`` for those in ``KEYPOINT_DETECTORS``.
-DETECTORS: dict[str, Callable[..., Detector]] = {
-    "centernet": build_centernet_detector,
-    "fcos": build_fcos_detector,
-    "pose": build_pose_detector,
-}
-#: The detectors that train on keypoints (``train`` passes them the data's ``KeypointSpec``).
-KEYPOINT_DETECTORS = frozenset({"pose"})
+def __getattr__(name: str) -> Any:
+    """The former names of the detector list, now the registry's (``models.registry``):
+    ``DETECTORS`` (name → builder) and ``KEYPOINT_DETECTORS`` (the names that train on
+    keypoints); derived on use, since they import the detectors (Keras)."""
+    if name == "DETECTORS":
+        return {n: detector_class(n).from_settings for n in detector_names()}
+    if name == "KEYPOINT_DETECTORS":
+        return frozenset(n for n in detector_names() if detector_class(n).keypoint_spec is not None)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -97,7 +39,7 @@ class ModelConfig:
     """The detector to build: the ``model`` section of ``TrainConfig``.
 
     Attributes:
-        detector: one of ``DETECTORS``.
+        detector: a registered detector's name (``models.registry.detector_names()``).
         backbone: a backbone name (``centernet_keras.backbones.BACKBONES``).
         neck: a neck name, or ``None`` for the detector's / backbone's default neck.
         input_size: network input ``(height, width)``, multiples of 32.
@@ -127,9 +69,9 @@ class ModelConfig:
         if self.weights in ("none", "None", ""):
             self.weights = None
         problems = []
-        if self.detector not in DETECTORS:
+        if self.detector not in detector_names():
             problems.append(
-                f"{flag_name('detector')} must be one of {sorted(DETECTORS)}, got {self.detector!r}"
+                f"{flag_name('detector')} must be one of {detector_names()}, got {self.detector!r}"
             )
         if len(self.input_size) != 2 or any(v % 32 for v in self.input_size):
             size = ",".join(str(v) for v in self.input_size)

@@ -13,18 +13,18 @@ from helpers import load_script
 
 from centernet_keras.layers import GroupedConv2D
 from centernet_keras.models import FCOS
-from centernet_keras.training.config import DETECTORS, build_fcos_detector
+from centernet_keras.models.registry import build_detector, detector_class
 
 
 def test_fcos_is_a_detector_and_the_cli_widths_map_onto_fpn_and_stems():
-    assert DETECTORS["fcos"] is build_fcos_detector
-    model = build_fcos_detector(
-        2, backbone="resnet18", input_shape=(64, 64, 3), neck_filters=(16,), head_channels=8
+    assert detector_class("fcos") is FCOS
+    model = build_detector(
+        "fcos", 2, backbone="resnet18", input_shape=(64, 64, 3), neck_filters=(16,), head_channels=8
     )
     assert isinstance(model, FCOS)
     assert (model.fpn_channels, model.stem_channels) == (16, (8, 8))
     with pytest.raises(ValueError, match="one --neck-filters value"):
-        build_fcos_detector(2, backbone="resnet18", input_shape=(64, 64, 3), neck_filters=(16, 8))
+        FCOS.from_settings(2, backbone="resnet18", input_shape=(64, 64, 3), neck_filters=(16, 8))
 
 
 @pytest.mark.slow
