@@ -13,18 +13,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
-import tensorflow as tf
 
-from centernet_keras.backbones.preprocessing import ImagePreprocessing
 from centernet_keras.data.image_io import SkipLog
 from centernet_keras.data.pipeline import (
     PipelineConfig,
     make_dataset,
     nothing_readable_as_error,
 )
-from centernet_keras.keypoints import KeypointSpec
-from centernet_keras.models import Detector
-from centernet_keras.training.artefacts import PICTURES, writer_callbacks
+from centernet_keras.models.detector import Detector
+from centernet_keras.training.artefacts import writer_callbacks
 from centernet_keras.training.callbacks import (
     BEST,
     LAST,
@@ -32,11 +29,8 @@ from centernet_keras.training.callbacks import (
     EpochCommit,
     SkipReportCallback,
     current_lr,
-    read_state,
-    recover,
-    start_fresh,
 )
-from centernet_keras.training.config import DETECTORS, KEYPOINT_DETECTORS, TrainConfig
+from centernet_keras.training.config import TrainConfig
 from centernet_keras.training.data import load_training_data
 from centernet_keras.training.distribute import (
     barrier,
@@ -46,21 +40,47 @@ from centernet_keras.training.distribute import (
     make_strategy,
 )
 from centernet_keras.training.map_callback import MapCallback
-from centernet_keras.training.optimizers import TorchAdam
-from centernet_keras.training.resume import Change, check_resume, run_config
-from centernet_keras.training.resume import warning as resume_warning
-from centernet_keras.training.schedules import (
-    LR_LIMITS,
-    NOMINAL_BATCH,
-    EpochSchedule,
-    scale_lr,
+from centernet_keras.training.model_setup import (
+    build_model,
+    describe_weights,
+    prepare_phase,
+    set_frozen,
+    set_precision,
+)
+from centernet_keras.training.optimizer_setup import (
+    effective_lr,
+    make_optimizer,
+    make_schedule,
+    rebuild_schedule,
+    resumed_offset,
+)
+from centernet_keras.training.run_state import (
+    CONFIG_FILE,
+    RUN_OUTPUTS,
+    TENSORBOARD,
+    nothing_to_resume,
+    resume_state,
+    resumed_changes,
 )
 
+#: Names of the modules split from this one, importable from here as before.
+__all__ = [
+    "CONFIG_FILE",
+    "RUN_OUTPUTS",
+    "TrainResult",
+    "build_model",
+    "describe_weights",
+    "effective_lr",
+    "make_optimizer",
+    "make_schedule",
+    "make_strategy",
+    "nothing_to_resume",
+    "resumed_offset",
+    "set_frozen",
+    "train",
+]
+
 log = logging.getLogger("centernet_keras.training")
-CONFIG_FILE = "config.json"
-TENSORBOARD = "tensorboard"
-#: What a run writes besides its checkpoints, state and log (a new run removes them first).
-RUN_OUTPUTS = (*PICTURES, f"{TENSORBOARD}/**/events.out.tfevents.*")
 
 
 @dataclass
@@ -90,250 +110,12 @@ class TrainResult:
         return text
 
 
-def build_model(
-    config: TrainConfig, class_names: list[str], keypoint_spec: KeypointSpec | None = None
-) -> Detector:
-    """A new detector per ``config.model`` (initialised from its ``model_path`` if set: its
-    weights, and its heads' layout, e.g. the bias-only heads of a converted reference model).
-
-    ``keypoint_spec`` (the data's joints) goes to the detectors that train on keypoints.
-    """
-    settings = config.model
-    extra = {"keypoint_spec": keypoint_spec} if settings.detector in KEYPOINT_DETECTORS else {}
-    source = None
-    if settings.model_path:
-        source = keras.saving.load_model(settings.model_path, compile=False)
-        if getattr(source, "head_batchnorm", None) is not None:  # e.g. converted reference heads
-            extra["head_batchnorm"] = source.head_batchnorm
-    model = DETECTORS[settings.detector](
-        len(class_names),
-        backbone=settings.backbone,
-        input_shape=(*settings.input_size, 3),
-        weights=None if source is not None else settings.weights,  # model_path's win
-        class_names=class_names,
-        image_resize=settings.image_resize,
-        **extra,
-        **settings.options(),
-    )
-    if source is not None:
-        model.set_weights(source.get_weights())
-        # and the inputs its weights expect (a converted reference model's "centernet" mode)
-        for ours, theirs in zip(_preprocessing(model), _preprocessing(source), strict=False):
-            ours.mode = theirs.mode
-        # the whole backbone now holds trained weights: the freeze phase freezes all of it
-        model.pretrained_layers = tuple(x.name for x in model.backbone.layers if x.weights)
-    return model
-
-
-def _preprocessing(model: keras.Model) -> list[ImagePreprocessing]:
-    """The model's ``ImagePreprocessing`` layers, in graph order."""
-    return [x for x in model._flatten_layers() if isinstance(x, ImagePreprocessing)]
-
-
-def set_frozen(model: Detector, frozen: bool) -> int:
-    """Freeze (or unfreeze) exactly the backbone layers that hold pretrained weights.
-
-    Everything built new — necks, heads, a backbone without pretrained weights — stays
-    trainable. Frozen BatchNorm layers run in inference mode (Keras 3).
-
-    Returns:
-        The number of layers frozen.
-    """
-    model.backbone.trainable = True
-    names = set(model.pretrained_layers) if frozen else set()
-    for layer in model.backbone.layers:
-        layer.trainable = layer.name not in names
-    return len(names)
-
-
-def describe_weights(model: keras.Model) -> str:
-    """How many of the model's weights train: e.g. ``84 weights trainable, 0 frozen, 52
-    BatchNorm statistics (moving averages, not trained)``.
-
-    ``frozen`` counts the weights of frozen layers (the freeze phase); the BatchNorm moving
-    means and variances are never trained by the optimizer, whatever the phase.
-    """
-    statistics = {
-        id(v)
-        for layer in model._flatten_layers()
-        if isinstance(layer, keras.layers.BatchNormalization)
-        for v in (layer.moving_mean, layer.moving_variance)
-    }
-    others = [v for v in model.non_trainable_weights if id(v) not in statistics]
-    return (
-        f"{len(model.trainable_weights)} weights trainable, {len(others)} frozen, "
-        f"{len(statistics)} BatchNorm statistics (moving averages, not trained)"
-    )
-
-
-def effective_lr(config: TrainConfig, batch_size: int, warn: bool = True) -> tuple[float, float]:
-    """``(lr, min_lr)`` the optimizer uses at this batch size (scaled if ``scale_lr``).
-
-    With ``warn``, a warning when the scaling's limits changed the requested rate.
-    """
-    lr, min_lr = config.lr, config.resolved_min_lr
-    if not config.scale_lr:
-        return lr, min_lr
-    fit_lr, fit_min = scale_lr(lr, min_lr, batch_size, config.optimizer)
-    linear = batch_size / NOMINAL_BATCH
-    clamped = not math.isclose(fit_lr, lr * linear) or not math.isclose(fit_min, min_lr * linear)
-    if warn and clamped:
-        high, low = LR_LIMITS[config.optimizer]
-        log.warning(
-            "--scale-lr: lr %.3g x batch %d/%d = %.3g is outside the %s limits [%.3g, %.3g] "
-            "and was clamped to %.3g (min_lr %.3g); use --no-scale-lr to train at --lr as given",
-            lr, batch_size, NOMINAL_BATCH, lr * linear, config.optimizer, low, high,
-            fit_lr, fit_min,
-        )  # fmt: skip
-    return fit_lr, fit_min
-
-
-def make_schedule(
-    config: TrainConfig, batch_size: int, steps: int, epoch_offset: float
-) -> EpochSchedule:
-    """The configured LR schedule at ``steps`` per epoch, epoch ``epoch_offset`` at step 0."""
-    lr, min_lr = effective_lr(config, batch_size, warn=False)
-    return EpochSchedule(
-        lr, min_lr, config.epochs, steps, config.lr_schedule, config.warmup_epochs, epoch_offset
-    )
-
-
-def resumed_offset(epoch: int, iterations: int, steps: int) -> float:
-    """The ``epoch_offset`` of a schedule at ``steps`` per epoch that is at ``epoch`` after the
-    optimizer's ``iterations`` steps (a resumed phase whose steps per epoch changed: the LR then
-    follows the run's epochs, not its step count). ``epoch`` when ``iterations`` is 0."""
-    return epoch - iterations / steps
-
-
-def make_optimizer(config: TrainConfig, batch_size: int, steps: int, epoch_offset: int):
-    """Adam (Keras' or torch's update, ``TorchAdam``) or SGD with the configured LR schedule,
-    continuing at ``epoch_offset``."""
-    schedule = make_schedule(config, batch_size, steps, epoch_offset)
-    wd = config.weight_decay or None
-    if config.optimizer == "sgd":
-        return keras.optimizers.SGD(
-            schedule, momentum=config.momentum, nesterov=True, weight_decay=wd
-        )
-    if config.optimizer == "adam_torch":
-        return TorchAdam(schedule, weight_decay=wd)
-    return keras.optimizers.Adam(schedule, weight_decay=wd)
-
-
-def _set_precision(enabled: bool) -> None:
-    if not enabled:
-        keras.mixed_precision.set_global_policy("float32")
-        return
-    gpu = bool(tf.config.list_physical_devices("GPU"))
-    keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "mixed_bfloat16")
-
-
-def nothing_to_resume(save_dir: Path, chief: bool = True) -> str:
-    """The ``--resume`` error for a ``save_dir`` that holds no run (or does not exist)."""
-    shared = "" if chief else " (every worker resumes from the chief's --save-dir: put it "
-    shared += "" if chief else "on storage that all machines share)"
-    return (
-        f"nothing to resume in {save_dir}: no run there (no {CONFIG_FILE}, {LAST} or "
-        f"train_state.json); start the run without --resume{shared}"
-    )
-
-
-def _resume_state(
-    config: TrainConfig, save_dir: Path, resume: bool, chief: bool = True
-) -> dict | None:
-    """Recover ``save_dir`` to its last committed epoch (``--resume``) or clear it (new run).
-
-    The other workers of a multi-worker run (``chief=False``) change nothing: they read the
-    state the chief recovered.
-
-    Raises:
-        FileNotFoundError: ``--resume`` with no run in ``save_dir``.
-        ValueError: the run is finished, or ``epochs`` / ``freeze_epochs`` differ from the
-            run's (its LR schedule and phases were set up for them).
-    """
-    if not resume:
-        if chief:
-            start_fresh(save_dir, RUN_OUTPUTS)
-        return None
-    state = recover(save_dir) if chief else read_state(save_dir)
-    if state is None and (save_dir / CONFIG_FILE).exists():
-        log.warning(
-            "no completed epoch in %s to resume (killed during its first epoch): starting the "
-            "run from the beginning",
-            save_dir,
-        )
-        if chief:
-            start_fresh(save_dir, RUN_OUTPUTS)
-        return None
-    if state is None or not (save_dir / LAST).exists():
-        raise FileNotFoundError(nothing_to_resume(save_dir, chief))
-    spans = {key: state[key] for key in ("epochs", "freeze_epochs") if key in state}
-    if any(value != getattr(config, key) for key, value in spans.items()):
-        # the LR schedule and phases span them: refused as resume.py refuses any such flag
-        check_resume(config, replace(config, **spans), save_dir, state["epoch"])
-    if state["epoch"] >= config.epochs:
-        raise ValueError(
-            f"the run in {save_dir} already finished its {config.epochs} epochs; nothing to "
-            f"resume. To train longer, start a new run from its weights: --model-path "
-            f"{save_dir / LAST} --epochs N --save-dir <new folder>"
-        )
-    return state
-
-
-def _resumed_changes(config: TrainConfig, save_dir: Path, state: dict | None) -> list[Change]:
-    """The settings of a resumed run other than those its last committed epoch trained with
-    that ``resume.check_resume`` accepts (warned about here; refused ones raise
-    ``ResumeSettingsError``). ``[]`` for a new run."""
-    if not state:
-        return []
-    changes = check_resume(config, run_config(state, save_dir / CONFIG_FILE), save_dir,
-                           state["epoch"])  # fmt: skip
-    if changes:
-        log.warning("%s", resume_warning(changes, save_dir))
-    return changes
-
-
-def _rebuild_schedule(model: Detector, config: TrainConfig, start: int, batch: int, steps: int):
-    """The LR schedule of a resumed phase, rebuilt for settings that changed its steps per
-    epoch (or, with ``--scale-lr``, its LR): at epoch ``start`` now, ``steps`` steps per epoch
-    on, so the LR follows the run's epochs. With the steps and LR unchanged it is the saved
-    schedule."""
-    iterations = int(model.optimizer.iterations.numpy())
-    offset = resumed_offset(start, iterations, steps)
-    model.optimizer.learning_rate = make_schedule(config, batch, steps, offset)
-    log.info(
-        "LR schedule of the resumed phase set up again for its settings: %d steps per epoch "
-        "from epoch %d on",
-        steps, start + 1,
-    )  # fmt: skip
-
-
-def _prepare_phase(model: Detector, phase: str, first: int, last: int, batch: int, n: int):
-    """Freeze per phase; log the phase's settings. Warn where defaults change the outcome."""
-    if phase == "freeze":
-        frozen = set_frozen(model, True)
-        if not frozen:
-            log.warning(
-                "the backbone has no pretrained weights (--weights none): freezing random "
-                "weights would train the heads on random features, so the freeze phase "
-                "(epochs %d-%d) trains all layers",
-                first + 1, last,
-            )  # fmt: skip
-    else:
-        set_frozen(model, False)
-    if n < batch:
-        log.warning(
-            "the training set has %d image(s), fewer than the batch size %d: every batch "
-            "repeats images (an epoch is one batch)",
-            n, batch,
-        )  # fmt: skip
-
-
 def _measured(evaluation: MapCallback | None, model: Detector) -> tuple[str, ...]:
     """The metrics ``evaluation`` logs on the epochs it evaluates (``log.csv`` has their
     columns from its first row): box mAP, and a pose model's keypoint AP."""
     if evaluation is None:
         return ()
-    pose = getattr(model, "keypoint_spec", None) is not None
+    pose = model.keypoint_spec is not None
     return ("val_map", *(["val_keypoint_ap"] if pose else []))
 
 
@@ -356,14 +138,14 @@ def train(
     save_dir = Path(config.save_dir)
     if chief:
         save_dir.mkdir(parents=True, exist_ok=True)
-        state = _resume_state(config, save_dir, resume)
-        changes = _resumed_changes(config, save_dir, state)
+        state = resume_state(config, save_dir, resume)
+        changes = resumed_changes(config, save_dir, state)
     barrier(strategy)  # the chief has recovered (or cleared) save_dir
     if not chief:
-        state = _resume_state(config, save_dir, resume, chief=False)
-        changes = _resumed_changes(config, save_dir, state)
+        state = resume_state(config, save_dir, resume, chief=False)
+        changes = resumed_changes(config, save_dir, state)
     keras.utils.set_random_seed(config.seed)
-    _set_precision(config.mixed_precision)
+    set_precision(config.mixed_precision)
     if chief:
         config.save(save_dir / CONFIG_FILE)
 
@@ -381,7 +163,7 @@ def train(
         raise ValueError(
             f"model has {model.num_classes} classes, the data {len(class_names)} ({data.source})"
         )
-    spec = getattr(model, "keypoint_spec", None)
+    spec = model.keypoint_spec
     if spec is not None and spec != data.keypoint_spec:
         raise ValueError(
             f"the model's joints are not the data's ({data.source}): "
@@ -444,10 +226,10 @@ def train(
         continuing = bool(state) and state["phase"] == phase and start > first
         with strategy.scope():
             if not continuing:
-                _prepare_phase(model, phase, first, last, batch, len(train_records))
+                prepare_phase(model, phase, first, last, batch, len(train_records))
                 model.compile(optimizer=make_optimizer(config, batch, steps, first))
             elif changes:  # a resumed phase with other settings (resume.py)
-                _rebuild_schedule(model, config, start, batch, steps)
+                rebuild_schedule(model, config, start, batch, steps)
         lr, min_lr = effective_lr(config, batch)
         log.info(
             "%s phase, epochs %d-%d: batch %d, %d steps/epoch, %s; "
