@@ -1,4 +1,5 @@
-"""Command-line arguments shared by ``predict.py`` and ``get_map.py`` (model and inference)."""
+"""Command-line pieces shared by the commands: the parser, the model, inference and runtime
+flags, the ``Predictor`` they describe, and how errors become exit codes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from centernet_keras.choices import DEFAULT_CALIBRATION_COUNT, QUANTIZATIONS, RUNTIMES
+from centernet_keras.data.classes import class_list_difference, read_classes
 from centernet_keras.decoder_defaults import (
     FCOS_IOU_THRESHOLD,
     KEYPOINT_THRESHOLD,
@@ -18,17 +21,25 @@ from centernet_keras.decoder_defaults import (
 USER_ERRORS = (OSError, ValueError, TypeError)
 
 
-def iou_threshold(value: str) -> float | str | None:
-    """``--iou-threshold``: ``auto``, ``none`` or an IoU in (0, 1] (TF is imported only when
-    used)."""
-    from centernet_keras.inference import parse_iou_threshold
+class UsageError(ValueError):
+    """A command line that asks for what cannot be done, found once the model is loaded (a
+    ``--classes`` file that does not fit it): one line ``error: <message>`` and exit code 2,
+    as argparse reports a flag it refuses (:func:`run_reporting_errors`)."""
 
+
+def iou_threshold(value: str) -> float | str | None:
+    """``--iou-threshold``: ``auto`` (the model's own), ``none`` (→ ``None``) or an IoU in
+    (0, 1]."""
+    word = value.lower()
+    if word in ("auto", "none"):
+        return None if word == "none" else "auto"
     try:
-        return parse_iou_threshold(value)
-    except ValueError:  # argparse would name this function: "invalid iou_threshold value"
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not 'auto', 'none' or an IoU in (0, 1]"
-        ) from None
+        iou = float(value)
+    except ValueError:
+        iou = float("nan")
+    if not 0.0 < iou <= 1.0:  # argparse would name this function: "invalid iou_threshold value"
+        raise argparse.ArgumentTypeError(f"{value!r} is not 'auto', 'none' or an IoU in (0, 1]")
+    return iou
 
 
 def _positive(value: str, what: str) -> int:
@@ -80,10 +91,12 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
         return super()._get_help_string(action)
 
 
-def new_parser(doc: str) -> argparse.ArgumentParser:
+def new_parser(doc: str, prog: str | None = None) -> argparse.ArgumentParser:
     """A parser whose description is the first paragraph of ``doc``, the rest its epilog;
-    ``--help`` shows each option's default."""
+    ``--help`` shows each option's default. ``prog``: the program's name in its messages
+    (default: argparse's, from ``sys.argv[0]``)."""
     return argparse.ArgumentParser(
+        prog=prog,
         description=doc.split("\n\n")[0],
         epilog=doc.split("\n\n", 1)[1],
         formatter_class=HelpFormatter,
@@ -165,8 +178,6 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
 def add_runtime_arguments(parser: argparse.ArgumentParser, several: bool = False) -> None:
     """``--runtime``, ``--quantize``, ``--calibration-images``, ``--calibration-count``
     (``several``: ``--runtime`` takes one or more, as ``centernet benchmark`` compares them)."""
-    from centernet_keras.runtime import DEFAULT_CALIBRATION_COUNT, QUANTIZATIONS, RUNTIMES
-
     parser.add_argument(
         "--runtime",
         choices=RUNTIMES,
@@ -201,12 +212,15 @@ def predictor_from_args(args: argparse.Namespace):
     """The ``Predictor`` that ``--model``, ``--classes`` and the inference arguments describe.
 
     An ``--input-size`` rounded up to a multiple of 32 is reported on stderr (one line).
-    """
-    from centernet_keras.inference import Predictor
 
+    Raises:
+        UsageError: ``--classes`` does not fit the model (:func:`classes_refusal`).
+    """
+    from centernet_keras.inference import Predictor  # Keras/TF: building a parser must not load
+
+    names = read_classes(args.classes) if args.classes else None  # before the model loads
     predictor = Predictor.from_checkpoint(
         args.model,
-        args.classes,
         score_threshold=args.score_threshold,
         iou_threshold=args.iou_threshold,
         max_detections=args.max_detections,
@@ -216,8 +230,13 @@ def predictor_from_args(args: argparse.Namespace):
         letterbox=args.letterbox,
         **runtime_settings(args),
     )
+    if names is not None:
+        refusal = names_refusal(args.classes, names, predictor.model)
+        if refusal:
+            raise UsageError(refusal)
+        predictor.class_names = names
     report_rounded_input_size(args.input_size, predictor.model_hw[0])
-    spec = getattr(predictor.model, "keypoint_spec", None)
+    spec = predictor.model.keypoint_spec
     if args.flip_test and spec is not None and spec.unpaired_sided_joints():
         print(
             f"warning: --flip-test: the model's joints {spec.unpaired_sided_joints()} look "
@@ -228,22 +247,34 @@ def predictor_from_args(args: argparse.Namespace):
     return predictor
 
 
-def classes_refusal(args: argparse.Namespace, predictor) -> str | None:
-    """Why ``--classes`` does not fit the loaded model, else ``None``: a model that saved its
-    class names takes only those names, in that order (other names would relabel every
-    detection, e.g. a model's 'bird' shown as the file's 'car')."""
-    from centernet_keras.data.classes import class_list_difference
-
-    stored = getattr(predictor.model, "class_names", None)
-    if not args.classes or stored is None:
-        return None
-    difference = class_list_difference(predictor.class_names, stored, "--classes", "the model")
+def names_refusal(path: str, names: list[str], model) -> str | None:
+    """Why the class names of ``--classes path`` do not fit ``model``, else ``None``: as many
+    names as the model has classes, and with a model that saved its class names those names in
+    that order (other names would relabel every detection, e.g. a model's 'bird' shown as the
+    file's 'car')."""
+    if len(names) != model.num_classes:
+        return (
+            f"--classes {path} has {len(names)} class names but the model has "
+            f"{model.num_classes} classes: pass the classes file the model was trained with"
+        )
+    stored = getattr(model, "class_names", None)
+    difference = (
+        None if stored is None else class_list_difference(names, stored, "--classes", "the model")
+    )
     if difference is None:
         return None
     return (
-        f"--classes {args.classes} names other classes than the model saved ({difference}): "
+        f"--classes {path} names other classes than the model saved ({difference}): "
         "drop --classes to use the model's own names (it is for models saved without names)"
     )
+
+
+def classes_refusal(args: argparse.Namespace, predictor) -> str | None:
+    """Why ``--classes`` does not fit the model of a ``Predictor`` built with it, else
+    ``None`` (:func:`names_refusal`)."""
+    if not args.classes:
+        return None
+    return names_refusal(args.classes, predictor.class_names, predictor.model)
 
 
 def report_rounded_input_size(size: int | None, used: int) -> None:
@@ -265,13 +296,14 @@ def runtime_settings(args: argparse.Namespace, runtime: str | None = None) -> di
 
 
 def run_reporting_errors(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    """``run(args)``, with a user error (:data:`USER_ERRORS`) printed as one line, exit code 1."""
+    """``run(args)``, with a user error printed as one line ``error: <message>``: exit code 2
+    for a :class:`UsageError` (as argparse's), 1 for the others (:data:`USER_ERRORS`)."""
     try:
         return run(args)
     except USER_ERRORS as err:
         message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
         print(f"error: {message or type(err).__name__}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(err, UsageError) else 1
 
 
 def add_score_threshold_argument(parser: argparse.ArgumentParser, default: float, help: str):

@@ -147,12 +147,40 @@ def test_export_mode_keras(checkpoint, tmp_path) -> None:
     assert result["boxes"].shape == (1, 100, 4)
 
 
-def test_classes_mismatch_exits_with_message(checkpoint, image, tmp_path, capsys) -> None:
+@pytest.mark.parametrize("command", ["predict", "val", "export"])
+def test_a_classes_file_of_another_count_is_a_usage_error(
+    command, checkpoint, image, tmp_path, capsys
+) -> None:
+    """--classes with more names than the model has classes: refused like --classes with other
+    names (exit 2, one line naming --classes), before anything is written; was exit 1."""
+    from importlib import import_module
+
     classes = tmp_path / "classes.txt"
     classes.write_text("cat\ndog\nbird\n")
-    argv = ["--model", str(checkpoint), "--classes", str(classes), "--input", str(image)]
-    assert predict.main(argv) == 1
-    assert "3 class names but the model has 2 classes" in capsys.readouterr().err
+    out = tmp_path / "out"
+    argv = ["--model", str(checkpoint), "--classes", str(classes)]
+    argv += {
+        "predict": ["--input", str(image), "--output", str(out)],
+        "val": ["--annotation-file", str(tmp_path / "lines.txt"), "--output-dir", str(out)],
+        "export": ["--format", "keras", "--output", str(out)],
+    }[command]
+    (tmp_path / "lines.txt").write_text(f"{image} 1,1,5,5,0\n")
+    assert import_module(f"centernet_keras.commands.{command}").main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"error: --classes {classes} has 3 class names but the model has 2 classes: pass the "
+        "classes file the model was trained with"
+    ]
+    assert not out.exists()
+
+
+def test_a_mode_without_input_is_a_usage_error(checkpoint, capsys) -> None:
+    """--mode image without --input: argparse's usage error (exit 2), before the model loads;
+    was exit 1."""
+    with pytest.raises(SystemExit) as exit_:
+        predict.main(["--model", str(checkpoint), "--mode", "image"])
+    assert exit_.value.code == 2
+    assert "error: --mode image needs --input" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

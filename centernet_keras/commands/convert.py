@@ -18,7 +18,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from centernet_keras.cli import HelpFormatter
+from centernet_keras.cli import new_parser
+from centernet_keras.data.annotations import write_annotation_file
+from centernet_keras.data.classes import read_classes
+from centernet_keras.data.coco import read_coco
+from centernet_keras.data.voc import convert_voc
+from centernet_keras.io import atomic_write_text
 
 VOC_DOC = """Prepare a PASCAL VOC dataset for training: split it, write the annotation-line files.
 
@@ -50,18 +55,9 @@ give train.py the keypoints JSON itself (--train-json).
 COCO_FLAGS = {"image_dir": "--images", "class_names": "--classes"}
 
 
-def _parser(doc: str, prog: str | None = None) -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(
-        prog=prog,
-        description=doc.split("\n\n")[0],
-        epilog=doc.split("\n\n", 1)[1],
-        formatter_class=HelpFormatter,
-    )
-
-
 def build_voc_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The flags of ``centernet convert voc`` (and ``voc_annotation.py``)."""
-    parser = _parser(VOC_DOC, prog)
+    parser = new_parser(VOC_DOC, prog)
     parser.add_argument("--voc-root", default="VOCdevkit", help="the VOCdevkit folder")
     parser.add_argument("--year", default="2007", help="uses <voc-root>/VOC<year>")
     parser.add_argument(
@@ -117,7 +113,7 @@ def build_voc_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def build_coco_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The flags of ``centernet convert coco``."""
-    parser = _parser(COCO_DOC, prog)
+    parser = new_parser(COCO_DOC, prog)
     parser.add_argument("--json", required=True, help="COCO instances or person_keypoints file")
     parser.add_argument(
         "--images", required=True, help="folder the JSON's file_name entries are relative to"
@@ -161,10 +157,6 @@ def _add_max_messages(parser: argparse.ArgumentParser) -> None:
 def voc_main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """``centernet convert voc`` / ``voc_annotation.py``: split, convert, print the report."""
     args = build_voc_parser(prog).parse_args(argv)
-
-    from centernet_keras.data.classes import read_classes
-    from centernet_keras.data.voc import convert_voc
-
     try:
         class_names = read_classes(args.classes)
         report = convert_voc(
@@ -189,12 +181,6 @@ def voc_main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 def coco_main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """``centernet convert coco``: read the JSON (problems counted), write lines and classes."""
     args = build_coco_parser(prog).parse_args(argv)
-
-    from centernet_keras.data.annotations import write_annotation_file
-    from centernet_keras.data.classes import read_classes
-    from centernet_keras.data.coco import read_coco
-    from centernet_keras.io import atomic_write_text
-
     output = Path(args.output) if args.output else Path(f"{Path(args.json).stem}.txt")
     classes_output = (
         Path(args.classes_output)

@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from centernet_keras.cli import (  # quiets TensorFlow's start-up log (centernet_keras.startup)
@@ -30,13 +31,13 @@ from centernet_keras.cli import (  # quiets TensorFlow's start-up log (centernet
     add_model_arguments,
     add_runtime_arguments,
     add_score_threshold_argument,
-    classes_refusal,
     new_parser,
     predictor_from_args,
     run_reporting_errors,
 )
 from centernet_keras.commands.export import DEFAULT_DIR, export_from_args
 from centernet_keras.export import FORMATS
+from centernet_keras.io import atomic_write_text
 
 MODES = ("image", "dir", "video", "fps", "heatmap", "export")
 
@@ -176,17 +177,9 @@ def _print_counts(counts, class_names) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch one mode (each a single library call)."""
-    from collections import Counter
+    from centernet_keras import visualize  # Keras/TF: --help must not load them
 
-    from centernet_keras import visualize
-
-    if args.mode != "export" and not args.input:
-        raise SystemExit(f"error: --mode {args.mode} needs --input")
-    predictor = predictor_from_args(args)
-    refusal = classes_refusal(args, predictor)
-    if refusal:  # other names would relabel every detection
-        print(f"error: {refusal}", file=sys.stderr)
-        return 2
+    predictor = predictor_from_args(args)  # --classes checked: other names would relabel
     names = predictor.class_names
     spec = visualize.keypoint_spec_of(predictor)
     if args.no_boxes and spec is None:
@@ -247,8 +240,6 @@ def run(args: argparse.Namespace) -> int:
         export_from_args(args, predictor)
     json_out = _json_output(args)
     if json_out is not None:
-        from centernet_keras.io import atomic_write_text
-
         atomic_write_text(json_out, json.dumps(results))
         print(f"{len(results)} detection(s) written to {json_out} (COCO results format)")
     return 0
@@ -257,6 +248,8 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.mode != "export" and not args.input:
+        parser.error(f"--mode {args.mode} needs --input")
     if args.mode == "export" and args.flip_test:
         parser.error(
             "--flip-test is not exported: exported models run the plain forward pass "

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 
@@ -32,11 +33,14 @@ from centernet_keras.cli import (
     add_model_arguments,
     add_runtime_arguments,
     add_score_threshold_argument,
-    classes_refusal,
     new_parser,
     predictor_from_args,
     run_reporting_errors,
 )
+from centernet_keras.data.annotations import read_annotation_file
+from centernet_keras.data.classes import class_list_difference, read_classes
+from centernet_keras.data.coco import align_joints
+from centernet_keras.data.coco_format import CocoFormatError, load_coco_json
 
 #: Above this, a score threshold cuts the precision–recall curve short and lowers mAP.
 SCORE_THRESHOLD_WARNING = 0.05
@@ -114,11 +118,6 @@ def annotation_classes_refusal(args: argparse.Namespace, predictor) -> str | Non
     """
     if args.annotation_file is None:
         return None
-    from pathlib import Path
-
-    from centernet_keras.data.annotations import read_annotation_file
-    from centernet_keras.data.classes import class_list_difference, read_classes
-
     path = Path(args.annotation_file)
     written = path.with_name(f"{path.stem}_classes.txt")
     stored = getattr(predictor.model, "class_names", None)
@@ -154,8 +153,6 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     if args.coco_json is not None:
-        from centernet_keras.data.coco_format import CocoFormatError, load_coco_json
-
         if args.image_dir is None:  # before the model loads
             print("error: --coco-json needs --image-dir (its image folder)", file=sys.stderr)
             return 2
@@ -174,14 +171,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    from centernet_keras.evaluation.runner import evaluate_split, load_split
+    from centernet_keras.evaluation import runner  # Keras/TF: --help must not load them
 
-    predictor = predictor_from_args(args)
-    refusal = classes_refusal(args, predictor) or annotation_classes_refusal(args, predictor)
+    predictor = predictor_from_args(args)  # --classes checked
+    refusal = annotation_classes_refusal(args, predictor)
     if refusal:  # the class ids would be scored as other classes
         print(f"error: {refusal}", file=sys.stderr)
         return 2
-    records, problems = load_split(
+    records, problems = runner.load_split(
         predictor.class_names,
         annotation_file=args.annotation_file,
         voc_root=args.voc_root,
@@ -194,15 +191,12 @@ def run(args: argparse.Namespace) -> int:
     )
     pose = getattr(getattr(predictor, "model", None), "keypoint_spec", None)
     spec = getattr(records[0], "keypoint_spec", None)
-    if pose is not None and spec is not None:
-        from centernet_keras.data.coco import align_joints
-
-        if align_joints(records, pose.names, args.coco_json):
-            print(
-                f"note: {args.coco_json}: its joints are listed in another order than the "
-                "model's: matched by name",
-                file=sys.stderr,
-            )
+    if pose is not None and spec is not None and align_joints(records, pose.names, args.coco_json):
+        print(
+            f"note: {args.coco_json}: its joints are listed in another order than the model's: "
+            "matched by name",
+            file=sys.stderr,
+        )
     metrics = args.metrics or ["voc07", "voc", "coco"] + (
         ["keypoints"] if pose is not None and spec is not None else []
     )
@@ -220,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
         **predictor.settings(),  # runtime, INT8, input size, flip test, thresholds, decoder
         "split_problems": problems,
     }
-    summary, table, failures = evaluate_split(
+    summary, table, failures = runner.evaluate_split(
         predictor,
         records,
         predictor.class_names,
