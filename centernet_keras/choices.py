@@ -1,10 +1,10 @@
 """The names a setting accepts, as plain data: configs check them and the command lines list
 them without importing Keras or TensorFlow (``--help`` prints before either loads).
 
-``OPTIMIZERS``, ``STRATEGIES`` and ``BACKBONE_ALIASES`` are defined here (the modules that build
-them import these). ``BACKBONE_NAMES`` and ``NECK_NAMES`` are the keys of the registries that
-build them, ``backbones.BACKBONES`` and ``necks.NECKS``, which import Keras;
-``tests/test_cli_help.py`` checks that they agree.
+``OPTIMIZERS``, ``STRATEGIES``, ``BACKBONE_ALIASES`` and the runtime and export names are
+defined here (the modules that build them import these). ``BACKBONE_NAMES`` and ``NECK_NAMES``
+are the keys of the registries that build them, ``backbones.BACKBONES`` and ``necks.NECKS``,
+which import Keras; ``tests/test_cli_help.py`` checks that they agree.
 """
 
 from __future__ import annotations
@@ -32,3 +32,18 @@ BACKBONE_NAMES = (
 )
 #: The keys of ``necks.NECKS``.
 NECK_NAMES = ("deconv", "dla_up", "dla_up_plain", "fpn", "skip")
+#: ``--runtime`` names (``engines.ENGINES``): TensorFlow, or the model as an ONNX Runtime graph.
+RUNTIMES = ("keras", "onnxruntime")
+#: ``--quantize`` names (``engines.onnx``).
+QUANTIZATIONS = ("int8",)
+#: ``--calibration-count``'s default: INT8 calibration images used.
+DEFAULT_CALIBRATION_COUNT = 100
+#: ``--format`` names of ``centernet export`` (``export.export_model``).
+EXPORT_FORMATS = ("keras", "saved_model", "tflite", "onnx")
+#: What ``predict.py --mode export`` appends to the model's file stem, per format.
+EXPORT_SUFFIXES = {
+    "keras": ".keras",
+    "saved_model": "_saved_model",
+    "tflite": ".tflite",
+    "onnx": ".onnx",
+}

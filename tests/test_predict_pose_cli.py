@@ -16,7 +16,7 @@ from centernet_keras.detections import Detections
 from centernet_keras.inference import Predictor
 from centernet_keras.keypoints import COCO_KEYPOINT_NAMES
 from centernet_keras.visualize import class_color, heatmap_overlay
-from centernet_keras.visualize_pose import CENTRE_COLOR, LEFT_COLOR, RIGHT_COLOR
+from centernet_keras.visualize.pose import CENTRE_COLOR, LEFT_COLOR, RIGHT_COLOR
 
 predict = load_script("predict.py")
 GRAY = (128, 128, 128)

@@ -204,7 +204,7 @@ def test_video_fps_leaves_out_the_one_time_setup(tmp_path, monkeypatch) -> None:
     """A detector whose first call takes 1 s (an ONNX graph build, a TF trace) and later calls
     ~1 ms: the first frame is detected once untimed, so neither the FPS drawn on any frame nor
     the reported one counts that second (4 frames would otherwise give at most 4 FPS)."""
-    from centernet_keras import visualize
+    from centernet_keras.visualize import annotate
 
     calls, drawn = [], []
 
@@ -214,13 +214,13 @@ def test_video_fps_leaves_out_the_one_time_setup(tmp_path, monkeypatch) -> None:
             time.sleep(1.0)
         return stub_detector(image)
 
-    real_draw_fps = visualize.draw_fps
+    real_draw_fps = annotate.draw_fps
 
     def spy(image, fps):
         drawn.append(fps)
         return real_draw_fps(image, fps)
 
-    monkeypatch.setattr(visualize, "draw_fps", spy)
+    monkeypatch.setattr(annotate, "draw_fps", spy)
     _write_video(tmp_path / "in.mp4")
     report = annotate_video(slow_first, str(tmp_path / "in.mp4"), tmp_path / "out.mp4")
     assert report.frames == 4 and len(calls) == 5  # the warm-up call, then every frame

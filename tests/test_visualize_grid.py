@@ -6,8 +6,8 @@ import pytest
 from centernet_keras.detections import Detections
 from centernet_keras.keypoints import KeypointSpec
 from centernet_keras.visualize import class_color, drawer
-from centernet_keras.visualize_grid import GRID_BACKGROUND, detections_to_tile, prediction_grid
-from centernet_keras.visualize_pose import CENTRE_COLOR
+from centernet_keras.visualize.grid import GRID_BACKGROUND, detections_to_tile, prediction_grid
+from centernet_keras.visualize.pose import CENTRE_COLOR
 
 
 def _boxes(boxes, classes, hw):

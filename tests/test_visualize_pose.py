@@ -7,7 +7,7 @@ from PIL import Image
 from centernet_keras.detections import Detections
 from centernet_keras.keypoints import KeypointSpec
 from centernet_keras.visualize import draw_detections, drawer
-from centernet_keras.visualize_pose import (
+from centernet_keras.visualize.pose import (
     CENTRE_COLOR,
     LEFT_COLOR,
     RIGHT_COLOR,

@@ -10,6 +10,8 @@ path); arrays and PIL images given to ``Predictor`` go through the same ``to_rgb
   it); ``read_image_size`` gives the size in that displayed frame without decoding the pixels.
 
 Unreadable files raise ``ImageReadError``; ``safe_read_image`` logs and counts them instead.
+``load_image`` takes any of the inputs a ``Predictor`` accepts (``ImageInput``: a path, a PIL
+image or an array); ``IMAGE_SUFFIXES`` are the file suffixes taken for images in a folder.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from PIL import Image, ImageOps
 
 log = logging.getLogger("centernet_keras.data")
 
+#: Suffixes (lowercase; compare ``path.suffix.lower()``) of the files taken for images in a
+#: folder: ``predict --mode dir``, INT8 calibration folders.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm")
+#: An image as ``Predictor`` and ``load_image`` take it: a file path, a PIL image or an array.
+ImageInput = str | os.PathLike | Image.Image | np.ndarray
 EXIF_ORIENTATION = 0x0112
 #: EXIF orientations whose displayed image is the stored one transposed (width ↔ height).
 TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
@@ -128,6 +135,26 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
         arr = np.clip(np.asarray(image).astype(np.int64), 0, 65535).astype(np.uint16)
         return to_rgb8(arr)
     return np.asarray(image.convert("RGB"))
+
+
+def load_image(image: ImageInput) -> np.ndarray:
+    """Any supported image → ``[H, W, 3]`` uint8 RGB, by the training pipeline's reader.
+
+    A path is read by ``read_image_rgb`` (the pipeline's reader: same pixels); a PIL image or
+    an array is converted by the same rule (``to_rgb8``): grayscale becomes three channels, an
+    alpha channel is dropped, 16-bit values keep their high byte (``>> 8``); paths and PIL
+    images are EXIF-transposed. Arrays are taken as RGB (convert OpenCV's BGR first) with
+    shape ``[H, W]``, ``[H, W, 1]``, ``[H, W, 3]`` or ``[H, W, 4]``; float arrays as 0–255.
+
+    Raises:
+        ValueError: an array of another shape.
+        OSError: a file that is missing or not a decodable image (``ImageReadError``).
+    """
+    if isinstance(image, str | os.PathLike):
+        return read_image_rgb(image)
+    if isinstance(image, Image.Image):
+        return pil_to_rgb(image)
+    return to_rgb8(image)
 
 
 @dataclass

@@ -25,10 +25,10 @@ from centernet_keras.data.voc_splits import (
     split_voc,
     write_splits,
 )
-from centernet_keras.data.voc_xml import IMAGE_SUFFIXES, find_image, parse_voc_xml
+from centernet_keras.data.voc_xml import FIND_IMAGE_SUFFIXES, find_image, parse_voc_xml
 
 __all__ = [
-    "IMAGE_SUFFIXES",
+    "FIND_IMAGE_SUFFIXES",
     "SPLITS",
     "convert_voc",
     "find_image",

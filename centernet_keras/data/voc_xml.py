@@ -27,7 +27,11 @@ from centernet_keras.data.problems import Problem, check_box, read_image_size, s
 from centernet_keras.data.xml_text import read_xml
 from centernet_keras.text import quote, shorten
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".JPG", ".JPEG", ".PNG", ".BMP")
+#: The suffixes ``find_image`` appends to an annotation's stem, in this order: exact file names
+#: (a case-sensitive file system holds ``a.JPG``, not ``a.jpg``) of the formats VOC-style
+#: datasets use. Not ``image_io.IMAGE_SUFFIXES`` (lowercase, compared case-insensitively, the
+#: wider set a folder of images to detect may hold): a dataset converts to the same images.
+FIND_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".JPG", ".JPEG", ".PNG", ".BMP")
 #: The children of ``<bndbox>``, in the order of a box ``[x1, y1, x2, y2]``.
 _COORDINATES = ("xmin", "ymin", "xmax", "ymax")
 
@@ -59,7 +63,7 @@ def find_image(image_dir: str | os.PathLike, stem: str, filename: str | None = N
     names = [f"{stem}.jpg"]
     if filename and filename.strip():
         names.append(Path(filename.strip().replace("\\", "/")).name)
-    names += [stem + suffix for suffix in IMAGE_SUFFIXES]
+    names += [stem + suffix for suffix in FIND_IMAGE_SUFFIXES]
     for name in names:
         if is_file(image_dir / name):
             return image_dir / name

@@ -34,8 +34,7 @@ from centernet_keras.evaluation.plots import plot_confusion_matrix
 from centernet_keras.io import atomic_path, atomic_write_text
 from centernet_keras.training.callbacks import LOG, _read_log
 from centernet_keras.training.map_callback import MapCallback, ValidationRun, run_validation
-from centernet_keras.visualize import drawer
-from centernet_keras.visualize_grid import prediction_grid
+from centernet_keras.visualize import drawer, prediction_grid
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -223,7 +223,7 @@ def test_pose_model_pictures(tmp_path):
 
     from centernet_keras.data.coco import read_coco
     from centernet_keras.data.synthetic_pose import generate_pose_dataset
-    from centernet_keras.visualize_pose import LEFT_COLOR, RIGHT_COLOR
+    from centernet_keras.visualize.pose import LEFT_COLOR, RIGHT_COLOR
 
     paths = generate_pose_dataset(tmp_path / "data", num_images=4, seed=5, val_fraction=0.5)
     records, _, _ = read_coco(paths["val"], paths["images"])

@@ -1,6 +1,6 @@
 """A grid of images with their drawn detections (e.g. ``val_predictions.jpg`` of a training run).
 
-Each image is letterboxed into a square tile of a fixed size (``inference.fit_to_input``, gray
+Each image is letterboxed into a square tile of a fixed size (``preprocess.fit_to_input``, gray
 padding), its detections mapped the same way (``boxes.boxes_to_input``,
 ``boxes.points_to_input``), then drawn there by a ``visualize.drawer`` (boxes and labels, or a
 pose model's skeletons), so lines and labels have the same size in every tile.
@@ -17,7 +17,7 @@ from PIL import Image
 
 from centernet_keras.boxes import boxes_to_input, points_to_input
 from centernet_keras.detections import Detections
-from centernet_keras.inference import fit_to_input
+from centernet_keras.preprocess import fit_to_input
 
 #: Colour of the lines between tiles and of empty tiles.
 GRID_BACKGROUND = (32, 32, 32)

@@ -2,8 +2,8 @@
 
 ``draw_skeletons`` takes an RGB image (``[H, W, 3]`` uint8 array or PIL image) and the
 ``Detections`` of a pose model (``keypoints`` in the image's pixels) and returns a new PIL
-image. Boxes and their labels are those of ``visualize.draw_detections``; ``visualize``'s
-annotate functions call this module for detections that carry joints.
+image. Boxes and their labels are those of ``visualize.draw.draw_detections``; the annotate
+functions (``visualize.annotate.drawer``) call this module for detections that carry joints.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from centernet_keras.decoding.pose import KEYPOINT_THRESHOLD
+from centernet_keras.decoder_defaults import KEYPOINT_THRESHOLD
 from centernet_keras.keypoints import KeypointSpec, split_side
-from centernet_keras.visualize import _to_pil, draw_detections
+from centernet_keras.visualize.draw import draw_detections, to_pil
 
 #: Limb and joint colours (RGB) by body side (``joint_side``): left / right / others.
 LEFT_COLOR = (0, 200, 0)
@@ -69,7 +69,7 @@ def draw_skeletons(
     Raises:
         ValueError: the detections have a joint count other than the spec's.
     """
-    canvas = draw_detections(image, detections) if draw_boxes else _to_pil(image)
+    canvas = draw_detections(image, detections) if draw_boxes else to_pil(image)
     if detections.keypoints is None or len(detections) == 0:
         return canvas
     joints = np.asarray(detections.keypoints, np.float64)
