@@ -2,7 +2,8 @@
 
 A ``DetectorCase`` says how to build a tiny detector and one training batch for it; the contract
 (``tests/test_detector_contract.py``) runs every case in ``CASES`` through the same checks. A new
-detector joins by adding its case to ``CASES``.
+detector joins by adding its case to ``CASES`` (``TOY``: one defined only in the tests,
+``tests/toy_detector``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from toy_detector import build_center_point
 
 from centernet_keras.locations import fcos_level_shapes
 from centernet_keras.models import Detector, build_centernet, build_fcos
@@ -60,6 +62,27 @@ def tiny_fcos(input_shape=(64, 64, 3), **kwargs) -> Detector:
     deltas.kernel.assign(deltas.kernel * 3.0)
     deltas.bias.assign(np.array([1.0, 1.5, 1.2, 0.8], np.float32))
     return model
+
+
+def tiny_toy(input_shape=(64, 64, 3), **kwargs) -> Detector:
+    """The tests' toy detector (``toy_detector``: 3 classes) with spread-out scores and boxes of
+    2 x 3 cells (16 x 24 input pixels)."""
+    model = build_center_point(3, input_shape=input_shape, class_names=CLASSES, **kwargs)
+    heat = model.get_layer("heatmap")
+    heat.kernel.assign(heat.kernel * 30.0)
+    heat.bias.assign(np.zeros(3, np.float32))
+    size = model.get_layer("size")
+    size.kernel.assign(size.kernel * 0.01)
+    size.bias.assign(np.array([2.0, 3.0], np.float32))
+    return model
+
+
+def toy_probe(raw: dict, rng: np.random.Generator) -> dict:
+    """Toy decoder input without ties."""
+    return {
+        "heatmap": rng.normal(-2.0, 2.0, raw["heatmap"].shape).astype("float32"),
+        "size": rng.uniform(1, 4, raw["size"].shape).astype("float32"),
+    }
 
 
 def fcos_probe(raw: dict, rng: np.random.Generator) -> dict:
@@ -218,4 +241,31 @@ FCOS = DetectorCase(
     backend_variants={"regnetx_400mf": {"backbone": "regnetx_400mf", "group_norm": False}},
 )
 
-CASES = [CENTERNET, CENTERNET_POSE, FCOS]
+TOY = DetectorCase(
+    name="toy",
+    build=tiny_toy,
+    batch=box_batch,
+    probe=toy_probe,
+    export_settings={"score_threshold": 0.15, "max_detections": 20, "iou_threshold": 0.5},
+    backend_variants={},
+)
+
+CASES = [CENTERNET, CENTERNET_POSE, FCOS, TOY]
+
+
+def assert_same_detections(got: dict, want: dict, extra: tuple[str, ...] = ()) -> None:
+    """Same count per image; each detection found with the same class, score and box (and the
+    same ``extra`` per-detection outputs, e.g. keypoints)."""
+    np.testing.assert_array_equal(got["num_detections"], want["num_detections"])
+    for b, n in enumerate(want["num_detections"]):
+        assert np.all(got["classes"][b, n:] == -1)
+        for i in range(n):
+            match = (
+                (got["classes"][b, :n] == want["classes"][b, i])
+                & (np.abs(got["scores"][b, :n] - want["scores"][b, i]) < 1e-5)
+                & np.all(np.abs(got["boxes"][b, :n] - want["boxes"][b, i]) < 1e-3, axis=-1)
+            )
+            assert match.any(), f"image {b}: detection {i} not found"
+            j = int(np.argmax(match))
+            for key in extra:
+                np.testing.assert_allclose(got[key][b, j], want[key][b, i], atol=1e-3, err_msg=key)

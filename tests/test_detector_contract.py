@@ -15,7 +15,8 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-from detector_cases import CASES, mirror_maps
+from detector_cases import CASES, assert_same_detections, mirror_maps
+from helpers import ROOT
 
 from centernet_keras.export import export_model, exported_name, load_exported
 
@@ -48,24 +49,6 @@ def expected(case, model, images):
     decoded = {k: np.asarray(v) for k, v in decoder(model.activate(raw)).items()}
     assert decoded["num_detections"].min() >= 3  # the comparison has something to compare
     return {**decoded, **{exported_name(k, decoded): v for k, v in raw.items()}}
-
-
-def assert_same_detections(got: dict, want: dict, extra: tuple[str, ...] = ()) -> None:
-    """Same count per image; each detection found with the same class, score and box (and the
-    same ``extra`` per-detection outputs, e.g. keypoints)."""
-    np.testing.assert_array_equal(got["num_detections"], want["num_detections"])
-    for b, n in enumerate(want["num_detections"]):
-        assert np.all(got["classes"][b, n:] == -1)
-        for i in range(n):
-            match = (
-                (got["classes"][b, :n] == want["classes"][b, i])
-                & (np.abs(got["scores"][b, :n] - want["scores"][b, i]) < 1e-5)
-                & np.all(np.abs(got["boxes"][b, :n] - want["boxes"][b, i]) < 1e-3, axis=-1)
-            )
-            assert match.any(), f"image {b}: detection {i} not found"
-            j = int(np.argmax(match))
-            for key in extra:
-                np.testing.assert_allclose(got[key][b, j], want[key][b, i], atol=1e-3, err_msg=key)
 
 
 def test_outputs_and_named_loss_terms(case, model):
@@ -152,7 +135,7 @@ BACKEND_SIDE = textwrap.dedent(
     import keras
     import numpy as np
     assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
-    import centernet_keras.models  # registers the custom objects
+    import detector_cases  # registers every case's detector: the package's and the tests' own
 
     for arg in sys.argv[2:]:  # paths; "+path": also the compiled steps
         name = arg.lstrip("+")
@@ -212,6 +195,7 @@ def _assert_backend_matches(backend: str, variants: dict, tmp_path, env: dict | 
     ``fit`` step logs (training mode, against TensorFlow's)."""
     expected = {n: _tensorflow_side(c, v, tmp_path / n) for n, (c, v, _) in variants.items()}
     env = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": "", **(env or {})}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])
     paths = [("+" if steps else "") + str(tmp_path / n) for n, (*_, steps) in variants.items()]
     cmd = [sys.executable, "-c", BACKEND_SIDE, backend, *paths]
     subprocess.run(cmd, env=env, check=True, timeout=600)
