@@ -16,6 +16,7 @@ loading TensorFlow, and Keras loads (with the objects registered) on first use o
 package.
 """
 
+import importlib
 from typing import Any
 
 from centernet_keras.startup import help_requested, quiet_tensorflow_startup
@@ -27,9 +28,9 @@ def _load() -> None:
     training checkpoints refer to: ``keras.saving.load_model`` of a ``last.keras`` needs them).
     """
     quiet_tensorflow_startup()  # before anything imports Keras or TensorFlow
-    # lazy: a --help process never calls this, so it prints before Keras loads
-    from centernet_keras import boxes, decoding, keypoints, locations, losses, models
-    from centernet_keras.training import optimizers, schedules  # noqa: F401  (registrations)
+    # lazy, both: a --help process never calls this, so it prints before Keras loads
+    from centernet_keras import boxes, decoding, keypoints, locations, losses, models  # lazy
+    from centernet_keras.training import optimizers, schedules  # noqa: F401  lazy; registrations
 
     models.registry.import_builtin_detectors()
     for module in (boxes, decoding, keypoints, locations, losses, models):
@@ -51,10 +52,8 @@ def __getattr__(name: str) -> Any:
     if name in __all__ and name not in _LAZY:  # not loaded yet: a --help process
         _load()
         return globals()[name]
-    if name in _LAZY:
-        from centernet_keras import targets  # lazy: TF ops; the models run on JAX / torch too
-
-        return getattr(targets, name)
+    if name in _LAZY:  # TF ops, imported on first use: the models run on JAX / torch too
+        return getattr(importlib.import_module("centernet_keras.targets"), name)
     raise AttributeError(f"module 'centernet_keras' has no attribute {name!r}")
 
 

@@ -158,7 +158,7 @@ class CenterNetPose(Detector):
     def target_encoder(self, max_objects: int) -> Callable[..., dict]:
         import tensorflow as tf  # TF ops: only where targets are made
 
-        from centernet_keras.targets import encode_pose_targets
+        from centernet_keras.targets import encode_pose_targets  # TF ops: only for targets
 
         num_joints = self.keypoint_spec.num_joints
 
