@@ -27,7 +27,7 @@ The batch size is dynamic; height and width are fixed to the model's input size 
 with a dynamic size, to ``input_size``, default 512×512).
 
 Boxes are in network-input pixels: map them back with ``boxes_to_original`` and the
-letterbox/resize the images were prepared with (``inference.fit_to_input``).
+letterbox/resize the images were prepared with (``preprocess.fit_to_input``).
 """
 
 from __future__ import annotations
@@ -45,15 +45,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from centernet_keras.choices import EXPORT_FORMATS as FORMATS
+from centernet_keras.choices import EXPORT_SUFFIXES as SUFFIXES  # noqa: F401  (former home)
 from centernet_keras.io import atomic_path
+from centernet_keras.models.registry import import_builtin_detectors
 
 if TYPE_CHECKING:  # keras and TF load on first use: predict.py --help stays fast
-    from centernet_keras.decoding.layers import Decoder
+    from centernet_keras.decoding import Decoder
     from centernet_keras.models.detector import Detector
 
-FORMATS = ("keras", "saved_model", "tflite", "onnx")
-#: What ``predict.py --mode export`` appends to the model's file stem, per format.
-SUFFIXES = {"keras": ".keras", "saved_model": "_saved_model", "tflite": ".tflite", "onnx": ".onnx"}
 ONNX_OPSET = 17
 
 
@@ -298,8 +298,7 @@ def _load_keras(path: Path) -> Callable:
     import keras
     import tensorflow as tf
 
-    import centernet_keras  # noqa: F401  (registers the custom objects)
-
+    import_builtin_detectors()  # their classes registered with Keras: the file names one
     model = keras.saving.load_model(os.fspath(path), safe_mode=True)
     fn = tf.function(serving_function(model))
     return lambda images: {k: np.asarray(v) for k, v in fn(images).items()}

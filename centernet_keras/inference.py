@@ -1,106 +1,64 @@
 """Single-image detection: ``Predictor`` (image of any size/mode → boxes, and a pose model's
 joints, in original pixels).
 
-``Predictor(image)`` loads the image (path, PIL image or array; grayscale, RGBA, EXIF-rotated),
-fits it to the network input by letterbox (gray 128 padding, the ``letterbox_params`` geometry)
-or plain resize, per the model's ``image_resize``; runs a traced ``tf.function`` of forward +
-decode (built once per input shape: ``model.predict`` has a per-call overhead, see DESIGN.md),
-and maps the boxes (and joints) back to the original image.
+``Predictor(image)`` is three steps, as torchvision's detectors are:
+
+1. preprocess (``preprocess.ImageTransform``): load the image (path, PIL image or array;
+   grayscale, RGBA, EXIF-rotated) and fit it to the network input by letterbox (gray 128
+   padding, the ``letterbox_params`` geometry) or plain resize, per the model's
+   ``image_resize``;
+2. the engine (``engines``, chosen once by ``runtime``): the network and its decoder, e.g. a
+   traced ``tf.function`` of forward + decode (``KerasEngine``: built once per input shape,
+   ``model.predict`` has a per-call overhead, see DESIGN.md) or an ONNX Runtime graph
+   (``OnnxEngine``);
+3. postprocess (``ImageTransform.postprocess``): the boxes (and joints) mapped back to the
+   original image.
+
+``load_image``, ``ImageInput`` (``data.image_io``), ``fit_to_input``, ``input_size_for``,
+``PAD_VALUE`` and ``DEFAULT_INPUT_SIDE`` (``preprocess``) are still importable from here.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 
-import cv2
 import keras
 import numpy as np
-from PIL import Image
 
-from centernet_keras.boxes import (
-    LETTERBOX_FILL,
-    boxes_to_original,
-    letterbox_params,
-    points_to_original,
-)
-from centernet_keras.data.image_io import pil_to_rgb, read_image_rgb, to_rgb8
-from centernet_keras.decoding.layers import Decoder
+from centernet_keras.choices import DEFAULT_CALIBRATION_COUNT
+from centernet_keras.data.classes import read_classes
+from centernet_keras.data.image_io import ImageInput, load_image
+from centernet_keras.decoding import Decoder
 from centernet_keras.detections import Detections
+from centernet_keras.engines import ENGINES, Engine, RuntimeOptions, decoder_settings
 from centernet_keras.models.detector import Detector
+from centernet_keras.models.registry import import_builtin_detectors
+from centernet_keras.preprocess import (
+    DEFAULT_INPUT_SIDE,
+    PAD_VALUE,
+    ImageTransform,
+    fit_to_input,
+    input_size_for,
+    requested_input_size,
+)
 from centernet_keras.timing import interleaved_stages
 
-ImageInput = str | os.PathLike | Image.Image | np.ndarray
-PAD_VALUE = LETTERBOX_FILL  # gray letterbox padding, as in the tf.data pipeline
-DEFAULT_INPUT_SIDE = 512  # longest input side for models with a dynamic input size
-
-
-def load_image(image: ImageInput) -> np.ndarray:
-    """Any supported image → ``[H, W, 3]`` uint8 RGB, by the training pipeline's reader.
-
-    A path is read by ``data.image_io.read_image_rgb`` (the pipeline's reader: same pixels);
-    a PIL image or an array is converted by the same rule (``image_io.to_rgb8``): grayscale
-    becomes three channels, an alpha channel is dropped, 16-bit values keep their high byte
-    (``>> 8``); paths and PIL images are EXIF-transposed. Arrays are taken as RGB (convert
-    OpenCV's BGR first) with shape ``[H, W]``, ``[H, W, 1]``, ``[H, W, 3]`` or ``[H, W, 4]``;
-    float arrays as 0–255.
-
-    Raises:
-        ValueError: an array of another shape.
-        OSError: a file that is missing or not a decodable image (``ImageReadError``).
-    """
-    if isinstance(image, str | os.PathLike):
-        return read_image_rgb(image)
-    if isinstance(image, Image.Image):
-        return pil_to_rgb(image)
-    return to_rgb8(image)
-
-
-def fit_to_input(image: np.ndarray, input_hw: Sequence[int], letterbox: bool) -> np.ndarray:
-    """Resize an RGB image to the network input, letterboxed or stretched.
-
-    The validation transform of the ``tf.data`` pipeline (``data.augment.warp_image``), up
-    to the rounding of this uint8 canvas: bilinear, pixel-centre aligned
-    (``cv2.INTER_LINEAR``; edge pixels repeated when upscaling). Letterbox: resize to
-    ``(new_w, new_h)`` of ``letterbox_params`` (the placement the pipeline and
-    ``boxes_to_original`` use) and paste at ``(pad_x, pad_y)`` on a gray (``PAD_VALUE``)
-    canvas.
-
-    Args:
-        image: ``[h, w, 3]`` uint8 RGB.
-        input_hw: network input ``(H, W)``.
-        letterbox: keep the aspect ratio and pad, or stretch.
-
-    Returns:
-        ``[H, W, 3]`` uint8.
-    """
-    in_h, in_w = (int(v) for v in input_hw)
-    if not letterbox:
-        return cv2.resize(image, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
-    _, pad_x, pad_y, new_w, new_h = letterbox_params(image.shape[:2], (in_h, in_w))
-    canvas = np.full((in_h, in_w, 3), PAD_VALUE, np.uint8)
-    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
-    return canvas
-
-
-def input_size_for(
-    image_hw: Sequence[int], model_hw: Sequence[int | None], side: int = DEFAULT_INPUT_SIDE
-) -> tuple[int, int]:
-    """Network input size for an image: the model's, or (dynamic models) the image scaled so its
-    longest side is ``side``, each side rounded up to a multiple of 32.
-    """
-    if all(d is not None for d in model_hw):
-        return int(model_hw[0]), int(model_hw[1])
-    h, w = (float(v) for v in image_hw)
-    scale = side / max(h, w)
-    return tuple(max(32, int(np.ceil(v * scale / 32.0)) * 32) for v in (h, w))  # type: ignore[return-value]
-
-
-def _side_text(hw: Sequence[int]) -> str:
-    """``(140, 140)`` → ``"140"``; ``(140, 100)`` → ``"(140, 100)"``."""
-    return str(hw[0]) if hw[0] == hw[1] else f"({hw[0]}, {hw[1]})"
+__all__ = [
+    "DEFAULT_INPUT_SIDE",
+    "PAD_VALUE",
+    "Detections",
+    "ImageInput",
+    "Predictor",
+    "fit_to_input",
+    "input_size_for",
+    "load_image",
+    "parse_iou_threshold",
+    "resolve_class_names",
+]
 
 
 def parse_iou_threshold(value: str) -> float | str | None:
@@ -129,8 +87,6 @@ def resolve_class_names(
             return [f"class_{i}" for i in range(num_classes)]
         return list(model_names)
     if isinstance(classes, str | os.PathLike):
-        from centernet_keras.data.classes import read_classes
-
         names, source = read_classes(classes), f"classes file {os.fspath(classes)!r}"
     else:
         names, source = [str(c) for c in classes], "the classes given"
@@ -202,20 +158,7 @@ class Predictor:
         self.class_names = resolve_class_names(
             self.num_classes, getattr(model, "class_names", None), class_names
         )
-        model_hw = tuple(model.input_shape[1:3])
-        if input_size is not None:
-            asked = (input_size,) * 2 if isinstance(input_size, int) else tuple(input_size)
-            if min(int(v) for v in asked) < 1:
-                raise ValueError(f"input_size (--input-size) must be positive, got {input_size}")
-            hw = tuple(int(np.ceil(int(v) / 32.0)) * 32 for v in asked)
-            if None not in model_hw and hw != model_hw:
-                rounded = "" if hw == asked else f" (rounded up to {_side_text(hw)})"
-                raise ValueError(
-                    f"input_size (--input-size) {_side_text(asked)}{rounded} does not fit: the "
-                    f"model's input size is fixed at {model_hw}"
-                )
-            model_hw = hw
-        self.model_hw = model_hw
+        self.model_hw = requested_input_size(model.input_shape[1:3], input_size)
         self.letterbox = (
             getattr(model, "image_resize", "letterbox") == "letterbox"
             if letterbox is None
@@ -235,26 +178,20 @@ class Predictor:
             changes["keypoint_threshold"] = float(keypoint_threshold)
         self.decoder: Decoder = model.decoder.replace(**changes)
         self.flip_test = bool(flip_test)
-        self._functions: dict[str, Callable] = {}
-        from centernet_keras import runtime as rt
-
-        rt.check_settings(runtime, quantize, calibration_images, keras.backend.backend())
+        self.transform = ImageTransform(self.model_hw, self.letterbox)
+        options = RuntimeOptions(
+            runtime,
+            quantize,
+            calibration_images,
+            calibration_count or DEFAULT_CALIBRATION_COUNT,
+            model_file,
+        )
+        options.check(keras.backend.backend())
         self.runtime = runtime
-        self.engine: rt.OnnxEngine | None = None
-        if runtime == "onnxruntime":
-            self.engine = rt.OnnxEngine(
-                model,
-                self.decoder,
-                self.flip_test,
-                model_file=model_file,
-                quantize=quantize,
-                calibration_images=calibration_images,
-                calibration_count=calibration_count or rt.DEFAULT_CALIBRATION_COUNT,
-                prepare=self._prepare,
-                decode=self.decode,
-                letterbox=self.letterbox,
-                input_hw=self.model_hw,
-            )
+        #: What runs the network and decoder: the one place the runtime is chosen.
+        self.engine: Engine = ENGINES[runtime](
+            model, self.decoder, self.flip_test, self.transform, options
+        )
 
     def settings(self) -> dict:
         """Every setting that changes the detections, JSON-ready (``centernet val`` writes
@@ -266,17 +203,9 @@ class Predictor:
         ``iou_threshold``, ``max_detections`` and ``decoder`` (the decoder's whole config:
         also the settings that only some detectors have).
         """
-        from centernet_keras import runtime as rt
-
-        calibration = None
-        if self.engine is not None and self.engine.quantize is not None:
-            files = self.engine.calibration
-            calibration = {"images": len(files), "sha256": rt.file_digest(files)}
         dynamic = None in tuple(self.model_hw)
         settings = {
-            "runtime": self.runtime,
-            "quantize": None if self.engine is None else self.engine.quantize,
-            "calibration": calibration,
+            **self.engine.settings(),  # runtime, quantize, calibration
             "input_hw": None if dynamic else [int(v) for v in self.model_hw],
         }
         if dynamic:
@@ -288,7 +217,7 @@ class Predictor:
             "score_threshold": self.score_threshold,
             "iou_threshold": self.iou_threshold,
             "max_detections": self.max_detections,
-            "decoder": rt.decoder_settings(self.decoder),
+            "decoder": decoder_settings(self.decoder),
         }
 
     @property
@@ -323,16 +252,13 @@ class Predictor:
                 the classes do not match the model.
             TypeError: the model is not a detector of this package.
         """
-        import zipfile
-
-        import centernet_keras  # noqa: F401  (registers the custom objects)
-
         path = os.fspath(path)
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: no such model file")
         not_a_model = f"{path} is not a Keras model (a .keras zip archive written by model.save)"
         if os.path.isdir(path) or (path.endswith(".keras") and not zipfile.is_zipfile(path)):
             raise ValueError(not_a_model)
+        import_builtin_detectors()  # their classes registered with Keras: the file names one
         try:
             model = keras.saving.load_model(path, safe_mode=True)
         except (KeyError, zipfile.BadZipFile) as err:  # a zip without the .keras contents
@@ -343,52 +269,17 @@ class Predictor:
             )
         return cls(model, class_names=classes, model_file=path, **kwargs)
 
-    # ---- the traced graph pieces -------------------------------------------------------------
-
-    def _maps(self, images):
-        """``[B, H, W, 3]`` uint8 → the model's activated maps (flip-merged)."""
-        return self.model.maps(images, self.flip_test)
-
-    def _decode(self, maps, input_hw):
-        """Activated maps of ``input_hw`` images → padded detections (``model.decode``)."""
-        return self.model.decode(maps, input_hw, self.decoder)
-
-    def _function(self, name: str) -> Callable:
-        """The traced function ``name`` (TF traces it once per input shape)."""
-        if name not in self._functions:
-            fn = {
-                "detect": lambda x: self._decode(self._maps(x), tuple(x.shape[1:3])),
-                "maps": self._maps,
-                "decode": self._decode,
-            }[name]
-            if keras.backend.backend() == "tensorflow":
-                import tensorflow as tf
-
-                fn = tf.function(fn)
-            self._functions[name] = fn
-        return self._functions[name]
-
-    # ---- public steps --------------------------------------------------------------------------
+    # ---- the steps: preprocess → engine → postprocess -----------------------------------------
 
     def preprocess(self, image: ImageInput) -> tuple[np.ndarray, tuple[int, int]]:
         """Image → ``([1, H, W, 3]`` uint8 network input, original ``(h, w))``."""
-        rgb = load_image(image)
-        input_hw = input_size_for(rgb.shape[:2], self.model_hw)
-        return fit_to_input(rgb, input_hw, self.letterbox)[None], rgb.shape[:2]
-
-    def _prepare(self, image: ImageInput, input_hw: Sequence[int] | None) -> np.ndarray:
-        """``preprocess``'s network input, at ``input_hw`` when given (INT8 calibration)."""
-        if input_hw is None:
-            return self.preprocess(image)[0]
-        return fit_to_input(load_image(image), input_hw, self.letterbox)[None]
+        return self.transform(image)
 
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Traced forward: the model's activated maps, e.g. ``{"heatmap" (probabilities),
-        "size", "offset"}`` ``[B, h, w, ·]``. With ONNX Runtime: the graph's maps (the float
-        graph runs its decoder too)."""
-        if self.engine is not None:
-            return self.engine.maps(batch)
-        return {k: np.asarray(v) for k, v in self._function("maps")(batch).items()}
+        """The engine's forward: the model's activated maps, e.g. ``{"heatmap"
+        (probabilities), "size", "offset"}`` ``[B, h, w, ·]`` (Keras: traced; ONNX Runtime:
+        the graph's maps; the float graph runs its decoder too)."""
+        return self.engine.maps(batch)
 
     def decode(self, maps: dict, input_hw: Sequence[int] | None = None) -> dict[str, np.ndarray]:
         """Traced decode of ``forward``'s maps → padded detections in input pixels.
@@ -396,45 +287,15 @@ class Predictor:
         ``input_hw``: the network input size of those maps (default the model's; needed by
         FCOS models with a dynamic input size).
         """
-        hw = self.model_hw if input_hw is None else input_hw
-        hw = None if None in tuple(hw) else tuple(int(v) for v in hw)
-        return {k: np.asarray(v) for k, v in self._function("decode")(maps, hw).items()}
+        return self.engine.decode(maps, self.model_hw if input_hw is None else input_hw)
 
     def postprocess(
         self, decoded: dict, image_hw: Sequence[int], input_hw: Sequence[int], index: int = 0
     ) -> Detections:
-        """Padded detections of image ``index`` → ``Detections`` in original pixels.
-
-        Boxes are clipped to the image; boxes left with no area (found in the padding) are
-        dropped. A pose decoder's joints (``"keypoints"`` ``[B, K, J, 2]``) are mapped the
-        same way, clipped to the image, and kept for the same people, with their
-        ``"keypoint_scores"``.
-        """
-        n = int(decoded["num_detections"][index])
-        boxes = boxes_to_original(
-            np.asarray(decoded["boxes"][index, :n], np.float32),
-            image_hw,
-            input_hw,
-            self.letterbox,
-        )
-        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        class_ids = np.asarray(decoded["classes"][index, :n], np.int32)[keep]
-        keypoints = keypoint_scores = None
-        if "keypoints" in decoded:
-            h, w = (float(v) for v in image_hw)
-            joints = np.asarray(decoded["keypoints"][index, :n], np.float32)
-            joints = points_to_original(joints, image_hw, input_hw, self.letterbox)
-            keypoints = np.clip(joints, 0.0, [w, h]).astype(np.float32)[keep]  # also (-1, -1)
-            keypoint_scores = np.asarray(decoded["keypoint_scores"][index, :n], np.float32)[keep]
-        return Detections(
-            boxes=boxes[keep],
-            scores=np.asarray(decoded["scores"][index, :n], np.float32)[keep],
-            class_ids=class_ids,
-            class_names=[self.class_names[c] for c in class_ids],
-            image_size=(int(image_hw[0]), int(image_hw[1])),
-            keypoints=keypoints,
-            keypoint_scores=keypoint_scores,
-        )
+        """Padded detections of image ``index`` → ``Detections`` in original pixels
+        (``ImageTransform.postprocess``: boxes and a pose model's joints mapped back, clipped
+        to the image; boxes left with no area, found in the padding, dropped)."""
+        return self.transform.postprocess(decoded, image_hw, input_hw, self.class_names, index)
 
     def __call__(self, image: ImageInput) -> Detections:
         """Detect objects in one image (path, PIL image or RGB array of any size)."""
@@ -451,10 +312,7 @@ class Predictor:
         start = time.perf_counter()
         batch, image_hw = self.preprocess(image)
         prepared = time.perf_counter()
-        if self.engine is not None:
-            decoded = self.engine.detect(batch)
-        else:
-            decoded = {k: np.asarray(v) for k, v in self._function("detect")(batch).items()}
+        decoded = self.engine.detect(batch)
         detected = time.perf_counter()
         detections = self.postprocess(decoded, image_hw, batch.shape[1:3])
         stages = {
@@ -479,7 +337,7 @@ class Predictor:
         """
         if which not in ("auto", "centres", "keypoints"):
             raise ValueError(f"which must be 'auto', 'centres' or 'keypoints', got {which!r}")
-        batch, (h, w) = self.preprocess(image)
+        batch, image_hw = self.preprocess(image)
         maps = self.forward(batch)
         if which == "auto":
             which = "keypoints" if "keypoint_heatmap" in maps else "centres"
@@ -495,12 +353,7 @@ class Predictor:
                 f"CenterNet's (an FCOS model scores locations of a pyramid instead)"
             )
         heat = maps[key][0].max(axis=-1).astype(np.float32)  # [H/4, W/4]
-        in_h, in_w = batch.shape[1:3]
-        heat = cv2.resize(heat, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
-        if self.letterbox:
-            _, px, py, nw, nh = letterbox_params((h, w), (in_h, in_w))
-            heat = heat[py : py + max(nh, 1), px : px + max(nw, 1)]
-        return cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR)
+        return self.transform.heatmap_to_original(heat, image_hw, batch.shape[1:3])
 
     def benchmark(self, image: ImageInput, runs: int = 20, warmup: int = 3) -> dict[str, float]:
         """Milliseconds of each stage of ``self(image)`` and of the whole call, file → boxes.
@@ -522,8 +375,6 @@ class Predictor:
 
 def _former_names(former: dict, score_threshold, iou_threshold):
     """Accept the former keyword names ``confidence`` and ``nms_iou`` (with a warning)."""
-    import warnings
-
     unknown = sorted(set(former) - {"confidence", "nms_iou"})
     if unknown:
         raise TypeError(f"Predictor got unexpected keyword argument(s) {unknown}")

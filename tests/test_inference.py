@@ -97,7 +97,7 @@ def test_traced_once_per_input_shape(model, rng) -> None:
     predictor = Predictor(model, score_threshold=0.2)
     for shape in [(30, 50, 3), (100, 20, 3), (64, 64, 3)]:
         predictor(_random_image(rng, *shape[:2]))
-    assert predictor._function("detect").experimental_get_tracing_count() == 1
+    assert predictor.engine._function("detect").experimental_get_tracing_count() == 1
 
 
 # ---- geometry: a stub model whose output is one chosen detection ------------------------------

@@ -1,4 +1,4 @@
-"""ONNX Runtime behind the Predictor (centernet_keras/runtime.py): the Keras detections for
+"""ONNX Runtime behind the Predictor (centernet_keras/engines/onnx*.py): the Keras detections for
 every detector, the graph cache (built once, reused, rebuilt for a changed model file), INT8,
 and ``--runtime`` / ``--quantize`` through predict.py and get_map.py.
 
@@ -20,6 +20,8 @@ from helpers import load_script
 from PIL import Image
 
 from centernet_keras import runtime
+from centernet_keras.engines import onnx as onnx_engine
+from centernet_keras.engines import onnx_cache
 from centernet_keras.inference import Predictor
 
 predict = load_script("predict.py")
@@ -56,7 +58,7 @@ def sessions_run(monkeypatch) -> list:
         calls.append(images.shape)
         return real(session, images)
 
-    monkeypatch.setattr(runtime, "run_session", spy)
+    monkeypatch.setattr(onnx_engine, "run_session", spy)
     return calls
 
 
@@ -339,7 +341,7 @@ def test_cache_key_changes_with_the_code_that_builds_the_graph(
         ).engine
     before = float_engine.graph_path((64, 64), False), int8_engine.graph_path((64, 64), True)
     if component == "source":
-        monkeypatch.setattr(runtime, "source_sha256", lambda: "0" * 64)
+        monkeypatch.setattr(onnx_cache, "source_sha256", lambda: "0" * 64)
     else:
         module = importlib.import_module(component)
         monkeypatch.setattr(module, "__version__", f"{module.__version__}.changed")
@@ -370,7 +372,7 @@ def test_a_code_change_builds_a_new_graph_not_a_reuse(files, tmp_path, monkeypat
     old = first._ensure((64, 64), False)
     again = Predictor.from_checkpoint(path, runtime="onnxruntime").engine
     assert again._ensure((64, 64), False) == old and again.builds == 0  # reused
-    monkeypatch.setattr(runtime, "source_sha256", lambda: "0" * 64)
+    monkeypatch.setattr(onnx_cache, "source_sha256", lambda: "0" * 64)
     changed = Predictor.from_checkpoint(path, runtime="onnxruntime").engine
     new = changed._ensure((64, 64), False)
     assert new != old and changed.builds == 1 and len(built) == 2
@@ -568,13 +570,13 @@ def _read_only(monkeypatch, *folders: Path) -> None:
     for folder in folders:
         folder.chmod(0o555)
     if any(os.access(folder, os.W_OK) for folder in folders):
-        real = getattr(runtime, "_writable", None)
+        real = getattr(onnx_cache, "_writable", None)
 
         def writable(folder) -> bool:
             inside = any(Path(folder).resolve().is_relative_to(f.resolve()) for f in folders)
             return not inside and real(folder)
 
-        monkeypatch.setattr(runtime, "_writable", writable, raising=False)
+        monkeypatch.setattr(onnx_cache, "_writable", writable, raising=False)
 
 
 @pytest.mark.slow  # needs ``built`` (a tf2onnx conversion, unless a test above made it)
