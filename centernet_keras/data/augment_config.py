@@ -4,12 +4,15 @@ before TensorFlow loads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
 class AugmentConfig:
     """The random training augmentation: one section of ``TrainConfig`` and ``PipelineConfig``.
+
+    Only ``enabled`` has a ``train`` flag (``--no-augment``; its field metadata as
+    ``training.settings`` describes it); the others are set in a ``--config`` JSON.
 
     Attributes:
         enabled: augment training images; ``False`` trains on the deterministic letterbox /
@@ -21,7 +24,15 @@ class AugmentConfig:
         hue, sat, val: HSV jitter limits (``hsv_jitter``).
     """
 
-    enabled: bool = True
+    enabled: bool = field(
+        default=True,
+        metadata={
+            "help": "train without random augmentation",
+            "flag": "--no-augment",
+            "key": "augment",  # a bool in a flat config
+            "action": "store_false",
+        },
+    )
     jitter: float = 0.3
     scale_range: tuple[float, float] = (0.25, 2.0)
     flip_prob: float = 0.5

@@ -9,18 +9,26 @@ flat form of earlier versions (every field at the top level, ``augment`` a bool,
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from centernet_keras.choices import OPTIMIZERS, STRATEGIES
+from centernet_keras.choices import (
+    BACKBONE_ALIASES,
+    BACKBONE_NAMES,
+    NECK_NAMES,
+    OPTIMIZERS,
+    STRATEGIES,
+)
 from centernet_keras.data.augment_config import AugmentConfig
 from centernet_keras.io import atomic_write_text
 from centernet_keras.models.registry import detector_class, detector_names
+from centernet_keras.training.settings import comma_ints, flag_of, flat_key, setting
 
 
 def __getattr__(name: str) -> Any:
@@ -52,18 +60,43 @@ class ModelConfig:
         image_resize: ``"letterbox"`` (keep aspect, gray padding) or ``"resize"`` (stretch).
     """
 
-    detector: str = "centernet"
-    backbone: str = "resnet50"
-    neck: str | None = None
-    input_size: tuple[int, int] = (512, 512)
-    weights: str | None = "imagenet"
-    model_path: str | None = None
-    neck_filters: tuple[int, ...] | None = None
-    head_channels: int | None = None
-    image_resize: str = "letterbox"
+    detector: str = setting("centernet", help="the detector to train", choices=detector_names)
+    backbone: str = setting(
+        "resnet50", help=f"one of: {' | '.join(sorted(BACKBONE_NAMES) + sorted(BACKBONE_ALIASES))}"
+    )
+    neck: str | None = setting(
+        None,
+        help="the neck between backbone and heads (default: fpn for --detector fcos, the only "
+        "one it takes; else per backbone: dla_up for dla34, skip for regnetx_400mf and the "
+        "former *_fpn names, else deconv)",
+        choices=sorted(NECK_NAMES),
+    )
+    input_size: tuple[int, int] = setting(
+        (512, 512), help="network input 'H,W', or 'S' for SxS; multiples of 32", type=comma_ints
+    )
+    weights: str | None = setting(
+        "imagenet", help="backbone weights: imagenet | none | path to a weights file"
+    )
+    model_path: str | None = setting(None, help="start from a full .keras model (default: none)")
+    neck_filters: tuple[int, ...] | None = setting(
+        None,
+        help="filters of the deconv / skip neck's 3 upsampling stages, e.g. '256,128,64', or "
+        "the fpn's one width, e.g. '64' (default: per backbone and neck; fpn 64)",
+        type=comma_ints,
+    )
+    head_channels: int | None = setting(
+        None,
+        help="width of each head's 3x3 conv (default: 64; 256 for dla34*; fcos: of both stem "
+        "convs, default 64)",
+        type=int,
+    )
+    image_resize: str = setting(
+        "letterbox", help="letterbox (keep aspect, gray pad) | resize (stretch)", flag="--resize"
+    )
 
     def __post_init__(self) -> None:
-        self.input_size = tuple(int(v) for v in self.input_size)
+        size = (self.input_size,) if isinstance(self.input_size, int) else tuple(self.input_size)
+        self.input_size = tuple(int(v) for v in (size * 2 if len(size) == 1 else size))  # 'S'
         if self.neck_filters is not None:
             self.neck_filters = tuple(int(v) for v in self.neck_filters)
         if self.weights in ("none", "None", ""):
@@ -104,40 +137,101 @@ class TrainConfig:
     joint pairs (``keypoints.parse_flip_pairs``).
     """
 
-    classes_path: str | None = None
-    train_annotations: str | None = "2007_train.txt"
-    val_annotations: str | None = "2007_val.txt"
-    train_json: str | None = None
-    train_images: str | None = None
-    val_json: str | None = None
-    val_images: str | None = None
-    flip_pairs: str | None = None
-    save_dir: str = "logs"
+    classes_path: str | None = setting(
+        None,
+        help="class names file, one per line (default: model_data/voc_classes.txt with --train; "
+        "the file's categories with --train-json, or, given, the categories of these names)",
+        flag="--classes",
+    )
+    train_annotations: str | None = setting(
+        "2007_train.txt",
+        help="training annotation lines (path x1,y1,x2,y2,cls ...)",
+        flag="--train",
+    )
+    val_annotations: str | None = setting(
+        "2007_val.txt", help="validation annotation lines ('' for none)", flag="--val"
+    )
+    train_json: str | None = setting(
+        None,
+        help="COCO JSON of the training split (instances_*.json, or person_keypoints_*.json for "
+        "--detector pose), instead of --train/--val",
+    )
+    train_images: str | None = setting(None, help="image folder of --train-json")
+    val_json: str | None = setting(
+        None, help="COCO JSON of the validation split (with --train-json)"
+    )
+    val_images: str | None = setting(None, help="image folder of --val-json")
+    flip_pairs: str | None = setting(
+        None,
+        help="left/right joints the training flip swaps, saved with the model (flip test too): "
+        "'A:B,C:D', each joint a 1-based index or a name (e.g. '2:3,4:5' or 'l_eye:r_eye'), or "
+        "'none' (default: the keypoints file's 'flip_pairs', else from the names: "
+        "left_X/right_X, l_X/r_X, X_left, LeftX…)",
+    )
+    save_dir: str = setting("logs", help="output folder for checkpoints and logs")
     model: ModelConfig = field(default_factory=ModelConfig)
-    max_objects: int = 100
+    max_objects: int = setting(
+        100,
+        help="centernet, pose: objects per image trained on (the first ones; images with more "
+        "are reported); fcos trains on every box",
+        type=int,
+    )
     # schedule
-    freeze_epochs: int = 50
-    freeze_batch_size: int = 16
-    epochs: int = 100
-    batch_size: int = 8
-    optimizer: str = "adam"
-    lr: float = 5e-4
-    min_lr: float | None = None
-    scale_lr: bool = True
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    lr_schedule: str = "cos"
-    warmup_epochs: float = 1.0
+    freeze_epochs: int = setting(
+        50,
+        help="epochs of phase 1, with the pretrained backbone layers frozen (with --weights none "
+        "nothing is pretrained, so phase 1 trains all layers, with a warning)",
+        type=int,
+    )
+    freeze_batch_size: int = setting(16, help="batch size of phase 1", type=int)
+    epochs: int = setting(100, help="total epochs (phase 1 + phase 2)", type=int)
+    batch_size: int = setting(8, help="batch size of phase 2 (backbone unfrozen)", type=int)
+    optimizer: str = setting(
+        "adam",
+        help="adam (Keras' Adam, eps 1e-7 before the bias correction) | adam_torch "
+        "(torch.optim.Adam as the reference trains: eps 1e-8 after it) | sgd (Nesterov)",
+    )
+    lr: float = setting(
+        5e-4, help="initial learning rate (the rate for batch 64 with --scale-lr)", type=float
+    )
+    min_lr: float | None = setting(None, help="final learning rate (default: lr/100)", type=float)
+    scale_lr: bool = setting(
+        True,
+        help="scale --lr (and --min-lr) by batch/64, clamped to Adam [2.5e-4, 5e-4] or SGD "
+        "[5e-4, 5e-2] (min_lr: 1/100 of those), the Keras ports' rule; --no-scale-lr trains at "
+        "--lr as given",
+        action=argparse.BooleanOptionalAction,
+    )
+    momentum: float = setting(0.9, help="SGD momentum", type=float)
+    weight_decay: float = setting(0.0, help="decoupled weight decay (0 = off)", type=float)
+    lr_schedule: str = setting("cos", help="cos (warmup + cosine) | step")
+    warmup_epochs: float = setting(1.0, help="linear warmup length (cos schedule)", type=float)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # bookkeeping
-    eval_every: int = 0
+    eval_every: int = setting(
+        0,
+        help="validation VOC mAP@0.5 (and a pose model's keypoint AP) every N epochs and after "
+        "the last; best.keras is the evaluated epoch with the best of it (0 = off: best.keras "
+        "by validation loss)",
+        type=int,
+    )
     eval_score_threshold: float = 0.01
-    seed: int = 0
-    mixed_precision: bool = False
-    strategy: str = "none"
-    steps_per_epoch: int | None = None
+    seed: int = setting(0, help="seed of shuffling, augmentation and initialisation", type=int)
+    mixed_precision: bool = setting(
+        False, help="float16 (GPU) / bfloat16 (CPU) compute, float32 weights", action="store_true"
+    )
+    strategy: str = setting(
+        "none",
+        help="none | mirrored (all GPUs, else all logical CPUs) | multiworker (several machines, "
+        "from TF_CONFIG; README: Training on several machines)",
+    )
+    steps_per_epoch: int | None = setting(
+        None, help="fixed steps per epoch (default: one pass)", type=int
+    )
 
     def __post_init__(self) -> None:
+        if self.val_annotations == "":  # --val '': no validation split
+            self.val_annotations = None
         problems = []
         if self.optimizer not in OPTIMIZERS:
             problems.append(
@@ -223,36 +317,35 @@ class TrainConfig:
 
 #: The sections of ``TrainConfig``.
 SECTIONS: dict[str, type] = {"model": ModelConfig, "augment": AugmentConfig}
+
+
+def setting_fields() -> Iterator[tuple[str, dataclasses.Field]]:
+    """Every setting, in ``TrainConfig``'s order with each section's fields in its place:
+    ``(key, field)``, the key sectioned (``batch_size``, ``model.input_size``)."""
+    for spec in dataclasses.fields(TrainConfig):
+        if spec.name in SECTIONS:
+            yield from (
+                (f"{spec.name}.{f.name}", f) for f in dataclasses.fields(SECTIONS[spec.name])
+            )
+        else:
+            yield spec.name, spec
+
+
 #: Flat keys (``train.py`` flags, configs of earlier versions) that live in a section:
-#: key → ``(section, field)``. Every other key is a field of ``TrainConfig`` itself.
+#: key → ``(section, field)``, e.g. ``augment`` (a bool) → ``("augment", "enabled")``. Every
+#: other key is a field of ``TrainConfig`` itself.
 FLAT_KEYS: dict[str, tuple[str, str]] = {
-    **{f.name: ("model", f.name) for f in dataclasses.fields(ModelConfig)},
-    **{
-        f.name: ("augment", f.name)
-        for f in dataclasses.fields(AugmentConfig)
-        if f.name != "enabled"
-    },
-    "augment": ("augment", "enabled"),  # a bool in a flat config
+    flat_key(spec): tuple(key.split(".")) for key, spec in setting_fields() if "." in key
 }
-#: Settings whose ``train`` flag is not ``--`` + the field's name with dashes.
-FLAG_NAMES = {
-    "classes_path": "--classes",
-    "train_annotations": "--train",
-    "val_annotations": "--val",
-    "model.image_resize": "--resize",
-    "eval_score_threshold": "eval_score_threshold (--config)",
-}
+#: How messages name each setting (sectioned key → ``flag_name``).
+FLAG_NAMES: dict[str, str] = {key: flag_of(spec, key) for key, spec in setting_fields()}
 
 
 def flag_name(key: str) -> str:
     """The ``train`` flag of a setting (``model.input_size`` → ``--input-size``): how messages
     name it (a ``--config`` JSON uses the same names with underscores); a setting without a
-    flag is named as in ``config.json`` (``augment.jitter``)."""
-    if key in FLAG_NAMES:
-        return FLAG_NAMES[key]
-    if key.startswith("augment."):
-        return f"{key} (--config)"
-    return "--" + key.split(".")[-1].replace("_", "-")
+    flag is named as in ``config.json`` (``augment.jitter (--config)``)."""
+    return FLAG_NAMES.get(key) or "--" + key.split(".")[-1].replace("_", "-")
 
 
 #: Former names of ``TrainConfig`` fields, accepted when loading.

@@ -9,6 +9,7 @@ import pytest
 from conftest import TINY_MODEL, config_dict
 from helpers import load_script
 
+from centernet_keras.commands.train_run import config_from_args
 from centernet_keras.training import TrainConfig, train
 from centernet_keras.training.optimizers import TorchAdam
 
@@ -123,10 +124,10 @@ def test_optimizer_flag_picks_torch_adam_and_keras_adam_stays_the_default():
     from centernet_keras.training.trainer import effective_lr, make_optimizer
 
     train_cli = load_script("train.py")
-    config = train_cli.config_from_args(train_cli.parse_args(["--optimizer", "adam_torch"]))
+    config = config_from_args(train_cli.parse_args(["--optimizer", "adam_torch"]))
     assert type(make_optimizer(config, 8, 10, 0)) is TorchAdam
     assert effective_lr(config, 8) == effective_lr(TrainConfig(), 8)  # Adam's LR limits
-    default = train_cli.config_from_args(train_cli.parse_args([]))
+    default = config_from_args(train_cli.parse_args([]))
     assert type(make_optimizer(default, 8, 10, 0)) is keras.optimizers.Adam
 
 
@@ -160,7 +161,7 @@ def test_cli_trains_saves_and_resumes_with_adam_torch(tiny_voc, tmp_path):
     assert int(optimizer.iterations.numpy()) == 4
 
     broken = tmp_path / "broken"
-    config = train_cli.config_from_args(train_cli.parse_args([*flags, "--save-dir", str(broken)]))
+    config = config_from_args(train_cli.parse_args([*flags, "--save-dir", str(broken)]))
     train(config, verbose=0, extra_callbacks=[_StopAfterFirstEpoch()])
     assert json.loads((broken / "train_state.json").read_text())["epoch"] == 1
     after_epoch_1 = _weights(broken / "last.keras")

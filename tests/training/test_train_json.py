@@ -140,7 +140,8 @@ def test_flip_pairs_flag_is_saved_with_the_model(train_cli, pose_data, tmp_path,
 
 def test_flip_pairs_from_other_spellings_reach_the_training_data(pose_data, tmp_path, caplog):
     """Without the flag the pairs come from the names, whatever their spelling; no warning."""
-    from centernet_keras.commands.train import config_from_args, parse_args
+    from centernet_keras.commands.train import parse_args
+    from centernet_keras.commands.train_run import config_from_args
     from centernet_keras.training.data import load_training_data
 
     names = ["nose", "l_wrist", "r_wrist", "LeftAnkle", "RightAnkle"]
