@@ -136,6 +136,9 @@ def train(
     strategy = make_strategy(config.strategy)  # first: multiworker sets up TF at start-up
     chief = is_chief(strategy)  # only the chief writes to save_dir
     save_dir = Path(config.save_dir)
+    data = load_training_data(config)  # bad data is refused before save_dir is touched
+    class_names, train_records, val_records = data.class_names, data.train, data.val
+    log.info("training data: %s", data.source)
     if chief:
         save_dir.mkdir(parents=True, exist_ok=True)
         state = resume_state(config, save_dir, resume)
@@ -148,10 +151,6 @@ def train(
     set_precision(config.mixed_precision)
     if chief:
         config.save(save_dir / CONFIG_FILE)
-
-    data = load_training_data(config)
-    class_names, train_records, val_records = data.class_names, data.train, data.val
-    log.info("training data: %s", data.source)
 
     with strategy.scope():
         if state:
