@@ -152,13 +152,14 @@ def run(args: argparse.Namespace) -> int:
             "error: give exactly one of --annotation-file, --voc-root, --coco-json", file=sys.stderr
         )
         return 2
+    coco_data = None  # --coco-json's content, read once
     if args.coco_json is not None:
         if args.image_dir is None:  # before the model loads
             print("error: --coco-json needs --image-dir (its image folder)", file=sys.stderr)
             return 2
 
-        try:  # a malformed file is refused before the model loads (read_coco reads it again)
-            load_coco_json(args.coco_json)
+        try:  # a malformed file is refused before the model loads (load_split reuses it)
+            coco_data = load_coco_json(args.coco_json)
         except CocoFormatError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -188,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
         image_dir=args.image_dir,
         root=args.root,
         flags=SPLIT_FLAGS,
+        coco_data=coco_data,
     )
     pose = getattr(getattr(predictor, "model", None), "keypoint_spec", None)
     spec = getattr(records[0], "keypoint_spec", None)
