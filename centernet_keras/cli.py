@@ -214,7 +214,7 @@ def predictor_from_args(args: argparse.Namespace):
     An ``--input-size`` rounded up to a multiple of 32 is reported on stderr (one line).
 
     Raises:
-        UsageError: ``--classes`` does not fit the model (:func:`classes_refusal`).
+        UsageError: ``--classes`` does not fit the model (:func:`names_refusal`).
     """
     from centernet_keras.inference import Predictor  # Keras/TF: building a parser must not load
 
@@ -267,14 +267,6 @@ def names_refusal(path: str, names: list[str], model) -> str | None:
         f"--classes {path} names other classes than the model saved ({difference}): "
         "drop --classes to use the model's own names (it is for models saved without names)"
     )
-
-
-def classes_refusal(args: argparse.Namespace, predictor) -> str | None:
-    """Why ``--classes`` does not fit the model of a ``Predictor`` built with it, else
-    ``None`` (:func:`names_refusal`)."""
-    if not args.classes:
-        return None
-    return names_refusal(args.classes, predictor.class_names, predictor.model)
 
 
 def report_rounded_input_size(size: int | None, used: int) -> None:

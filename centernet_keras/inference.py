@@ -56,20 +56,8 @@ __all__ = [
     "fit_to_input",
     "input_size_for",
     "load_image",
-    "parse_iou_threshold",
     "resolve_class_names",
 ]
-
-
-def parse_iou_threshold(value: str) -> float | str | None:
-    """A command-line NMS setting: ``"auto"`` (the model's own), ``"none"`` (→ ``None``) or an
-    IoU in (0, 1]."""
-    if value.lower() in ("auto", "none"):
-        return None if value.lower() == "none" else "auto"
-    iou = float(value)
-    if not 0.0 < iou <= 1.0:
-        raise ValueError(f"NMS IoU must be in (0, 1], got {value}")
-    return iou
 
 
 def resolve_class_names(

@@ -147,7 +147,7 @@ def test_export_mode_keras(checkpoint, tmp_path) -> None:
     assert result["boxes"].shape == (1, 100, 4)
 
 
-@pytest.mark.parametrize("command", ["predict", "val", "export"])
+@pytest.mark.parametrize("command", ["predict", "val", "export", "benchmark"])
 def test_a_classes_file_of_another_count_is_a_usage_error(
     command, checkpoint, image, tmp_path, capsys
 ) -> None:
@@ -163,6 +163,7 @@ def test_a_classes_file_of_another_count_is_a_usage_error(
         "predict": ["--input", str(image), "--output", str(out)],
         "val": ["--annotation-file", str(tmp_path / "lines.txt"), "--output-dir", str(out)],
         "export": ["--format", "keras", "--output", str(out)],
+        "benchmark": ["--input", str(image), "--runs", "1", "--warmup", "0"],
     }[command]
     (tmp_path / "lines.txt").write_text(f"{image} 1,1,5,5,0\n")
     assert import_module(f"centernet_keras.commands.{command}").main(argv) == 2
@@ -227,6 +228,19 @@ def test_export_and_benchmark_refuse_other_class_names_too(
     assert err.startswith("error: --classes ") and len(err.strip().splitlines()) == 1, err
     assert "'bird' in --classes, 'dog' in the model" in err
     assert not (tmp_path / "m.keras").exists()
+
+
+def test_benchmark_refuses_classes_with_an_untrained_detector(capsys) -> None:
+    """benchmark --detector times an untrained model of --num-classes: a --classes file would
+    be ignored, so it is refused (exit 2, one line)."""
+    from centernet_keras.commands import benchmark
+
+    argv = ["--detector", "centernet", "--backbone", "resnet18", "--classes", "any.txt"]
+    assert benchmark.main([*argv, "--input-size", "64", "--runs", "1", "--warmup", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "error: --classes names a --model's classes; with --detector give --num-classes"
+    ]
 
 
 @pytest.mark.parametrize("content", ["not a model\n", ""])

@@ -25,15 +25,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from centernet_keras.cli import (
+    UsageError,
     add_model_arguments,
     add_runtime_arguments,
-    classes_refusal,
     input_side,
+    names_refusal,
     new_parser,
     report_rounded_input_size,
     run_reporting_errors,
     runtime_settings,
 )
+from centernet_keras.data.classes import read_classes
 from centernet_keras.models.registry import detector_names, untrained_detector
 from centernet_keras.timing import interleaved_stages
 
@@ -87,23 +89,28 @@ def _predictors(args: argparse.Namespace) -> dict:
     if args.quantize:
         variants.append((f"onnxruntime+{args.quantize}", runtime_settings(args, "onnxruntime")))
     if args.detector:
+        if args.classes:
+            raise UsageError(
+                "--classes names a --model's classes; with --detector give --num-classes"
+            )
         model = _untrained_model(args)
         return {name: Predictor(model, **settings) for name, settings in variants}
-    return {
-        name: Predictor.from_checkpoint(
-            args.model, args.classes, input_size=args.input_size, **settings
-        )
+    names = read_classes(args.classes) if args.classes else None  # before the model loads
+    predictors = {
+        name: Predictor.from_checkpoint(args.model, input_size=args.input_size, **settings)
         for name, settings in variants
     }
+    refusal = names and names_refusal(args.classes, names, next(iter(predictors.values())).model)
+    if refusal:  # --classes does what its help says in every command
+        raise UsageError(refusal)
+    for predictor in predictors.values():
+        predictor.class_names = names or predictor.class_names
+    return predictors
 
 
 def run(args: argparse.Namespace) -> int:
     """Time every step of each variant in one interleaved run; print the table (or JSON)."""
     predictors = _predictors(args)
-    refusal = args.model and classes_refusal(args, next(iter(predictors.values())))
-    if refusal:  # --classes does what its help says in every command
-        print(f"error: {refusal}", file=sys.stderr)
-        return 2
     image = args.input
     if image is None:
         image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)

@@ -112,7 +112,7 @@ def annotation_classes_refusal(args: argparse.Namespace, predictor) -> str | Non
 
     The ids of annotation lines are positions in the classes file they were written with:
     ``<name>_classes.txt`` beside them (``centernet convert coco`` writes it; compared when
-    ``--classes`` is not given, which ``classes_refusal`` compares), and no id may reach the
+    ``--classes`` is not given, which ``cli.names_refusal`` compares), and no id may reach the
     model's class count. Either would score the boxes as other classes (4 aeroplanes as
     'person'), or drop them one warning per image.
     """
@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
         flags=SPLIT_FLAGS,
         coco_data=coco_data,
     )
-    pose = getattr(getattr(predictor, "model", None), "keypoint_spec", None)
+    pose = predictor.model.keypoint_spec
     spec = getattr(records[0], "keypoint_spec", None)
     if pose is not None and spec is not None and align_joints(records, pose.names, args.coco_json):
         print(

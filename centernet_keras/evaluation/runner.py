@@ -23,13 +23,13 @@ from centernet_keras.data.annotations import (
     read_annotation_file,
 )
 from centernet_keras.data.coco import CocoRecord, read_coco
+from centernet_keras.data.image_io import load_image
 from centernet_keras.data.problems import QUIET_KINDS
 from centernet_keras.data.voc import read_voc_split
 from centernet_keras.detections import Detections
 from centernet_keras.evaluation import KEYPOINT_METRIC, METRICS, evaluate
 from centernet_keras.evaluation.coco import coco_results
 from centernet_keras.evaluation.plots import format_table, plot_pr_curves, write_summary
-from centernet_keras.inference import load_image
 from centernet_keras.io import atomic_write_text
 from centernet_keras.text import setting_name
 

@@ -108,7 +108,7 @@ def test_get_map_cli_perfect_detector_scores_one(tmp_path, monkeypatch, capsys):
     methods = {"__call__": lambda self, im: ORACLE(im), "settings": lambda self: vars(fake)}
     fake_predictor = type("FakePredictor", (), methods)()
     fake_predictor.__dict__.update(vars(fake))
-    fake_predictor.model = SimpleNamespace(class_names=CLASSES)  # what val checks --classes on
+    fake_predictor.model = SimpleNamespace(class_names=CLASSES, keypoint_spec=None)  # as Detector
     monkeypatch.setattr(get_map, "predictor_from_args", lambda args: fake_predictor)
     out = tmp_path / "map"
     argv = ["--model", str(tmp_path / "unused.keras"), "--annotation-file"]
