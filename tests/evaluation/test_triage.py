@@ -1,0 +1,121 @@
+"""evaluation.triage: each cause of a near-zero mAP found on its constructed case, none on a
+healthy model's detections (ground truth with a few pixels of jitter)."""
+
+import numpy as np
+import pytest
+
+from centernet_keras.evaluation import evaluate
+from centernet_keras.evaluation.triage import TRIAGE_BELOW_MAP, diagnose, report_lines
+
+CLASSES = ["cat", "dog", "bird"]
+
+
+def _ground_truth(num_images=20, per_image=3, seed=0):
+    rng = np.random.default_rng(seed)
+    gt = []
+    for image_id in range(1, num_images + 1):
+        for _ in range(per_image):
+            x1, y1 = rng.uniform(10, 120, 2)
+            w, h = rng.uniform(30, 70, 2)
+            cls = int(rng.integers(0, len(CLASSES)))
+            gt.append({"image_id": image_id, "bbox": [x1, y1, x1 + w, y1 + h], "class": cls,
+                       "difficult": 0})  # fmt: skip
+    images = [{"id": i, "width": 200, "height": 200} for i in range(1, num_images + 1)]
+    return {"classes": list(CLASSES), "images": images, "gt": gt}
+
+
+def _detections(ground_truth, jitter=2.0, score=0.9, seed=1, boxes=None, classes=None):
+    """One detection per object: its box moved by up to ``jitter`` px (``boxes``: a function
+    of the [4] box instead), its class (``classes``: a function of it instead)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for g in ground_truth["gt"]:
+        box = np.asarray(g["bbox"]) + rng.uniform(-jitter, jitter, 4)
+        out.append({
+            "image_id": g["image_id"],
+            "bbox": [float(v) for v in (boxes(box) if boxes else box)],
+            "class": classes(g["class"]) if classes else g["class"],
+            "score": float(score * rng.uniform(0.8, 1.0)),
+        })  # fmt: skip
+    return out
+
+
+def _causes(findings):
+    return [f.cause for f in findings]
+
+
+def test_healthy_detections_show_no_cause():
+    gt = _ground_truth()
+    found = _detections(gt)
+    assert evaluate(gt, found, "voc07").mean_ap > 0.9
+    assert diagnose(gt, found, 0.01, data_classes=CLASSES) == []
+
+
+@pytest.mark.parametrize("score", [None, 0.004])
+def test_every_score_under_the_threshold(score):
+    gt = _ground_truth()
+    found = [] if score is None else _detections(gt, score=score)
+    findings = diagnose(gt, found, 0.01)
+    assert _causes(findings) == ["scores"]
+    numbers = findings[0].numbers
+    assert numbers["detections"] == len(found)
+    if score is None:
+        assert numbers["max_score"] is None and "0 detections" in findings[0].message
+    else:
+        assert numbers["max_score"] == pytest.approx(max(d["score"] for d in found))
+        assert "under the score threshold 0.01" in findings[0].message
+
+
+def test_constant_shift_and_scale_found_with_its_transform():
+    gt = _ground_truth()
+    # boxes left in a letterboxed frame: x' = 0.6 x + 50, y' = 0.6 y + 20
+    found = _detections(gt, jitter=1.0, boxes=lambda b: b * 0.6 + np.array([50, 20, 50, 20]))
+    assert evaluate(gt, found, "voc07").mean_ap < TRIAGE_BELOW_MAP
+    findings = diagnose(gt, found, 0.01)
+    assert _causes(findings) == ["shift_scale"]
+    n = findings[0].numbers
+    assert n["match_rate_before"] < 0.1 and n["match_rate_after"] > 0.9
+    assert n["scale_x"] == pytest.approx(1 / 0.6, abs=0.03)  # the inverse: x = (x' - 50) / 0.6
+    assert n["offset_x"] == pytest.approx(-50 / 0.6, abs=3)
+    assert n["scale_y"] == pytest.approx(1 / 0.6, abs=0.03)
+    assert n["offset_y"] == pytest.approx(-20 / 0.6, abs=3)
+    assert "->" in findings[0].message and "x' = 1.66" in findings[0].message
+
+
+def test_class_ids_shifted_by_one():
+    gt = _ground_truth()
+    found = _detections(gt, classes=lambda c: (c + 1) % len(CLASSES))
+    assert evaluate(gt, found, "voc07").mean_ap < TRIAGE_BELOW_MAP
+    findings = diagnose(gt, found, 0.01)
+    assert _causes(findings) == ["class_shift"]
+    n = findings[0].numbers
+    assert n["matches"] == len(gt["gt"]) and n["other_class"] == len(gt["gt"])
+    assert n["dominant_offset"] == 1 and n["dominant_count"] == len(gt["gt"])  # 2 -> 0 too
+    assert "are class k+1 for ground truth k" in findings[0].message
+
+
+def test_overlapping_duplicates_mean_no_nms():
+    gt = _ground_truth()
+    found = [d for seed in range(5) for d in _detections(gt, jitter=1.5, seed=seed)]
+    findings = diagnose(gt, found, 0.01)
+    assert _causes(findings) == ["no_nms"]
+    assert findings[0].numbers["mean_duplicates"] == pytest.approx(4.0, abs=0.3)
+
+
+def test_model_classes_not_the_data_classes():
+    gt = _ground_truth()
+    found = _detections(gt)
+    findings = diagnose(gt, found, 0.01, data_classes=["cat", "dog", "bird", "car"])
+    assert _causes(findings) == ["class_names"]
+    assert findings[0].numbers == {"model_classes": 3, "data_classes": 4, "ids_outside": 0}
+    assert "4 names in the data, 3 in the model" in findings[0].message
+    renamed = diagnose(gt, found, 0.01, data_classes=["cat", "horse", "bird"])
+    assert "'horse'" in renamed[0].message
+
+
+def test_report_lines():
+    gt = _ground_truth()
+    lines = report_lines(diagnose(gt, [], 0.01), 0.0)
+    assert lines[0] == f"triage: mAP 0.0000 < {TRIAGE_BELOW_MAP}; the detections show:"
+    assert lines[1].startswith("  - scores: every score is under")
+    assert "none of the usual causes" in report_lines([], 0.01)[0]
