@@ -27,6 +27,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     ``config.json``) with the flags given overriding it, else the defaults with the flags."""
     if args.train_json and (args.train_annotations or args.val_annotations):
         raise ValueError("--train/--val (annotation lines) and --train-json exclude each other")
+    if args.train_tfds and (args.train_annotations or args.val_annotations):
+        raise ValueError("--train/--val (annotation lines) and --train-tfds exclude each other")
     given = {flat_key(spec): getattr(args, flat_key(spec), None) for _, spec in setting_fields()}
     overrides = {key: value for key, value in given.items() if value is not None}
     config_path = args.config

@@ -50,6 +50,7 @@ SPLIT_FLAGS = {
     "voc_root": "--voc-root",
     "coco_json": "--coco-json",
     "image_dir": "--image-dir",
+    "tfds": "--tfds",
     "class_names": "--classes",
 }
 
@@ -81,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source.add_argument(
         "--image-dir", "--val-images", dest="image_dir", help="image folder of --coco-json"
+    )
+    source.add_argument(
+        "--tfds",
+        metavar="NAME:SPLIT",
+        help="a TensorFlow Datasets split with the VOC/COCO 'objects' layout, prepared in "
+        "--data-dir (e.g. voc/2007:test, coco/2017:validation); its classes must be the model's",
+    )
+    source.add_argument(
+        "--data-dir", help="TFDS data folder of --tfds (default: ~/tensorflow_datasets)"
     )
     parser.add_argument("--output-dir", default="map_out", help="report folder (default map_out)")
     add_score_threshold_argument(
@@ -147,10 +157,15 @@ def annotation_classes_refusal(args: argparse.Namespace, predictor) -> str | Non
 
 def run(args: argparse.Namespace) -> int:
     """Check the arguments, read the split, run the model over it, write the reports."""
-    if sum(x is not None for x in (args.annotation_file, args.voc_root, args.coco_json)) != 1:
+    sources = (args.annotation_file, args.voc_root, args.coco_json, args.tfds)
+    if sum(x is not None for x in sources) != 1:
         print(
-            "error: give exactly one of --annotation-file, --voc-root, --coco-json", file=sys.stderr
+            "error: give exactly one of --annotation-file, --voc-root, --coco-json, --tfds",
+            file=sys.stderr,
         )
+        return 2
+    if args.data_dir is not None and args.tfds is None:
+        print("error: --data-dir is the folder of --tfds (give --tfds NAME:SPLIT)", file=sys.stderr)
         return 2
     coco_data = None  # --coco-json's content, read once
     if args.coco_json is not None:
@@ -190,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
         root=args.root,
         flags=SPLIT_FLAGS,
         coco_data=coco_data,
+        tfds=args.tfds,
+        data_dir=args.data_dir,
     )
     pose = predictor.model.keypoint_spec
     spec = getattr(records[0], "keypoint_spec", None)

@@ -20,7 +20,9 @@ import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from io import BytesIO
 
 import cv2
 import numpy as np
@@ -36,6 +38,17 @@ ImageInput = str | os.PathLike | Image.Image | np.ndarray
 EXIF_ORIENTATION = 0x0112
 #: EXIF orientations whose displayed image is the stored one transposed (width ↔ height).
 TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+#: Image sources that are not files: a path starting with a key is read by its function
+#: (``path → encoded image bytes``), e.g. a TFDS dataset (``data.tfds_source``).
+BYTE_SOURCES: dict[str, Callable[[str], bytes]] = {}
+
+
+def _encoded_bytes(path: str) -> bytes | None:
+    """The encoded image of ``path`` from a ``BYTE_SOURCES`` entry, or ``None`` for a file."""
+    for prefix, read in BYTE_SOURCES.items():
+        if path.startswith(prefix):
+            return read(path)
+    return None
 
 
 class ImageReadError(OSError):
@@ -94,7 +107,8 @@ def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
     Raises:
         OSError: the file is missing or is not an image PIL can identify.
     """
-    with Image.open(path) as image:
+    encoded = _encoded_bytes(os.fspath(path))
+    with Image.open(path if encoded is None else BytesIO(encoded)) as image:
         width, height = image.size
         if exif_orientation(image) in TRANSPOSING_ORIENTATIONS:
             return height, width
@@ -111,7 +125,8 @@ def read_image_rgb(path: str | os.PathLike) -> np.ndarray:
     """
     path = os.fspath(path)
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        encoded = _encoded_bytes(path)
+        data = np.fromfile(path, np.uint8) if encoded is None else np.frombuffer(encoded, np.uint8)
     except OSError as err:
         raise ImageReadError(f"{path}: cannot read ({err.strerror or err})") from err
     if data.size == 0:

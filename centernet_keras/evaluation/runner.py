@@ -4,7 +4,8 @@ A split is a list of ``ImageRecord`` (image path, boxes, classes, difficult flag
 annotation-lines file (``2007_val.txt``; difficult = the ``,1`` field), from VOC
 ``ImageSets/Main/<split>.txt`` + ``Annotations`` XML (difficult objects kept and flagged), or
 from a COCO ``instances_*.json`` (``iscrowd`` objects kept and flagged like difficult ones;
-the COCO metric scores the JSON itself, and ``coco_results.json`` is written).
+the COCO metric scores the JSON itself, and ``coco_results.json`` is written), or from a TFDS
+split (``voc/2007:test``; difficult and crowd objects flagged, images read from its files).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from centernet_keras.data.annotations import (
     drop_out_of_range_classes,
     read_annotation_file,
 )
+from centernet_keras.data.classes import class_list_difference
 from centernet_keras.data.coco import CocoRecord, read_coco
 from centernet_keras.data.image_io import load_image
 from centernet_keras.data.problems import QUIET_KINDS
+from centernet_keras.data.tfds_source import read_tfds
 from centernet_keras.data.voc import read_voc_split
 from centernet_keras.detections import Detections
 from centernet_keras.evaluation import KEYPOINT_METRIC, METRICS, evaluate
@@ -48,6 +51,8 @@ def load_split(
     root: str | os.PathLike | None = None,
     flags: Mapping[str, str] | None = None,
     coco_data: Mapping | None = None,
+    tfds: str | None = None,
+    data_dir: str | os.PathLike | None = None,
 ) -> tuple[list[ImageRecord], list[str]]:
     """Read the records of one split from exactly one source.
 
@@ -61,6 +66,9 @@ def load_split(
             (``{"coco_json": "--coco-json", ...}``); by default the parameter names.
         coco_data: ``coco_json``'s content, if the caller has read it already (with
             :func:`~centernet_keras.data.coco_format.load_coco_json`): not read again.
+        tfds: a TFDS split ``NAME:SPLIT`` prepared in ``data_dir``
+            (:func:`~centernet_keras.data.tfds_source.read_tfds`; its classes must be
+            ``class_names``; crowd objects kept, flagged difficult).
 
     Returns:
         ``(records, problems)``: messages about skipped lines, images or objects, and about
@@ -73,16 +81,19 @@ def load_split(
             :func:`~centernet_keras.data.coco.read_coco`.
         OSError: a file is missing or unreadable.
     """
-    given = [s is not None for s in (annotation_file, voc_root, coco_json)]
+    given = [s is not None for s in (annotation_file, voc_root, coco_json, tfds)]
     if sum(given) != 1:
         sources = ", ".join(
-            setting_name(s, flags) for s in ("annotation_file", "voc_root", "coco_json")
+            setting_name(s, flags) for s in ("annotation_file", "voc_root", "coco_json", "tfds")
         )
         raise ValueError(f"give exactly one of {sources}")
     quiet = {*QUIET_KINDS, "no_objects"}  # counted by the readers, normal in a test split
     if annotation_file is not None:
         source = annotation_file
         records, problems = read_annotation_file(annotation_file, root)
+    elif tfds is not None:
+        source = tfds
+        records, problems = _read_tfds_split(tfds, data_dir, class_names, flags)
     elif voc_root is not None:
         source = voc_root
         records, found = read_voc_split(voc_root, year, split, class_names, keep_difficult=True)
@@ -102,6 +113,22 @@ def load_split(
     if not records:
         raise ValueError(f"{source}: no images to evaluate")
     return records, problems
+
+
+def _read_tfds_split(
+    spec: str,
+    data_dir: str | os.PathLike | None,
+    class_names: Sequence[str],
+    flags: Mapping[str, str] | None,
+) -> tuple[list[ImageRecord], list[str]]:
+    """The records of a TFDS split for evaluation; its classes must be ``class_names``."""
+    flag = setting_name("tfds", flags)
+    data_dir = None if data_dir is None else os.fspath(data_dir)
+    records, names, found = read_tfds(spec, data_dir, flag, keep_crowd=True)
+    difference = class_list_difference(names, class_names, spec, "the model")
+    if difference:
+        raise ValueError(f"{flag} {spec} has other classes than the model: {difference}")
+    return records, [str(p) for p in found]
 
 
 def collect_detections(

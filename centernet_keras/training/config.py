@@ -132,7 +132,8 @@ class TrainConfig:
     ``classes_path``, default ``model_data/voc_classes.txt``) or, when ``train_json`` is set,
     COCO JSON files with their image folders (``train_json`` + ``train_images``, optional
     ``val_json`` + ``val_images``; classes from the categories unless ``classes_path`` is set):
-    the line fields are then unused and saved as ``None``. See ``training.data``.
+    the line fields are then unused and saved as ``None``; or, when ``train_tfds`` is set, TFDS
+    splits (``train_tfds``, optional ``val_tfds``, in ``data_dir``). See ``training.data``.
     ``flip_pairs`` (``--flip-pairs``, keypoints files only) overrides the file's left/right
     joint pairs (``keypoints.parse_flip_pairs``).
     """
@@ -161,6 +162,22 @@ class TrainConfig:
         None, help="COCO JSON of the validation split (with --train-json)"
     )
     val_images: str | None = setting(None, help="image folder of --val-json")
+    train_tfds: str | None = setting(
+        None,
+        help="a TensorFlow Datasets split NAME:SPLIT with the VOC/COCO 'objects' layout (e.g. "
+        "voc/2007:train, coco/2017:train), prepared in --data-dir; instead of --train/--val",
+    )
+    val_tfds: str | None = setting(
+        None, help="the validation split NAME:SPLIT (with --train-tfds), e.g. voc/2007:validation"
+    )
+    data_dir: str | None = setting(
+        None, help="TFDS data folder of --train-tfds/--val-tfds (default: ~/tensorflow_datasets)"
+    )
+    tfds_download: bool = setting(
+        False,
+        help="download and prepare a TFDS dataset missing from --data-dir (needs the internet)",
+        action="store_true",
+    )
     flip_pairs: str | None = setting(
         None,
         help="left/right joints the training flip swaps, saved with the model (flip test too): "
@@ -250,6 +267,16 @@ class TrainConfig:
             problems.append(
                 f"{flag_name('freeze_epochs')} ({self.freeze_epochs}) must be from 0 to "
                 f"{flag_name('epochs')} ({self.epochs})"
+            )
+        if self.train_tfds and self.train_json:
+            problems.append(
+                f"{flag_name('train_tfds')} and {flag_name('train_json')} exclude each other"
+            )
+        elif self.train_tfds:
+            self.train_annotations = self.val_annotations = None
+        elif self.val_tfds:
+            problems.append(
+                f"{flag_name('val_tfds')} needs {flag_name('train_tfds')} (one source per run)"
             )
         if self.train_json:
             self.train_annotations = self.val_annotations = None

@@ -1,4 +1,4 @@
-"""The training data of a run: annotation lines or COCO JSON → records, classes, keypoint spec.
+"""The training data of a run: annotation lines, COCO JSON or TFDS → records, classes, keypoints.
 
 Two sources (``TrainConfig``): annotation-line files (``train_annotations`` /
 ``val_annotations``, classes from ``classes_path``, default ``model_data/voc_classes.txt``), or
@@ -8,6 +8,8 @@ classes are the JSON's categories unless ``classes_path`` is given (then matched
 keypoints file (``person_keypoints_*.json``) gives the records' joints and the ``KeypointSpec``
 (its flip pairs replaced by ``--flip-pairs`` if given; joints that look left/right but are in no
 pair are logged).
+Or TFDS splits (``train_tfds`` / ``val_tfds`` in ``data_dir``, read by
+:func:`~centernet_keras.data.tfds_source.read_tfds`; classes from the dataset's features).
 Bad data is reported (logged, counted), never fatal unless nothing is left.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +27,11 @@ from centernet_keras.data.annotations import (
     drop_out_of_range_classes,
     read_annotation_file,
 )
-from centernet_keras.data.classes import read_classes
+from centernet_keras.data.classes import class_list_difference, read_classes
 from centernet_keras.data.coco import read_coco
 from centernet_keras.data.image_io import read_image_size
 from centernet_keras.data.problems import QUIET_KINDS, skips_image
+from centernet_keras.data.tfds_source import read_tfds
 from centernet_keras.keypoints import KeypointSpec, parse_flip_pairs
 from centernet_keras.text import quote, shorten
 from centernet_keras.training.config import flag_name
@@ -181,6 +185,45 @@ def _with_flip_pairs(spec: KeypointSpec | None, flip_pairs: str | None, file: st
     return spec.with_flip_pairs(parse_flip_pairs(flip_pairs, spec.names))
 
 
+def _read_tfds(spec: str, config, flag: str, class_names: list[str] | None):
+    """``read_tfds`` with its findings logged; returns ``(records, class names, dropped)``."""
+    records, names, problems = read_tfds(spec, config.data_dir, flag, False, config.tfds_download)
+    counts = Counter(problem.kind for problem in problems)
+    for problem in problems:
+        if problem.kind not in QUIET_KINDS:
+            log.warning("%s", problem)
+    if counts:
+        log.info("%s: %s", spec, ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    if class_names is not None and names != class_names:
+        difference = class_list_difference(names, class_names, spec, flag_name("train_tfds"))
+        raise ValueError(
+            f"{flag} {spec} has other classes than {flag_name('train_tfds')}: {difference}"
+        )
+    dropped, messages = drop_out_of_range_classes(records, len(names))
+    for message in messages:
+        log.warning("%s", message)
+    if not records:
+        raise ValueError(f"{flag} {spec}: no images")
+    return records, names, dropped
+
+
+def _load_tfds(config) -> TrainingData:
+    """The TFDS splits of ``config`` (``train_tfds``, ``val_tfds``); classes from the dataset's
+    ``info.features`` (``classes_path`` is not used)."""
+    if config.classes_path:
+        raise ValueError(
+            f"{flag_name('classes_path')} does not apply to {flag_name('train_tfds')}: the "
+            "classes are the dataset's (info.features)"
+        )
+    train, names, dropped = _read_tfds(config.train_tfds, config, flag_name("train_tfds"), None)
+    val = None
+    if config.val_tfds:
+        val, _, val_dropped = _read_tfds(config.val_tfds, config, flag_name("val_tfds"), names)
+        dropped += val_dropped
+    source = f"TFDS {config.train_tfds} ({len(names)} classes)"
+    return TrainingData(train, val, names, None, dropped, source)
+
+
 def load_training_data(config) -> TrainingData:
     """Read the training (and validation) split of ``config`` (a ``TrainConfig``).
 
@@ -192,6 +235,8 @@ def load_training_data(config) -> TrainingData:
     """
     if config.flip_pairs is not None and not config.train_json:
         raise ValueError("--flip-pairs needs a COCO keypoints file (--train-json)")
+    if config.train_tfds:
+        return _load_tfds(config)
     if not config.train_json:
         class_names = read_classes(config.classes_path or DEFAULT_CLASSES)
         train, dropped = load_records(config.train_annotations, len(class_names))

@@ -43,6 +43,8 @@ KINDS: dict[str, str] = {
     **dict.fromkeys(("classes_path", "train_annotations", "train_json"), "inexact"),
     **dict.fromkeys(("train_images", "flip_pairs", "max_objects", "seed"), "inexact"),
     **dict.fromkeys(("val_annotations", "val_json", "val_images", "save_dir"), "free"),
+    **dict.fromkeys(("train_tfds", "data_dir", "tfds_download"), "inexact"),
+    "val_tfds": "free",
     **dict.fromkeys(("eval_every", "eval_score_threshold", "strategy"), "free"),
     "model": "fixed",
     "augment": "inexact",

@@ -1,0 +1,79 @@
+"""``centernet train --train-tfds/--val-tfds`` and ``centernet val --tfds`` on a TFDS voc/2007
+built offline: a tiny run trains and validates, val gives the mAP of the VOC lines of the same
+images, and bad sources are one line."""
+
+import json
+
+import pytest
+from tfds_data import voc_tfds  # noqa: F401 (fixture)
+
+from centernet_keras.console import main
+from centernet_keras.data.annotations import write_annotation_file
+from centernet_keras.data.voc import read_voc_split
+
+TINY = ["--backbone", "resnet18", "--weights", "none", "--input-size", "64"]
+TINY += ["--neck-filters", "16,16,16", "--head-channels", "8"]
+
+
+@pytest.mark.slow
+def test_train_and_val_from_tfds(voc_tfds, tmp_path, capsys):  # noqa: F811
+    data_dir, save_dir = str(voc_tfds["data_dir"]), tmp_path / "run"
+    argv = ["train", "--train-tfds", "voc/2007:train", "--val-tfds", "voc/2007:validation"]
+    argv += ["--data-dir", data_dir, "--save-dir", str(save_dir), *TINY, "--epochs", "1"]
+    argv += ["--freeze-epochs", "0", "--batch-size", "4", "--quiet"]
+    assert main(argv) == 0, capsys.readouterr().err
+    state = json.loads((save_dir / "train_state.json").read_text())
+    assert state["epoch"] == 1
+    assert "val_loss" in (save_dir / "log.csv").read_text()
+    model = save_dir / "best.keras"
+
+    # val --tfds and val on the annotation lines of the same images: the same mAP
+    records, _ = read_voc_split(voc_tfds["devkit"], 2007, "test", _voc_names(), keep_difficult=True)
+    write_annotation_file(tmp_path / "test.txt", records)
+    common = ["val", "--model", str(model), "--no-progress"]
+    assert main([*common, "--tfds", "voc/2007:test", "--data-dir", data_dir,
+                 "--output-dir", str(tmp_path / "a")]) == 0  # fmt: skip
+    assert main([*common, "--annotation-file", str(tmp_path / "test.txt"),
+                 "--output-dir", str(tmp_path / "b")]) == 0  # fmt: skip
+    a, b = (json.loads((tmp_path / d / "summary.json").read_text()) for d in "ab")
+    assert a["metrics"]["voc"]["mAP"] == pytest.approx(b["metrics"]["voc"]["mAP"], abs=1e-9)
+    assert a["metrics"]["coco"]["stats"] == pytest.approx(b["metrics"]["coco"]["stats"])
+    assert a["num_gt"] == b["num_gt"] > 0
+
+
+def _voc_names() -> list[str]:
+    import tensorflow_datasets as tfds
+
+    return list(tfds.builder("voc/2007").info.features["objects"]["label"].names)
+
+
+def test_train_refuses_a_dataset_not_prepared_in_one_line(tmp_path, capsys):
+    argv = ["train", "--train-tfds", "voc/2007:train", "--data-dir", str(tmp_path)]
+    assert main([*argv, "--save-dir", str(tmp_path / "run"), *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: --train-tfds 'voc/2007:train': ")
+    assert f"tfds build voc/2007 --data_dir {tmp_path}" in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--train", "a.txt"], "--train/--val (annotation lines) and --train-tfds exclude"),
+        (["--train-json", "a.json"], "--train-tfds and --train-json exclude each other"),
+    ],
+)
+def test_train_sources_exclude_each_other(tmp_path, capsys, extra, message):
+    argv = ["train", "--train-tfds", "voc/2007:train", *extra, "--save-dir", str(tmp_path)]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_val_tfds_needs_it_alone_and_data_dir_needs_it(tmp_path, capsys):
+    model = str(tmp_path / "m.keras")
+    assert main(["val", "--model", model, "--tfds", "voc/2007:test", "--voc-root", "x"]) == 2
+    assert "give exactly one of --annotation-file, --voc-root, --coco-json, --tfds" in (
+        capsys.readouterr().err
+    )
+    assert main(["val", "--model", model, "--voc-root", "x", "--data-dir", "d"]) == 2
+    assert "--data-dir is the folder of --tfds" in capsys.readouterr().err
