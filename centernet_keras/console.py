@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 #: subcommand → (module in ``centernet_keras.commands``, one-line description).
 COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("convert", "VOC XML folders or a COCO JSON file → annotation-line files"),
+    "check": ("check", "check a data set for a detector and input size before training"),
     "train": ("train", "train a detector (CenterNet boxes, pose, FCOS); resume, fine-tune"),
     "val": ("val", "evaluate a model: VOC / COCO box mAP, OKS keypoint AP (get_map.py)"),
     "predict": ("predict", "detect on an image, a folder, a video or a camera (predict.py)"),

@@ -19,6 +19,7 @@ HELP_COMMANDS = {
     "convert": ["-m", "centernet_keras.console", "convert", "--help"],
     "convert-voc": ["-m", "centernet_keras.console", "convert", "voc", "--help"],
     "convert-coco": ["-m", "centernet_keras.console", "convert", "coco", "--help"],
+    "check": ["-m", "centernet_keras.console", "check", "--help"],
     "train": ["-m", "centernet_keras.console", "train", "--help"],
     "val": ["-m", "centernet_keras.console", "val", "--help"],
     "predict": ["-m", "centernet_keras.console", "predict", "--help"],

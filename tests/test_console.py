@@ -31,7 +31,7 @@ def test_the_console_script_is_installed_and_lists_every_subcommand():
     assert result.returncode == 0, result.stderr
     for name in ("convert", "train", "val", "predict", "export", "benchmark"):
         assert f"\n  {name} " in result.stdout
-    assert set(COMMANDS) == {"convert", "train", "val", "predict", "export", "benchmark"}
+    assert set(COMMANDS) == {"convert", "check", "train", "val", "predict", "export", "benchmark"}
 
 
 def test_an_unknown_subcommand_is_a_one_line_error(capsys):

@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("backbones", "necks", "heads", "losses", "targets", "decoding"),
     ("models",),
     ("preprocess", "engines", "inference", "runtime", "export"),
-    ("evaluation", "visualize"),
+    ("evaluation", "visualize", "doctor"),
     ("training",),
     ("cli", "commands"),
 )  # fmt: skip

@@ -96,10 +96,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """``centernet train``: exit code 0, 2 with a one-line error, 130 on Ctrl-C."""
-    args = parse_args(argv)
-    from centernet_keras.commands.train_run import run  # Keras/TF: --help must not load them
+    return run_command(parse_args(argv))
 
-    return run(args)
+
+def run_command(args: argparse.Namespace, check: bool = False) -> int:
+    """Run parsed train flags: train (``train_run``), or with ``check`` the dataset doctor
+    (``check_run``: ``centernet check`` takes train's flags)."""
+    from centernet_keras.commands import check_run, train_run  # Keras/TF: not for --help
+
+    return (check_run if check else train_run).run(args)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from centernet_keras.data.pipeline import (
     make_dataset,
     nothing_readable_as_error,
 )
+from centernet_keras.doctor.examine import examine
 from centernet_keras.models.detector import Detector
 from centernet_keras.training.artefacts import writer_callbacks
 from centernet_keras.training.callbacks import (
@@ -81,6 +82,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("centernet_keras.training")
+#: The training images the start-of-training data check looks at.
+CHECKED_IMAGES = 200
 
 
 @dataclass
@@ -162,6 +165,11 @@ def train(
         raise ValueError(
             f"model has {model.num_classes} classes, the data {len(class_names)} ({data.source})"
         )
+    if chief:  # the dataset doctor's summary (`centernet check`: the whole report)
+        more = len(train_records) > CHECKED_IMAGES
+        split = "training" + (f", first {CHECKED_IMAGES} images" if more else "")
+        split_records = {split: train_records[:CHECKED_IMAGES]}
+        log.info("%s", examine(model, split_records, class_names, config.max_objects).summary())
     spec = model.keypoint_spec
     if spec is not None and spec != data.keypoint_spec:
         raise ValueError(
