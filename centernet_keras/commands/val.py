@@ -117,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     return run_reporting_errors(run, build_parser().parse_args(argv))
 
 
+def written_classes(args: argparse.Namespace) -> list[str] | None:
+    """The class names ``--annotation-file`` was written with (``<name>_classes.txt`` beside
+    it), else ``None``: the triage of a near-zero mAP compares them with the model's."""
+    path = None if args.annotation_file is None else Path(args.annotation_file)
+    written = None if path is None else path.with_name(f"{path.stem}_classes.txt")
+    return read_classes(written) if written is not None and written.is_file() else None
+
+
 def annotation_classes_refusal(args: argparse.Namespace, predictor) -> str | None:
     """Why the class ids of ``--annotation-file`` are not the model's classes, else ``None``.
 
@@ -241,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
         metrics,
         settings,
         progress=not args.no_progress,
+        data_classes=written_classes(args),
     )
     for message in failures:
         print(f"unreadable image skipped: {message}", file=sys.stderr)
@@ -255,6 +264,8 @@ def run(args: argparse.Namespace) -> int:
         if "coco" in found:
             print(f"box AP = {found['coco']['stats']['AP@[.5:.95]']:.4f}")
         print(f"keypoint AP = {found['keypoints']['stats']['AP@[.5:.95]']:.4f}")
+    for line in summary.get("triage", {}).get("lines", []):  # mAP near zero: the causes seen
+        print(line)
     print(f"reports written to {args.output_dir}/")
     if args.coco_json is not None:
         print(f"COCO results format: {os.path.join(args.output_dir, 'coco_results.json')}")

@@ -33,6 +33,7 @@ from centernet_keras.detections import Detections
 from centernet_keras.evaluation import KEYPOINT_METRIC, METRICS, evaluate
 from centernet_keras.evaluation.coco import coco_results
 from centernet_keras.evaluation.plots import format_table, plot_pr_curves, write_summary
+from centernet_keras.evaluation.triage import TRIAGE_BELOW_MAP, diagnose, report_lines
 from centernet_keras.io import atomic_write_text
 from centernet_keras.text import setting_name
 
@@ -228,8 +229,14 @@ def evaluate_detections(
     output_dir: str | os.PathLike,
     metrics: Sequence[str] = METRICS,
     extra: Mapping | None = None,
+    data_classes: Sequence[str] | None = None,
 ) -> tuple[dict, str]:
     """Evaluate and write the reports into ``output_dir``.
+
+    Below an mAP of ``triage.TRIAGE_BELOW_MAP`` (the first of ``METRICS`` computed), the
+    summary's ``"triage"`` holds ``triage.diagnose``'s findings and the ``lines`` to print
+    (``data_classes``: the data's class names where it names them; ``extra``'s
+    ``score_threshold``, default ``MAP_CONFIDENCE``).
 
     Files: ``summary.json`` (every metric, ``extra`` on top), ``per_class.txt`` (the table),
     ``coco_summary.txt`` (pycocotools' text), ``keypoints_summary.txt`` (the same for the
@@ -266,6 +273,12 @@ def evaluate_detections(
         "num_gt": len(ground_truth["gt"]),
         "num_detections": len(detections),
     }
+    mean_ap = next((results[m].mean_ap for m in METRICS if m in results), None)
+    if mean_ap is not None and 0.0 <= mean_ap < TRIAGE_BELOW_MAP:  # why: evaluation.triage
+        threshold = info.get("score_threshold", MAP_CONFIDENCE)
+        found = diagnose(ground_truth, detections, threshold, data_classes=data_classes)
+        info["triage"] = {"findings": [f.to_dict() for f in found],
+                          "lines": report_lines(found, mean_ap)}  # fmt: skip
     summary = write_summary(out / "summary.json", results, info)
     return summary, table
 
@@ -278,8 +291,9 @@ def evaluate_split(
     metrics: Sequence[str] = METRICS,
     extra: Mapping | None = None,
     progress: bool = True,
+    data_classes: Sequence[str] | None = None,
 ) -> tuple[dict, str, list[str]]:
-    """``collect_detections`` then ``evaluate_detections``.
+    """``collect_detections`` then ``evaluate_detections`` (``data_classes``: see there).
 
     Returns:
         ``(summary dict, per-class table text, failures)``; the summary also records the run
@@ -293,5 +307,7 @@ def evaluate_split(
         raise ValueError(f"none of the {len(records)} images could be read: {failures[:3]}")
     extra = {**(extra or {}), "seconds": round(time.perf_counter() - start, 2)}
     extra["unreadable_images"] = failures
-    summary, table = evaluate_detections(ground_truth, detections, output_dir, metrics, extra)
+    summary, table = evaluate_detections(
+        ground_truth, detections, output_dir, metrics, extra, data_classes
+    )
     return summary, table, failures

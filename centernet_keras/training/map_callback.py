@@ -21,6 +21,7 @@ from centernet_keras.data.annotations import ImageRecord
 from centernet_keras.detections import Detections
 from centernet_keras.evaluation import KEYPOINT_METRIC
 from centernet_keras.evaluation.runner import collect_detections
+from centernet_keras.evaluation.triage import TRIAGE_BELOW_MAP, diagnose, report_lines
 
 log = logging.getLogger("centernet_keras.training")
 
@@ -104,7 +105,9 @@ class MapCallback(keras.callbacks.Callback):
     Both go to the epoch's logs (the console line, ``log.csv``; they choose ``best.keras``:
     ``callbacks.BestEpoch``) and to one log line. Epochs without an evaluation log nothing
     (``log.csv`` leaves the cells empty). The last pass is kept as ``latest`` (a
-    ``ValidationRun`` holding its first ``samples`` images).
+    ``ValidationRun`` holding its first ``samples`` images). Below an mAP of
+    ``triage.TRIAGE_BELOW_MAP`` the causes its detections show (``triage.diagnose``) are logged
+    once, and again when they change (``triage_causes``: the last logged).
     """
 
     def __init__(
@@ -119,6 +122,7 @@ class MapCallback(keras.callbacks.Callback):
         self.records, self.every, self.last_epoch = list(records), int(every), int(last_epoch)
         self.score_threshold, self.samples = score_threshold, int(samples)
         self.latest: ValidationRun | None = None
+        self.triage_causes: tuple[str, ...] | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
@@ -143,3 +147,14 @@ class MapCallback(keras.callbacks.Callback):
                 logs["val_keypoint_ap"] = oks
                 line += f", keypoint AP (OKS AP@[.5:.95]) = {oks:.4f}"
         log.info("%s", line)
+        if result.mean_ap < TRIAGE_BELOW_MAP:
+            self._log_triage(ground_truth, detections, float(result.mean_ap))
+
+    def _log_triage(self, ground_truth: dict, detections: list[dict], mean_ap: float) -> None:
+        """Log why mAP is near zero, unless these causes were the last logged."""
+        found = diagnose(ground_truth, detections, self.score_threshold)
+        causes = tuple(f.cause for f in found)
+        if causes != self.triage_causes:
+            self.triage_causes = causes
+            for line in report_lines(found, mean_ap):
+                log.warning("%s", line)

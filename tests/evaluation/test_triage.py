@@ -1,9 +1,16 @@
 """evaluation.triage: each cause of a near-zero mAP found on its constructed case, none on a
 healthy model's detections (ground truth with a few pixels of jitter)."""
 
+import json
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+from helpers import load_script
+from PIL import Image
 
+from centernet_keras.data.annotations import ImageRecord
+from centernet_keras.detections import Detections
 from centernet_keras.evaluation import evaluate
 from centernet_keras.evaluation.triage import TRIAGE_BELOW_MAP, diagnose, report_lines
 
@@ -119,3 +126,101 @@ def test_report_lines():
     assert lines[0] == f"triage: mAP 0.0000 < {TRIAGE_BELOW_MAP}; the detections show:"
     assert lines[1].startswith("  - scores: every score is under")
     assert "none of the usual causes" in report_lines([], 0.01)[0]
+
+
+def _val_with_stand_in(tmp_path, monkeypatch, shift, written=None):
+    """``get_map.py`` (``centernet val``) on 4 images (a cat and a dog each) with a stand-in
+    predictor returning the true boxes with class ``(k + shift) % 2``; ``written``: the
+    ``val_classes.txt`` beside the annotation lines. Returns (exit code, summary)."""
+    objects = [(4, 5, 30, 28, 0), (34, 8, 60, 40, 1)]
+    lines = []
+    for i in range(4):
+        path = tmp_path / f"im{i}.jpg"
+        Image.new("RGB", (64, 48), (40 * i, 40 * i, 40 * i)).save(path)
+        lines.append(f"{path} " + " ".join(",".join(map(str, o)) for o in objects))
+    (tmp_path / "val.txt").write_text("\n".join(lines) + "\n")
+    if written is not None:
+        (tmp_path / "val_classes.txt").write_text("\n".join(written) + "\n")
+    names = ["cat", "dog"]
+
+    def detect(image):
+        classes = np.array([(o[4] + shift) % 2 for o in objects], np.int32)
+        boxes = np.array([o[:4] for o in objects], np.float32)
+        scores = np.array([0.9, 0.8], np.float32)
+        return Detections(boxes, scores, classes, [names[c] for c in classes], image.shape[:2])
+
+    settings = {"score_threshold": 0.01, "letterbox": True}
+    methods = {"__call__": lambda self, im: detect(im), "settings": lambda self: settings}
+    predictor = type("StandIn", (), methods)()
+    predictor.class_names, predictor.score_threshold = names, 0.01
+    predictor.model = SimpleNamespace(class_names=None, keypoint_spec=None)  # names not saved
+    get_map = load_script("get_map.py")
+    monkeypatch.setattr(get_map, "predictor_from_args", lambda args: predictor)
+    argv = ["--model", str(tmp_path / "unused.keras"), "--annotation-file"]
+    argv += [str(tmp_path / "val.txt"), "--output-dir", str(tmp_path / "map"), "--no-progress"]
+    code = get_map.main(argv)
+    return code, json.loads((tmp_path / "map" / "summary.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("shift", "written", "causes"),
+    [
+        (1, None, ["class_shift"]),
+        (1, ["dog", "cat"], ["class_shift", "class_names"]),
+        (0, None, []),
+    ],
+)
+def test_val_prints_the_triage_under_the_metrics(tmp_path, monkeypatch, capsys, shift, written,
+                                                 causes):  # fmt: skip
+    code, summary = _val_with_stand_in(tmp_path, monkeypatch, shift, written)
+    out = capsys.readouterr().out
+    assert code == 0
+    if not causes:  # mAP 1: no triage
+        assert summary["metrics"]["voc07"]["mAP"] == pytest.approx(1.0)
+        assert "triage: " not in out and "triage" not in summary
+        return
+    assert summary["metrics"]["voc07"]["mAP"] < TRIAGE_BELOW_MAP
+    assert [f["cause"] for f in summary["triage"]["findings"]] == causes
+    assert out.index("triage: mAP 0.0000 < 0.05") < out.index("reports written to")
+    assert "  - class_shift: 100% of the 8 IoU>=0.5 matches are class k+1" in out
+    if "class_names" in causes:  # the lines were written with the names the other way round
+        assert "  - class_names: the model's classes are not the data's (id 0: 'dog'" in out
+
+
+def test_training_map_callback_logs_the_triage_once_per_cause(tmp_path, monkeypatch, caplog):
+    from centernet_keras import inference
+    from centernet_keras.training.map_callback import MapCallback
+
+    objects = [(4, 5, 30, 28, 0), (34, 8, 60, 40, 1)]
+    records = []
+    for i in range(3):
+        path = tmp_path / f"im{i}.jpg"
+        Image.new("RGB", (64, 48), (60 * i, 60 * i, 60 * i)).save(path)
+        boxes = np.array([o[:4] for o in objects], np.float32)
+        records.append(ImageRecord(str(path), boxes, np.array([0, 1]), np.zeros(2, bool)))
+    state = {"shift": 1, "score": 0.9}
+
+    def detect(image):
+        classes = np.array([(o[4] + state["shift"]) % 2 for o in objects], np.int32)
+        boxes = np.array([o[:4] for o in objects], np.float32)
+        found = Detections(boxes, np.full(2, state["score"], np.float32), classes,
+                           ["cat", "dog"], image.shape[:2])  # fmt: skip
+        return found.above(0.01)
+
+    monkeypatch.setattr(inference, "Predictor", lambda model, names, score_threshold: detect)
+    callback = MapCallback(records, every=1, last_epoch=5)
+    callback.set_model(SimpleNamespace(class_names=["cat", "dog"], num_classes=2,
+                                       keypoint_spec=None))  # fmt: skip
+    seen = []
+    for epoch, (shift, score) in enumerate([(1, 0.9), (1, 0.9), (1, 0.001), (0, 0.9)]):
+        state.update(shift=shift, score=score)
+        caplog.clear()
+        with caplog.at_level("INFO", logger="centernet_keras.training"):
+            callback.on_epoch_end(epoch, {})
+        seen.append([r.getMessage() for r in caplog.records if "val mAP" not in r.getMessage()])
+    assert seen[0][0] == "triage: mAP 0.0000 < 0.05; the detections show:"
+    assert seen[0][1].startswith("  - class_shift: 100% of the 6 IoU>=0.5 matches")
+    assert seen[1] == []  # the same cause: not again
+    assert seen[2][1].startswith("  - scores: every score is under the score threshold 0.01")
+    assert seen[3] == []  # mAP 1: nothing to explain
+    assert callback.triage_causes == ("scores",)
