@@ -51,6 +51,19 @@ def _encoded_bytes(path: str) -> bytes | None:
     return None
 
 
+def read_encoded(path: str | os.PathLike) -> bytes:
+    """The encoded image bytes of ``path``: its ``BYTE_SOURCES`` entry's, else the file's.
+
+    Raises:
+        OSError: the file is missing or unreadable.
+    """
+    encoded = _encoded_bytes(os.fspath(path))
+    if encoded is not None:
+        return encoded
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
 class ImageReadError(OSError):
     """An image file that is missing, unreadable or not a decodable image."""
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from centernet_keras.boxes import boxes_to_input, points_to_input
 from centernet_keras.data.annotations import ImageRecord
-from centernet_keras.data.image_io import read_image_size
+from centernet_keras.data.image_io import read_encoded, read_image_size
 
 
 @dataclass
@@ -56,8 +56,7 @@ class Survey:
 def _image_facts(record: ImageRecord) -> tuple[tuple[int, int], str]:
     """``((height, width), byte hash)`` of a record's image; ``((0, 0), "")`` if unreadable."""
     try:
-        with open(record.path, "rb") as handle:
-            digest = hashlib.sha1(handle.read()).hexdigest()
+        digest = hashlib.sha1(read_encoded(record.path)).hexdigest()
         if record.width and record.height:
             return (int(record.height), int(record.width)), digest
         width, height = read_image_size(record.path)
