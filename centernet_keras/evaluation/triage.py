@@ -31,6 +31,10 @@ from centernet_keras.evaluation.confusion import confusion_matrix
 TRIAGE_BELOW_MAP = 0.05
 #: Images and detections per image the geometric checks look at (the top-scoring ones).
 MAX_IMAGES, MAX_DETECTIONS = 200, 100
+#: The shift/scale and class checks match only the top ``TOP_PER_OBJECT`` × (objects in the
+#: image) detections of each image: a model's best boxes, not boxes that overlap by chance
+#: (100 random boxes an image match 1-2 % of objects with a random class).
+TOP_PER_OBJECT = 2
 #: IoU above which two boxes of one class count as duplicates (the ``no_nms`` check).
 DUPLICATE_IOU = 0.7
 
@@ -75,6 +79,25 @@ def _pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area - inter, 1e-9)
 
 
+def _top_detections(ground_truth: Mapping, detections: Sequence[Mapping]) -> list[dict]:
+    """The ``TOP_PER_OBJECT`` × (objects in its image) top-scoring detections of each image."""
+    objects: dict = {}
+    for g in ground_truth["gt"]:
+        objects[g["image_id"]] = objects.get(g["image_id"], 0) + 1
+    kept: list[dict] = []
+    for image_id, found in _grouped(detections).items():
+        found.sort(key=lambda d: -float(d["score"]))
+        kept += found[: TOP_PER_OBJECT * objects.get(image_id, 0)]
+    return kept
+
+
+def _grouped(records: Sequence[Mapping]) -> dict:
+    grouped: dict = {}
+    for record in records:
+        grouped.setdefault(record["image_id"], []).append(record)
+    return grouped
+
+
 def _by_image(ground_truth: Mapping, detections: Sequence[Mapping]) -> list[tuple]:
     """Per image with objects (the first ``MAX_IMAGES``): ``(gt boxes [G, 4], gt classes [G],
     detection boxes [D, 4], detection classes [D])``, the non-difficult ground truth and the
@@ -83,9 +106,7 @@ def _by_image(ground_truth: Mapping, detections: Sequence[Mapping]) -> list[tupl
     for g in ground_truth["gt"]:
         if not g.get("difficult", 0):
             gts.setdefault(g["image_id"], []).append(g)
-    dets: dict = {}
-    for d in detections:
-        dets.setdefault(d["image_id"], []).append(d)
+    dets = _grouped(detections)
     images = []
     for image_id in list(gts)[:MAX_IMAGES]:
         found = sorted(dets.get(image_id, []), key=lambda d: -float(d["score"]))[:MAX_DETECTIONS]
@@ -224,10 +245,12 @@ def class_shift_finding(
     class_names: Sequence[str],
     score_threshold: float,
     min_matches: int = 3,
+    min_found: float = 0.2,
 ) -> Finding | None:
-    """``class_shift``: at least half of the IoU >= 0.5 matches (``confusion.confusion_matrix``'s
-    matching) carry another class than their object; names the dominant id offset (class k+d
-    for ground truth k, modulo the class count: the last class wraps to 0) or else the most
+    """``class_shift``: the boxes are found (``min_found`` of the objects or more matched at
+    IoU >= 0.5 by ``detections``, ``confusion.confusion_matrix``'s matching) but at least half
+    of the matches carry another class than their object; names the dominant id offset (class
+    k+d for ground truth k, modulo the class count: the last class wraps to 0) or else the most
     frequent confused pair."""
     c = len(class_names)
     classes = [int(r["class"]) for r in (*ground_truth["gt"], *detections)]
@@ -236,7 +259,8 @@ def class_shift_finding(
     matrix = confusion_matrix(ground_truth, detections, c, score_threshold)[:c, :c]
     matches = int(matrix.sum())
     wrong = matches - int(np.trace(matrix))
-    if matches < min_matches or wrong < matches / 2:
+    objects = sum(not g.get("difficult", 0) for g in ground_truth["gt"])
+    if matches < max(min_matches, min_found * objects) or wrong < matches / 2:
         return None
     rows, cols = np.nonzero(matrix)
     offsets = np.zeros(c, np.int64)  # by (detected - true) mod C: k+1 and 0 for C-1 alike
@@ -337,12 +361,13 @@ def diagnose(
     names = list(model_classes if model_classes is not None else ground_truth["classes"])
     gt_classes = np.asarray([int(g["class"]) for g in ground_truth["gt"]], np.int64)
     scores = np.asarray([float(d["score"]) for d in detections], np.float64)
-    images = _by_image(ground_truth, [d for d in detections if d["score"] >= score_threshold])
+    kept = [d for d in detections if d["score"] >= score_threshold]
+    images, top = _by_image(ground_truth, kept), _top_detections(ground_truth, kept)
     objects = sum(not g.get("difficult", 0) for g in ground_truth["gt"])
     found = [
         score_finding(scores, score_threshold, len(ground_truth["images"]), objects),
-        shift_scale_finding(images),
-        class_shift_finding(ground_truth, detections, names, score_threshold),
+        shift_scale_finding(_by_image(ground_truth, top)),
+        class_shift_finding(ground_truth, top, names, score_threshold),
         duplicate_finding(images),
         class_names_finding(names, data_classes, gt_classes),
     ]

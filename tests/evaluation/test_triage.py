@@ -73,10 +73,32 @@ def test_every_score_under_the_threshold(score):
         assert "under the score threshold 0.01" in findings[0].message
 
 
+def _random_boxes(ground_truth, per_image=100, seed=10):
+    """What an untrained model gives: ``per_image`` boxes anywhere, any class, low scores."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for image in ground_truth["images"]:
+        xy, wh = rng.uniform(0, 180, (per_image, 2)), rng.uniform(10, 80, (per_image, 2))
+        classes = rng.integers(0, 3, per_image)
+        for box, cls in zip(np.concatenate([xy, xy + wh], 1), classes, strict=True):
+            out.append({"image_id": image["id"], "bbox": [float(v) for v in box],
+                        "class": int(cls), "score": float(rng.uniform(0.01, 0.2))})  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("seed", [10, 11, 12])
+def test_random_boxes_of_an_untrained_model_show_no_class_or_geometry_cause(seed):
+    gt = _ground_truth()
+    found = _random_boxes(gt, seed=seed)
+    assert evaluate(gt, found, "voc07").mean_ap < TRIAGE_BELOW_MAP
+    assert diagnose(gt, found, 0.01) == []  # 1-2 % of objects overlapped by chance
+
+
 def test_constant_shift_and_scale_found_with_its_transform():
     gt = _ground_truth()
-    # boxes left in a letterboxed frame: x' = 0.6 x + 50, y' = 0.6 y + 20
+    # boxes left in a letterboxed frame: x' = 0.6 x + 50, y' = 0.6 y + 20; and low-score noise
     found = _detections(gt, jitter=1.0, boxes=lambda b: b * 0.6 + np.array([50, 20, 50, 20]))
+    found += [{**d, "score": d["score"] / 10} for d in _random_boxes(gt, per_image=30)]
     assert evaluate(gt, found, "voc07").mean_ap < TRIAGE_BELOW_MAP
     findings = diagnose(gt, found, 0.01)
     assert _causes(findings) == ["shift_scale"]
