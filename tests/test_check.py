@@ -8,6 +8,7 @@ from PIL import Image
 
 from centernet_keras.console import main
 from centernet_keras.data.annotations import ImageRecord, write_annotation_file
+from centernet_keras.data.synthetic_pose import generate_pose_dataset
 from centernet_keras.doctor.examine import examine
 from centernet_keras.doctor.findings import findings, finest_stride, leaked
 from centernet_keras.doctor.learnable import learnable, recovered
@@ -178,3 +179,15 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys, extra, message):
     assert _check(tmp_path, train, "--val", "", *extra) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_cli_pose_keypoints_from_coco_json(tmp_path, capsys):
+    paths = generate_pose_dataset(tmp_path / "pose", num_images=6, seed=1, val_fraction=0.34)
+    argv = ["check", "--detector", "pose", "--backbone", "mobilenetv3_small", "--input-size",
+            "64", "--train-json", str(paths["train"]), "--train-images", str(paths["images"]),
+            "--val-json", str(paths["val"]), "--val-images", str(paths["images"]),
+            "--output-dir", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) in (0, 1)
+    out = capsys.readouterr().out
+    assert out.count("joints labelled: nose ") == 2 and "right_ankle" in out
+    assert (tmp_path / "out" / "data_report.png").is_file()

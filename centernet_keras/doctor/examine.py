@@ -21,6 +21,7 @@ class Examination:
     found: dict[str, list[Finding]]
     class_names: list[str]
     stride: int
+    joint_names: tuple[str, ...] = ()
 
     @property
     def fails(self) -> bool:
@@ -30,7 +31,7 @@ class Examination:
     def tables(self) -> str:
         """Every split's table."""
         return "\n\n".join(
-            table(split, self.surveys[split], found, self.class_names)
+            table(split, self.surveys[split], found, self.class_names, self.joint_names)
             for split, found in self.found.items()
         )
 
@@ -72,4 +73,6 @@ def examine(
     names = list(surveys)
     if len(names) > 1:
         found[names[1]].append(leaked(surveys[names[0]], surveys[names[1]]))
-    return Examination(surveys, found, list(class_names), stride)
+    spec = model.keypoint_spec
+    joints = () if spec is None else tuple(spec.names)
+    return Examination(surveys, found, list(class_names), stride, joints)

@@ -122,8 +122,15 @@ def imbalance(data: Survey, num_classes: int) -> float:
     return float(present.max() / present.min()) if len(present) else 1.0
 
 
-def table(split: str, data: Survey, found: Sequence[Finding], class_names: Sequence[str]) -> str:
-    """The split's table: findings (``!`` marks a failing one), classes, image sizes, joints."""
+def table(
+    split: str,
+    data: Survey,
+    found: Sequence[Finding],
+    class_names: Sequence[str],
+    joint_names: Sequence[str] = (),
+) -> str:
+    """The split's table: findings (``!`` marks a failing one), classes, image sizes, and the
+    share of the objects each joint is labelled in (named by ``joint_names``, else by index)."""
     rows = [f"{split}: {len(data.image_hw)} images, {len(data.classes)} objects"]
     rows += [f"  {'!' if f.fails else ' '} {f.count:>6} {f.share():>8}  {f.unit:<8} {f.what}"
              for f in found]  # fmt: skip
@@ -142,8 +149,9 @@ def table(split: str, data: Survey, found: Sequence[Finding], class_names: Seque
     joints = data.keypoints.shape[1]
     if joints and len(data.classes):
         labelled = (data.keypoints[..., 2] > 0).mean(0)
-        shares = ", ".join(f"{j}: {v:.0%}" for j, v in enumerate(labelled))
-        rows.append(f"  joints labelled (by index): {shares}")
+        names = list(joint_names) or [str(j) for j in range(joints)]
+        shares = ", ".join(f"{name} {v:.0%}" for name, v in zip(names, labelled, strict=True))
+        rows.append(f"  joints labelled: {shares}")
     return "\n".join(rows)
 
 
