@@ -22,15 +22,21 @@ it like a file. TFDS prepares TFRecord files by default, which ``tfds.data_sourc
 read (it needs ``array_record``) and ``tfds.load`` reads only in order: the split's records are
 located once (file, byte offset: a few bytes per image, so COCO's 118k images cost ~3 MB) and an
 image is read by one seek. ``array_record`` datasets are read by index with their own reader.
-Nothing is downloaded unless ``download`` (which needs the internet).
+Nothing is downloaded unless ``download`` (which needs the internet). A keypoints dataset
+(``objects/keypoints`` ``[K, 3]`` ``(x / W, y / H, v)``, its joints in
+``info.metadata["keypoint_spec"]``: :mod:`~centernet_keras.data.tfds_coco_keypoints`) gives the
+records their joints in pixels.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import struct
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
 
@@ -42,7 +48,12 @@ from PIL import Image
 from centernet_keras.data.annotations import ImageRecord
 from centernet_keras.data.image_io import BYTE_SOURCES, ImageReadError
 from centernet_keras.data.problems import Problem
+from centernet_keras.data.tfds_coco_keypoints import CocoKeypoints
+from centernet_keras.keypoints import KeypointSpec
 from centernet_keras.text import quote
+
+#: Builders of this package, registered with TFDS by their import (``coco_keypoints/2017``).
+OWN_BUILDERS = (CocoKeypoints,)
 
 #: The prefix of a record path whose image is in a TFDS dataset.
 PREFIX = "tfds:"
@@ -112,6 +123,19 @@ def _tfrecord_offsets(path: str, skip: int, take: int) -> list[tuple[int, int]]:
     return out
 
 
+@contextlib.contextmanager
+def _quiet_absl() -> Iterator[None]:
+    """TFDS's INFO / WARNING log lines (``Load dataset info``, ``Variant folder … has no
+    dataset_info.json``) left out while a builder is looked up: the outcome is reported here."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class TfdsError(ValueError):
     """A TFDS dataset or split that cannot be read (one line naming the flag)."""
 
@@ -138,18 +162,22 @@ def open_builder(spec: str, data_dir: str | None, flag: str, download: bool = Fa
     name, split = parse_spec(spec, flag)
     where = data_dir or "~/tensorflow_datasets"
     try:
-        builder = tfds.builder(name, data_dir=data_dir)
+        with _quiet_absl():
+            builder = tfds.builder(name, data_dir=data_dir)
+            prepared = builder.is_prepared()
     except Exception as err:  # DatasetNotFoundError, a bad config or version
         raise TfdsError(f"{flag} {quote(spec)}: {str(err).splitlines()[0]}") from None
-    if not builder.is_prepared():
-        if download:
-            builder.download_and_prepare()
-        else:
-            raise TfdsError(
-                f"{flag} {quote(spec)}: {name} is not prepared in {where} (--data-dir): prepare "
-                f"it once with `tfds build {name} --data_dir {where}` (downloads it: needs the "
-                "internet; manual-download datasets need their files in --manual_dir)"
-            )
+    if not prepared and download:
+        builder.download_and_prepare()
+    elif not prepared:
+        how = getattr(builder, "PREPARE_COMMAND", None)  # the package's own builders
+        how = how.format(data_dir=where) if how else f"tfds build {name} --data_dir {where}"
+        raise TfdsError(
+            f"{flag} {quote(spec)}: {name} is not prepared in {where} (--data-dir): prepare it "
+            f"once with `{how}`" + ("" if getattr(builder, "PREPARE_COMMAND", None) else
+            " (downloads it: needs the internet; manual-download datasets need their files in "
+            "--manual_dir)")
+        )  # fmt: skip
     splits = sorted(builder.info.splits)
     base = re.split(r"[\[+]", split)[0]
     if base not in builder.info.splits:
@@ -236,15 +264,27 @@ def read_tfds(
         count = len(labels)
         difficult = _flags(example, "objects/is_difficult", count)
         crowd = _flags(example, "objects/is_crowd", count)
+        joints = _feature(example, "objects/keypoints", "float_list")
+        if joints is not None:  # [N, K, 3] (x / W, y / H, v): coco_keypoints/2017
+            joints = np.asarray(joints, np.float32).reshape(count, -1, 3) * [width, height, 1]
         if crowd.any() and not keep_crowd:
             for _ in range(int(crowd.sum())):
                 problems.append(Problem("crowd_skipped", path, f"{path}: crowd: skipped"))
         keep = ~crowd | keep_crowd
         record = ImageRecord(
-            path, boxes[keep], labels[keep], (difficult | crowd)[keep], width, height
-        )
+            path, boxes[keep], labels[keep], (difficult | crowd)[keep], width, height,
+            None if joints is None else joints[keep],
+        )  # fmt: skip
         records.append(record)
     return records, names, problems
+
+
+def keypoint_spec(spec: str, data_dir: str | None, flag: str) -> KeypointSpec | None:
+    """The joints of a keypoints dataset (``info.metadata["keypoint_spec"]``, e.g.
+    ``coco_keypoints/2017``), else ``None``."""
+    builder, _ = open_builder(spec, data_dir, flag)
+    config = (builder.info.metadata or {}).get("keypoint_spec")
+    return None if config is None else KeypointSpec.from_config(config)
 
 
 def _flags(example, name: str, count: int) -> np.ndarray:

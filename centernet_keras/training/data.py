@@ -31,7 +31,7 @@ from centernet_keras.data.classes import class_list_difference, read_classes
 from centernet_keras.data.coco import read_coco
 from centernet_keras.data.image_io import read_image_size
 from centernet_keras.data.problems import QUIET_KINDS, skips_image
-from centernet_keras.data.tfds_source import read_tfds
+from centernet_keras.data.tfds_source import keypoint_spec, read_tfds
 from centernet_keras.keypoints import KeypointSpec, parse_flip_pairs
 from centernet_keras.text import quote, shorten
 from centernet_keras.training.config import flag_name
@@ -220,8 +220,12 @@ def _load_tfds(config) -> TrainingData:
     if config.val_tfds:
         val, _, val_dropped = _read_tfds(config.val_tfds, config, flag_name("val_tfds"), names)
         dropped += val_dropped
-    source = f"TFDS {config.train_tfds} ({len(names)} classes)"
-    return TrainingData(train, val, names, None, dropped, source)
+    spec = keypoint_spec(config.train_tfds, config.data_dir, flag_name("train_tfds"))
+    if config.val_tfds and keypoint_spec(config.val_tfds, config.data_dir, "") != spec:
+        raise ValueError(f"{config.val_tfds} has other joints than {config.train_tfds}")
+    joints = f", {spec.num_joints} joints" if spec is not None else ""
+    source = f"TFDS {config.train_tfds} ({len(names)} classes{joints})"
+    return TrainingData(train, val, names, spec, dropped, source)
 
 
 def load_training_data(config) -> TrainingData:

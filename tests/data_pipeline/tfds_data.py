@@ -119,3 +119,31 @@ def coco_tfds(tmp_path_factory) -> Path:
         _BUILT["coco"] = tmp_path_factory.mktemp("coco_tfds")
         build_coco_tfds(_BUILT["coco"])
     return _BUILT["coco"]
+
+
+def build_pose_tfds(root: Path, num_images: int = 12) -> dict:
+    """A synthetic COCO keypoints set (``data.synthetic_pose``) in the official layout, prepared
+    as ``coco_keypoints/2017`` by the package's builder (offline).
+
+    Returns:
+        ``{"images", "train", "val"}`` (the JSON files and their image folder) and ``data_dir``.
+    """
+    from centernet_keras.data.synthetic_pose import generate_pose_dataset
+    from centernet_keras.data.tfds_coco_keypoints import prepare
+
+    files = generate_pose_dataset(root / "pose", num_images, seed=2)
+    manual = root / "manual"
+    (manual / "annotations").mkdir(parents=True)
+    for split, stem in (("train", "train2017"), ("val", "val2017")):
+        (manual / "annotations" / f"person_keypoints_{stem}.json").symlink_to(files[split])
+        (manual / stem).symlink_to(files["images"])
+    prepare(str(manual), str(root / "tfds"))
+    return {**files, "data_dir": root / "tfds"}
+
+
+@pytest.fixture
+def pose_tfds(tmp_path_factory) -> dict:
+    """``build_pose_tfds``, once per test process."""
+    if "pose" not in _BUILT:
+        _BUILT["pose"] = build_pose_tfds(tmp_path_factory.mktemp("pose_tfds"))
+    return _BUILT["pose"]
