@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tfds_data import COCO_OBJECTS, VOC_NAMES, coco_tfds, voc_tfds  # noqa: F401 (fixtures)
+from tfds_data import COCO_OBJECTS, VOC_NAMES, build_coco_tfds, coco_tfds, voc_tfds  # noqa: F401 (fixtures)
 
 from centernet_keras.data.image_io import read_image_rgb, read_image_size
 from centernet_keras.data.pipeline import PipelineConfig, make_dataset
@@ -86,3 +86,14 @@ def test_the_pipeline_reads_tfds_images_like_files(voc_tfds):  # noqa: F811
         np.testing.assert_allclose(
             targets["boxes"].numpy(), xml_targets["boxes"].numpy(), atol=0.05
         )
+
+
+def test_an_array_record_dataset_reads_as_its_tfrecord_twin(coco_tfds, tmp_path):  # noqa: F811
+    build_coco_tfds(tmp_path, file_format="array_record")
+    spec = "coco/2017:validation"
+    (twin,), _, _ = read_tfds(spec, str(coco_tfds), "--x", keep_crowd=True)
+    (record,), _, _ = read_tfds(spec, str(tmp_path), "--x", keep_crowd=True)
+    assert record.path.startswith("tfds:coco/2017:validation@")  # another data_dir: its own key
+    np.testing.assert_array_equal(record.boxes, twin.boxes)
+    np.testing.assert_array_equal(record.difficult, twin.difficult)
+    np.testing.assert_array_equal(read_image_rgb(record.path), read_image_rgb(twin.path))

@@ -61,9 +61,10 @@ COCO_SIZE = (48, 64)  # height, width
 COCO_OBJECTS = ((4, 6, 20, 30, 0, False), (30, 10, 24, 16, 2, True), (8, 20, 10, 12, 1, False))
 
 
-def build_coco_tfds(data_dir: Path) -> None:
+def build_coco_tfds(data_dir: Path, file_format: str | None = None) -> None:
     """A one-image TFDS ``coco/2017`` (split ``validation``) with a crowd object, stored with
-    the real COCO builder's ``info.features`` (offline)."""
+    the real COCO builder's ``info.features`` (offline), as TFRecord (TFDS's default) or
+    ``file_format``."""
     import numpy as np
     import tensorflow_datasets as tfds
 
@@ -94,6 +95,7 @@ def build_coco_tfds(data_dir: Path) -> None:
         features=coco.info.features,
         split_datasets={"validation": [("1", example)]},
         data_dir=str(data_dir),
+        file_format=file_format,
     )
 
 
