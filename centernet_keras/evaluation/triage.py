@@ -6,7 +6,8 @@ truth ``{"images", "gt": [{image_id, bbox, class, difficult}], "classes"}``, det
 function returning a :class:`Finding` (a one-line message and the numbers behind it) or
 ``None``; :func:`diagnose` runs them all. The causes:
 
-- ``scores``: no detection scores at or above the threshold (untrained or unloaded weights);
+- ``scores``: no detection scores at or above the threshold, or above ``UNTRAINED_SCORE``
+  (untrained or unloaded weights);
 - ``shift_scale``: boxes match ground truth at IoU 0.5 only after a constant per-axis scale and
   offset (letterbox undone wrongly, boxes in input-size pixels, a coordinate mismatch);
 - ``class_shift``: boxes match at IoU 0.5 but with another class (class ids shifted, another
@@ -35,6 +36,8 @@ MAX_IMAGES, MAX_DETECTIONS = 200, 100
 #: image) detections of each image: a model's best boxes, not boxes that overlap by chance
 #: (100 random boxes an image match 1-2 % of objects with a random class).
 TOP_PER_OBJECT = 2
+#: Below this best score the model is taken as untrained (CenterNet's heatmap prior is 0.1).
+UNTRAINED_SCORE = 0.15
 #: IoU above which two boxes of one class count as duplicates (the ``no_nms`` check).
 DUPLICATE_IOU = 0.7
 
@@ -124,17 +127,22 @@ def _by_image(ground_truth: Mapping, detections: Sequence[Mapping]) -> list[tupl
 def score_finding(
     scores: np.ndarray, score_threshold: float, num_images: int, num_objects: int
 ) -> Finding | None:
-    """``scores``: no detection scores at or above ``score_threshold``."""
+    """``scores``: no detection scores at or above ``score_threshold``, or none above
+    ``UNTRAINED_SCORE`` (an untrained head's scores sit at its prior: CenterNet 0.1)."""
     scores = np.asarray(scores, np.float64).reshape(-1)
-    if (scores >= score_threshold).any():
-        return None
     top = float(scores.max()) if len(scores) else None
+    if top is not None and top >= max(score_threshold, UNTRAINED_SCORE):
+        return None
     seen = f"{len(scores)} detections, max score {top:.4f}" if top is not None else "0 detections"
+    if top is None or top < score_threshold:
+        what = f"every score is under the score threshold {score_threshold:g}"
+        why = "the model is untrained, its weights did not load, or the threshold is too high"
+    else:
+        what = f"no score reaches {UNTRAINED_SCORE:g}, an untrained head's level"
+        why = "the model is untrained or its weights did not load"
     return Finding(
         "scores",
-        f"every score is under the score threshold {score_threshold:g} ({seen} in "
-        f"{num_images} images with {num_objects} objects): the model is untrained, its weights "
-        "did not load, or the threshold is too high",
+        f"{what} ({seen} in {num_images} images with {num_objects} objects): {why}",
         {"score_threshold": float(score_threshold), "detections": len(scores), "max_score": top},
     )
 

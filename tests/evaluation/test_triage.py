@@ -94,6 +94,17 @@ def test_random_boxes_of_an_untrained_model_show_no_class_or_geometry_cause(seed
     assert diagnose(gt, found, 0.01) == []  # 1-2 % of objects overlapped by chance
 
 
+def test_scores_at_an_untrained_heads_prior():
+    gt = _ground_truth()
+    found = [{**d, "score": 0.1 + d["score"] / 1000} for d in _random_boxes(gt, per_image=8)]
+    findings = diagnose(gt, found, 0.01)
+    assert _causes(findings) == ["scores"]
+    assert findings[0].message.startswith(
+        "no score reaches 0.15, an untrained head's level (160 detections"
+    )
+    assert findings[0].numbers["max_score"] == pytest.approx(0.1002, abs=1e-4)
+
+
 def test_constant_shift_and_scale_found_with_its_transform():
     gt = _ground_truth()
     # boxes left in a letterboxed frame: x' = 0.6 x + 50, y' = 0.6 y + 20; and low-score noise
