@@ -68,8 +68,11 @@ class CocoKeypoints(tfds.core.GeneratorBasedBuilder):
             "objects": tfds.features.Sequence(objects),
         }
         metadata = tfds.core.MetadataDict(keypoint_spec=KeypointSpec.coco17().get_config())
-        return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(features), metadata=metadata
+        return tfds.core.DatasetInfo(  # not dataset_info_from_configs: it reads package
+            builder=self,  # resources, which `python -m` (module __main__) does not have
+            description="COCO 2017 person keypoints, prepared from local files",
+            features=tfds.features.FeaturesDict(features),
+            metadata=metadata,
         )
 
     def _split_generators(self, dl_manager):
@@ -126,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", required=True, help="the TFDS data folder to write")
     args = parser.parse_args(argv)
     builder = prepare(args.manual_dir, args.data_dir)
-    print(f"prepared {builder.name}/2017 in {builder.data_dir}: {dict(builder.info.splits)}")
+    counts = ", ".join(f"{k} {v.num_examples}" for k, v in sorted(builder.info.splits.items()))
+    print(f"prepared {builder.name}/2017 in {builder.data_dir}: {counts} images")
     return 0
 
 

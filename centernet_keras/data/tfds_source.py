@@ -248,6 +248,7 @@ def read_tfds(
     """
     builder, split = open_builder(spec, data_dir, flag, download)
     names = class_names(builder)
+    num_joints = _num_joints(builder)
     located = _locate(builder, spec, split)
     records, problems = [], []
     for index in range(len(located.where)):
@@ -266,9 +267,11 @@ def read_tfds(
         count = len(labels)
         difficult = _flags(example, "objects/is_difficult", count)
         crowd = _flags(example, "objects/is_crowd", count)
-        joints = _feature(example, "objects/keypoints", "float_list")
-        if joints is not None:  # [N, K, 3] (x / W, y / H, v): coco_keypoints/2017
-            joints = np.asarray(joints, np.float32).reshape(count, -1, 3) * [width, height, 1]
+        joints = None
+        if num_joints is not None:  # [N, K, 3] (x / W, y / H, v): coco_keypoints/2017
+            joints = _feature(example, "objects/keypoints", "float_list") or []
+            joints = np.asarray(joints, np.float32).reshape(count, num_joints, 3)
+            joints = joints * np.array([width, height, 1], np.float32)
         if crowd.any() and not keep_crowd:
             for _ in range(int(crowd.sum())):
                 problems.append(Problem("crowd_skipped", path, f"{path}: crowd: skipped"))
@@ -279,6 +282,14 @@ def read_tfds(
         )  # fmt: skip
         records.append(record)
     return records, names, problems
+
+
+def _num_joints(builder) -> int | None:
+    """``K`` of the ``objects/keypoints`` feature ``[K, 3]``, ``None`` without keypoints."""
+    try:
+        return int(builder.info.features["objects"]["keypoints"].shape[0])
+    except (KeyError, TypeError, IndexError):
+        return None
 
 
 def keypoint_spec(spec: str, data_dir: str | None, flag: str) -> KeypointSpec | None:

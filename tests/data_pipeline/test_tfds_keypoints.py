@@ -22,6 +22,7 @@ def test_records_equal_the_coco_json_records(pose_tfds, split, file):  # noqa: F
     assert keypoint_spec(spec, str(pose_tfds["data_dir"]), "--x") == report.keypoint_spec
     assert len(records) == len(coco) > 0
     assert sum(len(r.boxes) for r in records) > len(records) // 2
+    assert any(len(r.boxes) == 0 for r in records)  # an image without people: [0, 17, 3] joints
     by_name = {r.path.split("/")[-1]: r for r in coco}  # TFDS shuffles by key: match by file
     for ours in records:
         theirs = by_name.pop(ours.path.split("/")[-1])

@@ -123,7 +123,7 @@ def coco_tfds(tmp_path_factory) -> Path:
     return _BUILT["coco"]
 
 
-def build_pose_tfds(root: Path, num_images: int = 12) -> dict:
+def build_pose_tfds(root: Path, num_images: int = 40) -> dict:
     """A synthetic COCO keypoints set (``data.synthetic_pose``) in the official layout, prepared
     as ``coco_keypoints/2017`` by the package's builder (offline).
 
@@ -133,7 +133,7 @@ def build_pose_tfds(root: Path, num_images: int = 12) -> dict:
     from centernet_keras.data.synthetic_pose import generate_pose_dataset
     from centernet_keras.data.tfds_coco_keypoints import prepare
 
-    files = generate_pose_dataset(root / "pose", num_images, seed=2)
+    files = generate_pose_dataset(root / "pose", num_images, seed=0)  # an empty image a split
     manual = root / "manual"
     (manual / "annotations").mkdir(parents=True)
     for split, stem in (("train", "train2017"), ("val", "val2017")):
