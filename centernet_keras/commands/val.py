@@ -6,6 +6,7 @@ r"""Measure a detector's mAP on a split: VOC07 11-point AP@0.5, all-point AP@0.5
     centernet val --model m.keras --coco-json instances_val2017.json --image-dir val2017
     centernet val --model pose.keras --coco-json person_keypoints_val2017.json \
         --image-dir val2017                  # pose model: keypoint AP (OKS) and box AP
+    centernet val --model m.keras --tfds voc/2007:test --data-dir ~/tensorflow_datasets
 
 ``python get_map.py ...`` (the top-level script) runs the same program with the same flags.
 

@@ -166,12 +166,17 @@ class TrainConfig:
         None,
         help="a TensorFlow Datasets split NAME:SPLIT with the VOC/COCO 'objects' layout (e.g. "
         "voc/2007:train, coco/2017:train), prepared in --data-dir; instead of --train/--val",
+        metavar="NAME:SPLIT",
     )
     val_tfds: str | None = setting(
-        None, help="the validation split NAME:SPLIT (with --train-tfds), e.g. voc/2007:validation"
+        None,
+        help="the validation split NAME:SPLIT (with --train-tfds), e.g. voc/2007:validation",
+        metavar="NAME:SPLIT",
     )
     data_dir: str | None = setting(
-        None, help="TFDS data folder of --train-tfds/--val-tfds (default: ~/tensorflow_datasets)"
+        None,
+        help="TFDS data folder of --train-tfds/--val-tfds (default: ~/tensorflow_datasets)",
+        metavar="DIR",
     )
     tfds_download: bool = setting(
         False,
