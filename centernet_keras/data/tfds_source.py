@@ -9,8 +9,9 @@ Any TFDS dataset with the VOC / COCO ``objects`` layout is read (``voc/2007``, `
 Boxes: ``[x1, y1, x2, y2] = [xmin·W, ymin·H, xmax·W, ymax·H]`` with ``W × H`` the stored
 image's size, no shift. TFDS's VOC builder divides the XML's values by the width / height as
 written (no 1-based correction), and :mod:`~centernet_keras.data.voc_xml` reads the XML's
-values as written too: a VOC image gives the same boxes through its XML and through TFDS (up
-to float32 rounding, far below a pixel). COCO's builder divides ``x, y, x + w, y + h``: the
+values as written too: a VOC image gives the same boxes through its XML and through TFDS
+(rounded to 0.01 px, ``LINE_DECIMALS``, which takes off the float32 noise: 118.00000763 →
+118). COCO's builder divides ``x, y, x + w, y + h``: the
 JSON's boxes come back. *Difficult* objects are flagged (not trained on, ignored by the VOC
 metrics); *crowd* objects are, as in a COCO JSON (:func:`~centernet_keras.data.coco.read_coco`),
 skipped and counted for training or, with ``keep_crowd``, kept flagged difficult (evaluation).
@@ -46,7 +47,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from centernet_keras.data.annotations import ImageRecord
+from centernet_keras.data.annotations import LINE_DECIMALS, ImageRecord
 from centernet_keras.data.image_io import BYTE_SOURCES, ImageReadError
 from centernet_keras.data.problems import Problem
 from centernet_keras.data.tfds_coco_keypoints import CocoKeypoints
@@ -263,6 +264,7 @@ def read_tfds(
             continue
         boxes = np.asarray(_feature(example, "objects/bbox", "float_list") or [], np.float64)
         boxes = boxes.reshape(-1, 4)[:, [1, 0, 3, 2]] * [width, height, width, height]
+        boxes = boxes.round(LINE_DECIMALS)  # float32 noise off: XML / JSON values come back
         labels = np.asarray(_feature(example, "objects/label", "int64_list") or [], np.int32)
         count = len(labels)
         difficult = _flags(example, "objects/is_difficult", count)
@@ -271,7 +273,7 @@ def read_tfds(
         if num_joints is not None:  # [N, K, 3] (x / W, y / H, v): coco_keypoints/2017
             joints = _feature(example, "objects/keypoints", "float_list") or []
             joints = np.asarray(joints, np.float32).reshape(count, num_joints, 3)
-            joints = joints * np.array([width, height, 1], np.float32)
+            joints = (joints * np.array([width, height, 1], np.float32)).round(LINE_DECIMALS)
         if crowd.any() and not keep_crowd:
             for _ in range(int(crowd.sum())):
                 problems.append(Problem("crowd_skipped", path, f"{path}: crowd: skipped"))
