@@ -191,3 +191,18 @@ def test_cli_pose_keypoints_from_coco_json(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("joints labelled: nose ") == 2 and "right_ankle" in out
     assert (tmp_path / "out" / "data_report.png").is_file()
+
+
+def test_a_detector_whose_targets_the_oracle_cannot_read_is_said_unchecked():
+    """A registered detector with its own target layout (the toy of tests/toy_detector): the
+    learnability row says 'not checked' and does not fail; it crashed train before (KeyError
+    'indices' in the oracle)."""
+    from toy_detector.model import CenterPoint  # registers the toy
+
+    model = untrained_detector("toy", 2, backbone="tiny", input_shape=(64, 64, 3))
+    assert isinstance(model, CenterPoint)
+    data = _survey([[4, 4, 40, 40]], [0])
+    assert learnable(model, data) is None
+    row = findings(data, None, 8, 2)[0]
+    assert row.what.endswith("not checked (the oracle does not read this detector's targets)")
+    assert row.count == 0 and not row.fails

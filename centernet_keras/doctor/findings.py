@@ -50,10 +50,17 @@ class Finding:
 
 
 def finest_stride(detector_class) -> int:
-    """The finest output stride a detector class declares (``strides`` of a pyramid
-    detector, else ``output_stride``)."""
-    strides = getattr(detector_class, "strides", None) or (detector_class.output_stride,)
-    return int(min(strides))
+    """The finest output stride a detector class declares (``Detector.strides``).
+
+    Raises:
+        TypeError: the class declares no strides.
+    """
+    if not detector_class.strides:
+        raise TypeError(
+            f"{detector_class.__name__} declares no output strides: set its class attribute "
+            "`strides` (Detector.strides; CONTRIBUTING.md), which the dataset doctor reads"
+        )
+    return int(min(detector_class.strides))
 
 
 def _collisions(data: Survey, stride: int) -> int:
@@ -67,22 +74,25 @@ def _collisions(data: Survey, stride: int) -> int:
 
 def findings(
     data: Survey,
-    learnable: np.ndarray,
+    learnable: np.ndarray | None,
     stride: int,
     num_classes: int,
     training: bool = True,
 ) -> list[Finding]:
-    """The findings of one split (``learnable``: ``[N]`` per object, ``learnable.learnable``)."""
+    """The findings of one split (``learnable``: ``[N]`` per object, ``learnable.learnable``;
+    ``None``: not checked, said in the first row)."""
     n, images = len(data.classes), len(data.image_hw)
     w, h = data.sizes[:, 0], data.sizes[:, 1]
     aspect = np.maximum(w, h) / np.maximum(np.minimum(w, h), 1e-6)
     small = np.maximum(w, h) < stride
-    lost = ~learnable
+    checked = learnable is not None
+    lost = ~learnable if checked else np.zeros(n, bool)
     counts = np.bincount(data.classes, minlength=num_classes)
     unique = len({d for d in data.digests if d})
     out = [
-        Finding("no output location can learn", int(lost.sum()), n, "objects",
-                lost.sum() > UNLEARNABLE_LIMIT * n),
+        Finding("no output location can learn" if checked else "no output location can learn: "
+                "not checked (the oracle does not read this detector's targets)", int(lost.sum()),
+                n, "objects", lost.sum() > UNLEARNABLE_LIMIT * n),
         Finding(f"  of them smaller than the stride {stride}", int((lost & small).sum()), n,
                 "objects"),
         Finding(f"smaller than the stride {stride} (longer side)", int(small.sum()), n, "objects"),

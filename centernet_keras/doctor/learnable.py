@@ -40,8 +40,12 @@ def recovered(boxes: np.ndarray, classes: np.ndarray, found: dict) -> np.ndarray
     return matched
 
 
-def learnable(model, data: Survey, max_objects: int = 128, limit: int | None = None) -> np.ndarray:
-    """``[N]`` bool per object of ``data``: whether ``model``'s targets keep it.
+def learnable(
+    model, data: Survey, max_objects: int = 128, limit: int | None = None
+) -> np.ndarray | None:
+    """``[N]`` bool per object of ``data``: whether ``model``'s targets keep it; ``None`` for a
+    detector whose targets the oracle cannot turn into maps (``oracle_maps``: CenterNet- and
+    FCOS-style targets), so not checked.
 
     Args:
         model: a detector built for ``data.input_hw`` (its ``target_encoder`` and ``decode``;
@@ -58,7 +62,10 @@ def learnable(model, data: Survey, max_objects: int = 128, limit: int | None = N
         rows = np.flatnonzero(data.image == index)
         joints = data.keypoints[rows] if data.keypoints.shape[1] else None
         boxes, classes = data.boxes[rows], data.classes[rows]
-        maps = oracle_maps(model, boxes, classes, data.input_hw, joints, max_objects)
+        try:
+            maps = oracle_maps(model, boxes, classes, data.input_hw, joints, max_objects)
+        except NotImplementedError:  # another target layout: said in the table, not guessed
+            return None
         out = model.decode({k: ops.convert_to_tensor(v) for k, v in maps.items()}, data.input_hw)
         found = {k: ops.convert_to_numpy(v)[0] for k, v in out.items()}
         keep[rows] = recovered(boxes, classes, found)

@@ -70,6 +70,11 @@ def oracle_maps(
             "deltas": np.where(matched[:, None], targets["deltas"], 0.0)[None],
             "centerness": np.where(matched, targets["centerness"], 0.0)[None],
         }
+    if "heatmap" not in targets or "indices" not in targets:
+        raise NotImplementedError(
+            f"{type(model).__name__}: the oracle reads CenterNet-style (heatmap + indices) and "
+            f"FCOS-style (centerness) targets, not {sorted(targets)}"
+        )
     hw = targets["heatmap"].shape[:2]
     maps = {"heatmap": targets["heatmap"]}
     for key in ("size", "offset") + (("keypoints",) if "keypoints" in targets else ()):

@@ -54,6 +54,7 @@ class CenterNet(Detector):
     decoder_class = CenterNetDecoder
     loss_terms = ("heatmap_loss", "size_loss", "offset_loss")
     output_stride = OUTPUT_STRIDE
+    strides = (OUTPUT_STRIDE,)
 
     def __init__(
         self,

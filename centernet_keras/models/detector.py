@@ -63,6 +63,10 @@ class Detector(keras.Model):
     #: whether ``decode`` needs the network input size (FCOS: its locations) — so a runtime
     #: that decodes outside the graph must pass ``image_hw``.
     decode_needs_input_size: bool = False
+    #: the output strides of its maps, finest first (a one-map detector: one); the dataset
+    #: doctor (``centernet check``, ``train``'s start-up summary) measures boxes against the
+    #: finest. Every detector declares it.
+    strides: tuple[int, ...] = ()
 
     def __init__(
         self,

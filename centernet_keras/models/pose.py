@@ -55,6 +55,7 @@ class CenterNetPose(Detector):
         "keypoint_offset_loss",
     )  # fmt: skip
     output_stride = OUTPUT_STRIDE
+    strides = (OUTPUT_STRIDE,)
 
     def __init__(
         self,

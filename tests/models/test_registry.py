@@ -39,6 +39,18 @@ def test_each_builtin_detector_declares_itself_on_its_class(name):
     assert issubclass(cls.decoder_class, Decoder) and cls.decoder_class is not Decoder
     assert cls.from_settings.__func__ is not Detector.from_settings.__func__
     assert isinstance(cls.decode_needs_input_size, bool)
+    assert cls.strides and all(isinstance(s, int) and s > 0 for s in cls.strides)
+
+
+def test_the_doctor_names_a_detector_that_declares_no_strides():
+    """The dataset doctor reads ``Detector.strides``: a class without them gets one line
+    saying what to declare (it crashed on a missing ``output_stride`` before)."""
+    from centernet_keras.doctor.findings import finest_stride
+
+    undeclared = type("NoStrides", (Detector,), {})
+    with pytest.raises(TypeError, match="NoStrides declares no output strides: set its class"):
+        finest_stride(undeclared)
+    assert finest_stride(detector_class("fcos")) == 8 and finest_stride(detector_class("pose")) == 4
 
 
 def test_capabilities_on_the_classes():

@@ -51,6 +51,7 @@ class CenterPoint(Detector):
 
     detector_name = "toy"
     decoder_class = CenterPointDecoder
+    strides = (8,)
     loss_terms = LOSS_TERMS
 
     def __init__(self, backbone, num_classes, head_channels=16, decoder=None, **kwargs):
