@@ -170,7 +170,14 @@ def open_builder(spec: str, data_dir: str | None, flag: str, download: bool = Fa
     except Exception as err:  # DatasetNotFoundError, a bad config or version
         raise TfdsError(f"{flag} {quote(spec)}: {str(err).splitlines()[0]}") from None
     if not prepared and download:
-        builder.download_and_prepare()
+        try:
+            builder.download_and_prepare()
+        except Exception as err:  # no network, a manual-download dataset, a full disk...
+            first = (str(err).splitlines() or [type(err).__name__])[0]
+            raise TfdsError(
+                f"{flag} {quote(spec)}: --tfds-download could not prepare {name} in {where}: "
+                f"{first}"
+            ) from None
     elif not prepared:
         how = getattr(builder, "PREPARE_COMMAND", None)  # the package's own builders
         how = how.format(data_dir=where) if how else f"tfds build {name} --data_dir {where}"

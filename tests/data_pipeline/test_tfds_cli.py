@@ -72,6 +72,33 @@ def test_train_refuses_a_dataset_not_prepared_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_tfds_download_prepares_a_missing_dataset_and_says_why_it_could_not(
+    tmp_path, capsys, monkeypatch
+):
+    """--tfds-download calls TFDS's download_and_prepare for a dataset not prepared in
+    --data-dir (without the flag it is never called); offline its failure is one line naming the
+    flag, not a traceback. The network is replaced by a ConnectionError."""
+    import tensorflow_datasets as tfds
+
+    calls = []
+
+    def offline(self, *args, **kwargs):
+        calls.append(self.name)
+        raise ConnectionError("Failed to connect: no network\ndetails")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    argv = ["train", "--train-tfds", "voc/2007:train", "--data-dir", str(tmp_path), *TINY]
+    assert main([*argv, "--save-dir", str(tmp_path / "run")]) == 2
+    assert calls == [] and "is not prepared in" in capsys.readouterr().err
+    assert main([*argv, "--save-dir", str(tmp_path / "run"), "--tfds-download"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert calls == ["voc"] and err.count("\n") == 0
+    assert err == (
+        f"error: --train-tfds 'voc/2007:train': --tfds-download could not prepare voc/2007 in "
+        f"{tmp_path}: Failed to connect: no network"
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
