@@ -175,6 +175,57 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: ``--tile-overlap``'s default: the fraction of a tile its neighbours overlap.
+DEFAULT_TILE_OVERLAP = 0.2
+#: The smallest ``--tile`` side (a network's coarsest stride).
+MIN_TILE = 32
+
+
+def tile_side(value: str) -> int:
+    """``--tile``: a tile side in original pixels, at least :data:`MIN_TILE`."""
+    try:
+        side = int(value)
+    except ValueError:
+        side = 0
+    if side < MIN_TILE:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a tile side of at least {MIN_TILE} pixels"
+        )
+    return side
+
+
+def tile_overlap(value: str) -> float:
+    """``--tile-overlap``: a fraction of the tile side in [0, 1)."""
+    try:
+        overlap = float(value)
+    except ValueError:
+        overlap = float("nan")
+    if not 0.0 <= overlap < 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a fraction in [0, 1)")
+    return overlap
+
+
+def add_tile_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--tile`` and ``--tile-overlap``: tiled inference for small objects (``tiling``)."""
+    parser.add_argument(
+        "--tile",
+        type=tile_side,
+        default=None,
+        metavar="SIZE",
+        help="also detect in overlapping SIZE x SIZE tiles of the image (original pixels, "
+        "each run at the network input size) besides the whole image, and merge them (NMS; "
+        "OKS for people): finds objects too small once the whole image is scaled to the input; "
+        "an image no larger than a tile is detected whole (default: off)",
+    )
+    parser.add_argument(
+        "--tile-overlap",
+        type=tile_overlap,
+        default=DEFAULT_TILE_OVERLAP,
+        metavar="F",
+        help="with --tile: neighbouring tiles overlap by F x SIZE pixels",
+    )
+
+
 def add_runtime_arguments(parser: argparse.ArgumentParser, several: bool = False) -> None:
     """``--runtime``, ``--quantize``, ``--calibration-images``, ``--calibration-count``
     (``several``: ``--runtime`` takes one or more, as ``centernet benchmark`` compares them)."""
