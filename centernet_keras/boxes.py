@@ -48,6 +48,19 @@ def box_iou(boxes1: keras.KerasTensor, boxes2: keras.KerasTensor) -> keras.Keras
     return ops.where(union > 0.0, inter / ops.maximum(union, 1e-12), 0.0)
 
 
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU in NumPy (host side): every box of ``a`` ``[N, 4]`` with every box of ``b``
+    ``[M, 4]`` (``[x1, y1, x2, y2]``); ``[N, M]`` float64, 0 where the union is empty."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)[:, None]
+    b = np.asarray(b, np.float64).reshape(-1, 4)[None]
+    w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = w * h
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    return inter / np.maximum(area_a + area_b - inter, 1e-9)
+
+
 def letterbox_placement(h, w, in_h, in_w, minimum=min, maximum=max):
     """The letterbox placement ``(new_w, new_h, pad_x, pad_y)`` in exact integer arithmetic.
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from centernet_keras.boxes import iou_matrix
 from centernet_keras.data.classes import class_list_difference
 from centernet_keras.evaluation.confusion import confusion_matrix
 
@@ -59,18 +60,6 @@ class Finding:
 
     def to_dict(self) -> dict:
         return {"cause": self.cause, "message": self.message, **self.numbers}
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box of ``a`` ``[N, 4]`` with every box of ``b`` ``[M, 4]`` (x1, y1, x2,
-    y2): ``[N, M]`` float64."""
-    a, b = np.asarray(a, np.float64)[:, None], np.asarray(b, np.float64)[None]
-    w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = w * h
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    return inter / np.maximum(area_a + area_b - inter, 1e-9)
 
 
 def _pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
