@@ -86,7 +86,9 @@ def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def _colour(rng: np.random.Generator, used_hues: list[float], cls: int) -> tuple[int, int, int]:
+def shape_colour(
+    rng: np.random.Generator, used_hues: list[float], cls: int
+) -> tuple[int, int, int]:
     """A saturated colour (channel spread ≥ 143) whose hue differs from those used.
 
     Each class draws its hue from its own band (a fifth of the colour wheel), so colour is a
@@ -133,7 +135,7 @@ def _polygon(kind: str, rng: np.random.Generator) -> np.ndarray:
     return points
 
 
-def _shape_mask(kind: str, size: float, rng: np.random.Generator) -> np.ndarray:
+def shape_mask(kind: str, size: float, rng: np.random.Generator) -> np.ndarray:
     """Boolean mask of one shape whose longer side is about ``size`` px."""
     if kind == "circle":
         side = round(size)
@@ -179,7 +181,7 @@ def render_image(
     for _ in range(count):
         cls = int(rng.integers(len(SHAPE_CLASSES)))
         size = math.exp(rng.uniform(math.log(12), math.log(largest)))
-        mask = _shape_mask(SHAPE_CLASSES[cls], size, rng)
+        mask = shape_mask(SHAPE_CLASSES[cls], size, rng)
         mh, mw = mask.shape
         for _ in range(30):
             y0, x0 = int(rng.integers(0, height - mh + 1)), int(rng.integers(0, width - mw + 1))
@@ -192,7 +194,7 @@ def render_image(
         else:
             continue
         visible = left
-        colour = _colour(rng, used_hues, cls)
+        colour = shape_colour(rng, used_hues, cls)
         instance_map[region][mask] = len(placed) + 1
         image[region][mask] = colour
         placed.append((cls, region, colour))

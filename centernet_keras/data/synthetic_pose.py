@@ -65,7 +65,7 @@ class SyntheticPose:
     people: list[dict]
 
 
-def _skeleton(rng: np.random.Generator, height: float, cx: float, cy: float) -> np.ndarray:
+def figure_joints(rng: np.random.Generator, height: float, cx: float, cy: float) -> np.ndarray:
     """Joint positions ``[17, 2]`` (x, y) of a camera-facing figure ``height`` px tall whose hip
     centre is at ``(cx, cy)``."""
     h = height
@@ -119,7 +119,9 @@ def _disc(mask: np.ndarray, centre: np.ndarray, radius: float) -> None:
     cv2.circle(mask, _fixed(centre), max(16, round(radius * 16)), 1, -1, cv2.LINE_8, 4)
 
 
-def _draw_parts(joints: np.ndarray, height: float, shape: tuple[int, int]) -> dict[str, np.ndarray]:
+def person_parts(
+    joints: np.ndarray, height: float, shape: tuple[int, int]
+) -> dict[str, np.ndarray]:
     """The filled person of a figure ``height`` px tall as bool ``[H, W]`` masks of its parts, in
     drawing order: ``"body"`` (torso, neck), ``"head"``, ``"hands"`` (the forearms continued by
     0.06 · ``height``) and ``"feet"`` (0.07 · ``height`` outwards, slightly down): a person
@@ -157,6 +159,27 @@ def _colour(rng: np.random.Generator, hue: tuple[float, float], saturation: tupl
     return np.array([r, g, b]) * 255
 
 
+def paint_person(
+    image: np.ndarray, parts: dict[str, np.ndarray], rng: np.random.Generator
+) -> np.ndarray:
+    """Paint a person's parts (``person_parts``) onto ``image`` ``[H, W, 3]`` (in place):
+    clothes, a darker shade on the limbs, skin, shoes, each drawn from ``rng``, with pixel
+    noise; the joint dots darkened. Returns the person's pixels, bool ``[H, W]``."""
+    clothes = _colour(rng, (0, 1), (0.7, 1.0), (0.7, 1.0))
+    skin = _colour(rng, (0.03, 0.1), (0.25, 0.6), (0.45, 0.95))
+    shades = {"body": clothes, "head": skin, "hands": skin, "limbs": clothes * 0.75,
+              "feet": _colour(rng, (0, 1), (0, 0.4), (0.1, 0.3))}  # fmt: skip
+    mask = np.zeros(image.shape[:2], bool)
+    for name in ("body", "head", "hands", "feet", "limbs"):
+        pixels = parts[name]
+        noise = rng.integers(-10, 11, (pixels.sum(), 3))
+        image[pixels] = np.clip(shades[name] + noise, 0, 255)
+        mask |= pixels
+    dots = parts["dots"] & mask
+    image[dots] = image[dots] * 0.3
+    return mask
+
+
 def render_pose_image(rng: np.random.Generator) -> SyntheticPose:
     """One image (sides 160–320 px) with 0–3 people; see the module docstring."""
     height, width = (int(v) for v in rng.integers(160, 321, 2))
@@ -167,20 +190,8 @@ def render_pose_image(rng: np.random.Generator) -> SyntheticPose:
         tall = rng.uniform(0.45, 0.95) * height
         cx = (slot + rng.uniform(0.1, 0.9)) / count * width
         cy = rng.uniform(0.4, 0.65) * height
-        joints = _skeleton(rng, tall, cx, cy)
-        parts = _draw_parts(joints, tall, (height, width))
-        clothes = _colour(rng, (0, 1), (0.7, 1.0), (0.7, 1.0))
-        skin = _colour(rng, (0.03, 0.1), (0.25, 0.6), (0.45, 0.95))
-        shades = {"body": clothes, "head": skin, "hands": skin, "limbs": clothes * 0.75,
-                  "feet": _colour(rng, (0, 1), (0, 0.4), (0.1, 0.3))}  # fmt: skip
-        mask = np.zeros((height, width), bool)
-        for name in ("body", "head", "hands", "feet", "limbs"):
-            pixels = parts[name]
-            noise = rng.integers(-10, 11, (pixels.sum(), 3))
-            image[pixels] = np.clip(shades[name] + noise, 0, 255)
-            mask |= pixels
-        dots = parts["dots"] & mask
-        image[dots] = image[dots] * 0.3
+        joints = figure_joints(rng, tall, cx, cy)
+        mask = paint_person(image, person_parts(joints, tall, (height, width)), rng)
         figures.append((joints, mask))
     people = []
     for k, (joints, mask) in enumerate(figures):
