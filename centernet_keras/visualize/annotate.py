@@ -19,9 +19,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from centernet_keras.data.image_io import IMAGE_SUFFIXES, load_image
+from centernet_keras.data.image_io import load_image
+from centernet_keras.data.video_io import capture_fps, image_files, open_video, video_writer
 from centernet_keras.detections import Detections
-from centernet_keras.io import atomic_path, is_temp_file
+from centernet_keras.io import atomic_path
 from centernet_keras.keypoints import KeypointSpec
 from centernet_keras.models.detector import Detector
 from centernet_keras.visualize.draw import (
@@ -171,11 +172,7 @@ def annotate_folder(
         A ``FolderReport``.
     """
     draw = drawer(detector, keypoint_spec, draw_boxes)
-    files = sorted(
-        p
-        for p in Path(input_dir).iterdir()
-        if p.suffix.lower() in IMAGE_SUFFIXES and not is_temp_file(p)
-    )
+    files = image_files(input_dir)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     report, start = FolderReport(), time.perf_counter()
@@ -238,13 +235,7 @@ def annotate_video(
         ValueError: a source that OpenCV cannot open, or an output it cannot write.
     """
     draw = drawer(detector, keypoint_spec, draw_boxes)
-    if isinstance(source, str) and source.isdigit():
-        source = int(source)
-    if isinstance(source, str) and not Path(source).exists():
-        raise FileNotFoundError(f"video not found: {source}")
-    capture = cv2.VideoCapture(source)
-    if not capture.isOpened():
-        raise ValueError(f"cannot open video source {source!r} (not a video, or no camera)")
+    capture = open_video(source)
     writer = None
     report, smoothed = VideoReport(), 0.0
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
@@ -268,7 +259,7 @@ def annotate_video(
                 drawn = np.asarray(draw_fps(drawn, smoothed))
                 if writer is None:
                     size = (drawn.shape[1], drawn.shape[0])
-                    writer = _video_writer(tmp, capture, size, output_path)
+                    writer = video_writer(tmp, capture_fps(capture), size, output_path)
                 writer.write(cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
                 report.frames += 1
                 report.counts.update(detections.class_names)
@@ -284,20 +275,6 @@ def annotate_video(
         if start is not None:
             report.fps = report.frames / max(time.perf_counter() - start, 1e-9)
     return report
-
-
-def _video_writer(
-    path: str | os.PathLike, capture, size: tuple[int, int], shown: str | os.PathLike
-):
-    """An OpenCV writer of ``size`` (width, height) frames to ``path``, at the capture's FPS;
-    errors name ``shown`` (the output the temporary ``path`` becomes)."""
-    path = Path(path)
-    fourcc = cv2.VideoWriter_fourcc(*("XVID" if path.suffix.lower() == ".avi" else "mp4v"))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    writer = cv2.VideoWriter(os.fspath(path), fourcc, fps if fps and fps > 0 else 25.0, size)
-    if not writer.isOpened():
-        raise ValueError(f"cannot write video {shown} (use a .mp4 or .avi name)")
-    return writer
 
 
 def save_heatmap(
