@@ -38,6 +38,10 @@ RUNTIMES = ("keras", "onnxruntime")
 QUANTIZATIONS = ("int8",)
 #: ``--calibration-count``'s default: INT8 calibration images used.
 DEFAULT_CALIBRATION_COUNT = 100
+#: ``--tile-overlap``'s default (``tiling``): the fraction of a tile its neighbours overlap.
+DEFAULT_TILE_OVERLAP = 0.2
+#: The smallest ``--tile`` side in pixels (``tiling``; a network's coarsest stride).
+MIN_TILE = 32
 #: ``--format`` names of ``centernet export`` (``export.export_model``).
 EXPORT_FORMATS = ("keras", "saved_model", "tflite", "onnx")
 #: What ``predict.py --mode export`` appends to the model's file stem, per format.

@@ -7,7 +7,13 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from centernet_keras.choices import DEFAULT_CALIBRATION_COUNT, QUANTIZATIONS, RUNTIMES
+from centernet_keras.choices import (
+    DEFAULT_CALIBRATION_COUNT,
+    DEFAULT_TILE_OVERLAP,
+    MIN_TILE,
+    QUANTIZATIONS,
+    RUNTIMES,
+)
 from centernet_keras.data.classes import class_list_difference, read_classes
 from centernet_keras.decoder_defaults import (
     FCOS_IOU_THRESHOLD,
@@ -175,12 +181,6 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-#: ``--tile-overlap``'s default: the fraction of a tile its neighbours overlap.
-DEFAULT_TILE_OVERLAP = 0.2
-#: The smallest ``--tile`` side (a network's coarsest stride).
-MIN_TILE = 32
-
-
 def tile_side(value: str) -> int:
     """``--tile``: a tile side in original pixels, at least :data:`MIN_TILE`."""
     try:
@@ -279,6 +279,8 @@ def predictor_from_args(args: argparse.Namespace):
         flip_test=args.flip_test,
         input_size=args.input_size,
         letterbox=args.letterbox,
+        tile=getattr(args, "tile", None),  # add_tile_arguments' flags, where the command has them
+        tile_overlap=getattr(args, "tile_overlap", DEFAULT_TILE_OVERLAP),
         **runtime_settings(args),
     )
     if names is not None:

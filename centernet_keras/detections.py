@@ -36,7 +36,11 @@ class Detections:
 
     def above(self, score_threshold: float) -> Detections:
         """The detections scoring at least ``score_threshold`` (a new object; order kept)."""
-        keep = np.asarray(self.scores) >= score_threshold
+        return self.where(np.asarray(self.scores) >= score_threshold)
+
+    def where(self, keep: np.ndarray) -> Detections:
+        """The detections where ``keep`` (``[N]`` bool) is set (a new object; order kept)."""
+        keep = np.asarray(keep, bool)
         return Detections(
             boxes=np.asarray(self.boxes)[keep],
             scores=np.asarray(self.scores)[keep],

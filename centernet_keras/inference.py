@@ -45,6 +45,7 @@ from centernet_keras.preprocess import (
     input_size_for,
     requested_input_size,
 )
+from centernet_keras.tiling import DEFAULT_TILE_OVERLAP, Tiler, check_tile
 from centernet_keras.timing import interleaved_stages
 
 __all__ = [
@@ -116,6 +117,11 @@ class Predictor:
         model_file: the ``.keras`` file the model came from (``from_checkpoint`` sets it): the
             ONNX Runtime graphs are cached next to it (a folder that cannot be written: in
             the user's cache folder), keyed on the model's weights as loaded.
+        tile: also detect in overlapping ``tile x tile`` tiles of the image (original
+            pixels, each run at the network input size) and merge them with the whole image's
+            detections (``tiling``): for objects too small once the whole image is fitted to
+            the input; ``None``: off. An image no larger than a tile is detected whole.
+        tile_overlap: the fraction of ``tile`` neighbouring tiles overlap, in ``[0, 1)``.
         confidence, nms_iou: former names of ``score_threshold`` and ``iou_threshold``.
 
     The decoder is the model's, with these settings (``model.decoder.replace``): the model
@@ -138,9 +144,14 @@ class Predictor:
         calibration_count: int | None = None,
         model_file: str | os.PathLike | None = None,
         keypoint_threshold: float | None = None,
+        tile: int | None = None,
+        tile_overlap: float = DEFAULT_TILE_OVERLAP,
         **former,
     ):
         score_threshold, iou_threshold = _former_names(former, score_threshold, iou_threshold)
+        check_tile(tile, tile_overlap)
+        self.tile = None if tile is None else int(tile)
+        self.tile_overlap = float(tile_overlap)
         self.model = model
         self.num_classes = int(model.num_classes)
         self.class_names = resolve_class_names(
@@ -188,8 +199,9 @@ class Predictor:
         Keys: ``runtime``, ``quantize``, ``calibration`` (INT8: ``images`` used and their
         ``sha256``; else ``None``), ``input_hw`` (``[H, W]``, or ``None`` when each image is
         scaled to ``input_longest_side``), ``letterbox``, ``flip_test``, ``score_threshold``,
-        ``iou_threshold``, ``max_detections`` and ``decoder`` (the decoder's whole config:
-        also the settings that only some detectors have).
+        ``iou_threshold``, ``max_detections``, ``decoder`` (the decoder's whole config:
+        also the settings that only some detectors have), ``tile`` and ``tile_overlap``
+        (``None`` without tiles).
         """
         dynamic = None in tuple(self.model_hw)
         settings = {
@@ -206,6 +218,8 @@ class Predictor:
             "iou_threshold": self.iou_threshold,
             "max_detections": self.max_detections,
             "decoder": decoder_settings(self.decoder),
+            "tile": self.tile,
+            "tile_overlap": None if self.tile is None else self.tile_overlap,
         }
 
     @property
@@ -295,8 +309,13 @@ class Predictor:
         Stages: ``preprocess`` (load, fit to the input), ``detect`` (the network and its
         decoder as the runtime runs them: one traced TensorFlow function; the ONNX Runtime
         graph; INT8: its graph, then the Keras decoder), ``postprocess`` (to the original
-        image's pixels).
+        image's pixels). With ``tile``: the whole image and its tiles (``tiling.Tiler``:
+        preprocess also cuts and fits the tiles, detect runs them all, postprocess also
+        merges).
         """
+        tiler = self.tiler()
+        if tiler is not None:
+            return tiler.timed(image)
         start = time.perf_counter()
         batch, image_hw = self.preprocess(image)
         prepared = time.perf_counter()
@@ -309,6 +328,16 @@ class Predictor:
             "postprocess": time.perf_counter() - detected,
         }
         return detections, stages
+
+    def tiler(self) -> Tiler | None:
+        """The tiled detection of this predictor's settings, ``None`` without ``tile``."""
+        if self.tile is None:
+            return None
+        spec = self.model.keypoint_spec  # a pose model's people merge by OKS
+        return Tiler(
+            self.transform, self.engine.detect, self.class_names, self.tile, self.tile_overlap,
+            self.max_detections, None if spec is None else spec.sigmas,
+        )  # fmt: skip
 
     def heatmap(self, image: ImageInput, which: str = "auto") -> np.ndarray:
         """A heatmap of an image in original pixels ``[h, w]`` float32 (probabilities).

@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("data", "layers"),
     ("backbones", "necks", "heads", "losses", "targets", "decoding"),
     ("models",),
-    ("preprocess", "engines", "inference", "runtime", "export"),
+    ("preprocess", "engines", "tiling", "inference", "runtime", "export"),
     ("evaluation", "visualize", "doctor"),
     ("training",),
     ("cli", "commands"),

@@ -31,6 +31,7 @@ from centernet_keras.cli import (  # quiets TensorFlow's start-up log (centernet
     add_model_arguments,
     add_runtime_arguments,
     add_score_threshold_argument,
+    add_tile_arguments,
     new_parser,
     predictor_from_args,
     run_reporting_errors,
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser, 0.3, help="score threshold of the drawn (and --json) or exported detections"
     )
     add_inference_arguments(parser)
+    add_tile_arguments(parser)
     add_runtime_arguments(parser)
     parser.add_argument(
         "--crop",
@@ -254,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             "--flip-test is not exported: exported models run the plain forward pass "
             "(drop --flip-test, or use it with the other modes)"
+        )
+    if args.tile is not None and args.mode in ("export", "heatmap"):
+        parser.error(
+            f"--tile is for detections (image, dir, video, fps), not --mode {args.mode}: "
+            "it runs the model on tiles of each image and merges what they find"
         )
     if args.mode == "export" and args.letterbox is not None:
         parser.error(

@@ -34,6 +34,7 @@ from centernet_keras.cli import (
     add_model_arguments,
     add_runtime_arguments,
     add_score_threshold_argument,
+    add_tile_arguments,
     new_parser,
     predictor_from_args,
     run_reporting_errors,
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"above {SCORE_THRESHOLD_WARNING} the precision-recall curve is cut short and mAP drops)",
     )
     add_inference_arguments(parser)
+    add_tile_arguments(parser)
     add_runtime_arguments(parser)
     parser.add_argument(
         "--metrics",
