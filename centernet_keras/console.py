@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("predict", "detect on an image, a folder, a video or a camera (predict.py)"),
     "export": ("export", "write the model for deployment: keras, saved_model, tflite, onnx"),
     "benchmark": ("benchmark", "time a model on this machine: preprocess, forward, decode"),
+    "track": ("track", "track objects through a video or frames: ids, MOTChallenge tracks.txt"),
 }
 
 

@@ -25,6 +25,7 @@ HELP_COMMANDS = {
     "predict": ["-m", "centernet_keras.console", "predict", "--help"],
     "export": ["-m", "centernet_keras.console", "export", "--help"],
     "benchmark": ["-m", "centernet_keras.console", "benchmark", "-h"],
+    "track": ["-m", "centernet_keras.console", "track", "--help"],
     "train.py": ["train.py", "--help"],
     "predict.py": ["predict.py", "--help"],
     "get_map.py": ["get_map.py", "--help"],

@@ -29,9 +29,11 @@ def test_the_console_script_is_installed_and_lists_every_subcommand():
         [str(CONSOLE), "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT
     )
     assert result.returncode == 0, result.stderr
-    for name in ("convert", "train", "val", "predict", "export", "benchmark"):
+    for name in ("convert", "train", "val", "predict", "export", "benchmark", "track"):
         assert f"\n  {name} " in result.stdout
-    assert set(COMMANDS) == {"convert", "check", "train", "val", "predict", "export", "benchmark"}
+    assert set(COMMANDS) == {
+        "convert", "check", "train", "val", "predict", "export", "benchmark", "track",
+    }  # fmt: skip
 
 
 def test_an_unknown_subcommand_is_a_one_line_error(capsys):

@@ -13,7 +13,7 @@ PACKAGE = ROOT / "centernet_keras"
 #: Layers from the bottom up: a module may import its own layer and the ones below.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("text", "io", "console", "timing", "cpu_kernels", "startup", "choices", "decoder_defaults",
-     "boxes", "gather", "locations", "keypoints", "detections"),
+     "boxes", "gather", "locations", "keypoints", "detections", "tracking"),
     ("data", "layers"),
     ("backbones", "necks", "heads", "losses", "targets", "decoding"),
     ("models",),

@@ -6,7 +6,9 @@
 - ``annotate``: run a detector (any callable ``image → Detections``, e.g.
   ``inference.Predictor``) on an image, a folder or a video and write the drawn results
   (``drawer`` picks boxes or skeletons); ``save_heatmap``;
-- ``grid``: a grid of images with their drawn detections (``val_predictions.jpg``).
+- ``grid``: a grid of images with their drawn detections (``val_predictions.jpg``);
+- ``tracks``: tracked objects drawn in their ids' colours; ``tracked``: track a video or a
+  folder of frames (``tracking.Tracker``) and write the drawn ids and ``tracks.txt``.
 
 Every name below is importable from ``centernet_keras.visualize``.
 """
@@ -47,6 +49,8 @@ from centernet_keras.visualize.pose import (
     joint_side,
     limb_side,
 )
+from centernet_keras.visualize.tracked import TRACKS_FILE, TrackReport, track_video
+from centernet_keras.visualize.tracks import draw_tracks, track_color
 
 __all__ = [
     "CENTRE_COLOR",
@@ -55,11 +59,13 @@ __all__ = [
     "LEFT_COLOR",
     "RIGHT_COLOR",
     "SIDE_COLORS",
+    "TRACKS_FILE",
     "DetectFn",
     "Drawer",
     "FolderReport",
     "OnDetections",
     "Rect",
+    "TrackReport",
     "VideoReport",
     "annotate_folder",
     "annotate_image",
@@ -70,6 +76,7 @@ __all__ = [
     "draw_detections",
     "draw_fps",
     "draw_skeletons",
+    "draw_tracks",
     "drawer",
     "heatmap_overlay",
     "joint_side",
@@ -81,4 +88,6 @@ __all__ = [
     "prediction_grid",
     "save_heatmap",
     "text_color",
+    "track_color",
+    "track_video",
 ]

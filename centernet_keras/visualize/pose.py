@@ -8,6 +8,8 @@ functions (``visualize.annotate.drawer``) call this module for detections that c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -44,6 +46,7 @@ def draw_skeletons(
     draw_boxes: bool = True,
     keypoint_threshold: float = KEYPOINT_THRESHOLD,
     line_width: int | None = None,
+    colors: Sequence[tuple[int, int, int]] | None = None,
 ) -> Image.Image:
     """Draw each person's limbs (``spec.skeleton``) and joints, over its box and label.
 
@@ -62,6 +65,8 @@ def draw_skeletons(
         keypoint_threshold: the lowest joint score drawn (default the decoder's default;
             ``visualize.drawer`` passes its ``Predictor``'s).
         line_width: limb width; default from the image size.
+        colors: one RGB colour per person for its limbs and joints (e.g. its track's),
+            instead of the side colours.
 
     Returns:
         A new RGB PIL image.
@@ -87,11 +92,13 @@ def draw_skeletons(
     draw = ImageDraw.Draw(canvas)
     limbs = [(i, j, SIDE_COLORS[limb_side(spec, (i, j))]) for i, j in spec.skeleton]
     dots = [SIDE_COLORS[joint_side(name)] for name in spec.names]
-    for person, visible in zip(joints, shown, strict=True):
+    for n, (person, visible) in enumerate(zip(joints, shown, strict=True)):
+        own = None if colors is None else tuple(colors[n])
         for i, j, color in limbs:
             if visible[i] and visible[j]:
-                draw.line([tuple(person[i]), tuple(person[j])], fill=color, width=lw)
-        for (x, y), color, show in zip(person, dots, visible, strict=True):
+                draw.line([tuple(person[i]), tuple(person[j])], fill=own or color, width=lw)
+        joint_colors = dots if own is None else [own] * len(dots)
+        for (x, y), color, show in zip(person, joint_colors, visible, strict=True):
             if show:
                 box = [x - radius, y - radius, x + radius, y + radius]
                 draw.ellipse(box, fill=color, outline=(0, 0, 0))
