@@ -73,7 +73,7 @@ def main() -> int:
         for seed in args.seeds:
             out = Path(args.out) / f"{kind}_{seed}"
             video, truth = write_video(out, kind, args.frames, seed)
-            report = track_video(predictor, video, out, Tracker(), progress=False)
+            report = track_video(predictor, video, out / "tracked", Tracker(), progress=False)
             scores = score_tracks(read_mot(truth), read_mot(report.tracks_file))
             noisy = noisy_score(kind, args.frames, seed)
             row = {"kind": kind, "seed": seed, "model": models[kind], "frames": report.frames,

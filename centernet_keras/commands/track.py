@@ -92,20 +92,19 @@ def input_refusal(args: argparse.Namespace) -> str | None:
     source = Path(args.input)
     if not source.exists():
         return f"--input {source}: no such video file or folder"
-    if source.is_dir():
-        if not image_files(source):
-            return f"--input {source}: the folder holds no image files"
-        frames_out = Path(args.output) / source.name
-        if frames_out.exists() and os.path.samefile(frames_out, source):
-            return (
-                f"--output {args.output}: the annotated frames would replace the --input "
-                f"folder {source} (give another --output)"
-            )
-        return None
-    try:
-        open_video(os.fspath(source)).release()
-    except ValueError:
-        return f"--input {source}: not a video OpenCV can read (or a folder of images)"
+    if source.is_dir() and not image_files(source):
+        return f"--input {source}: the folder holds no image files"
+    if source.is_file():
+        try:
+            open_video(os.fspath(source)).release()
+        except ValueError:
+            return f"--input {source}: not a video OpenCV can read (or a folder of images)"
+    out = Path(args.output) / (source.name if source.is_dir() else f"{source.stem}.mp4")
+    if out.exists() and os.path.samefile(out, source):
+        return (
+            f"--output {args.output}: the annotated output {out} would replace the --input "
+            f"{source} (give another --output)"
+        )
     return None
 
 

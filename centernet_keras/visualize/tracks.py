@@ -4,7 +4,8 @@
 ``tracking.TrackedObject`` s and returns a new PIL image: boxes and labels as
 ``visualize.draw.draw_detections`` lays them out (never overlapping, inside the image), the
 colour of ``class_color(track id)``, so an object keeps its colour while it keeps its id; a
-pose model's people as skeletons in that colour (``visualize.pose.draw_skeletons``).
+pose model's people as skeletons in that colour (``visualize.pose.draw_skeletons``), their
+boxes and labels drawn over them (readable where limbs cross them).
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def draw_tracks(
     found = _as_detections(objects, array.shape[:2])
     if keypoint_spec is None or found.keypoints is None:
         return draw_detections(array, found)
-    return draw_skeletons(
-        array, found, keypoint_spec, draw_boxes=draw_boxes, keypoint_threshold=keypoint_threshold,
+    canvas = draw_skeletons(
+        array, found, keypoint_spec, draw_boxes=False, keypoint_threshold=keypoint_threshold,
         colors=[track_color(o.track_id) for o in objects],
     )  # fmt: skip
+    return draw_detections(canvas, found) if draw_boxes else canvas  # labels over the limbs

@@ -56,7 +56,7 @@ def test_track_writes_the_video_the_tracks_and_the_counts(model, clip, tmp_path,
     assert "track(s) in 2 frame(s)" in capsys.readouterr().out
 
 
-def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+def test_bad_input_is_one_line_and_exit_2(clip, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "notes.mp4").write_text("not a video")
     for source, words in (
@@ -67,3 +67,6 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
         assert main(["--model", "m.keras", "--input", str(source)]) == 2
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and f"--input {source}" in err and words in err, err
+    argv = ["--model", "m.keras", "--input", str(clip[0]), "--output", str(clip[0].parent)]
+    assert main(argv) == 2  # the annotated video would replace the input
+    assert "would replace the --input" in capsys.readouterr().err
