@@ -35,7 +35,7 @@ class TrackedObject:
     """One track in one frame (what ``Tracker.update`` returns).
 
     Attributes:
-        track_id: the track's id (1, 2, …; never reused).
+        track_id: the track's id (1, 2, … in the order tracks are confirmed; never reused).
         box: ``[4]`` float32 ``[x1, y1, x2, y2]``, the Kalman-filtered box, image pixels.
         class_id, class_name: the track's class (a track only takes detections of it).
         score: its detection's score in this frame.
@@ -56,7 +56,7 @@ class TrackedObject:
 
 @dataclass
 class _Track:
-    track_id: int
+    track_id: int  # 0 until confirmed
     class_id: int
     class_name: str
     mean: np.ndarray
@@ -64,7 +64,6 @@ class _Track:
     confirmed: bool = False
     lost: bool = False  # unmatched since last_frame, kept for lost_frames frames
     last_frame: int = 0  # the last frame it was matched in
-    hits: int = 1
 
     def box(self) -> np.ndarray:
         return xyah_to_xyxy(self.mean)
@@ -133,8 +132,9 @@ class Tracker:
             track.mean, track.cov = self._kalman.update(
                 track.mean, track.cov, xyxy_to_xyah(boxes[index])
             )
-            track.confirmed, track.lost, track.last_frame = True, False, self.frame
-            track.hits += 1
+            if not track.confirmed:
+                self._confirm(track)
+            track.lost, track.last_frame = False, self.frame
         for track in followed_left:
             track.lost = True
         gone = {id(t) for t in dropped}
@@ -154,9 +154,14 @@ class Tracker:
 
     def _start(self, box: np.ndarray, class_id: int, class_name: str) -> None:
         mean, cov = self._kalman.initiate(xyxy_to_xyah(box))
-        track = _Track(self._next_id, class_id, class_name, mean, cov, last_frame=self.frame)
-        track.confirmed = self.frame == 1
+        track = _Track(0, class_id, class_name, mean, cov, last_frame=self.frame)
+        if self.frame == 1:
+            self._confirm(track)
         self._tracks.append(track)
+
+    def _confirm(self, track: _Track) -> None:
+        """Confirm a track and give it the next id (a track dropped unconfirmed takes none)."""
+        track.confirmed, track.track_id = True, self._next_id
         self._next_id += 1
 
     @staticmethod
