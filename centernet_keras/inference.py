@@ -117,11 +117,9 @@ class Predictor:
         model_file: the ``.keras`` file the model came from (``from_checkpoint`` sets it): the
             ONNX Runtime graphs are cached next to it (a folder that cannot be written: in
             the user's cache folder), keyed on the model's weights as loaded.
-        tile: also detect in overlapping ``tile x tile`` tiles of the image (original
-            pixels, each run at the network input size) and merge them with the whole image's
-            detections (``tiling``): for objects too small once the whole image is fitted to
-            the input; ``None``: off. An image no larger than a tile is detected whole.
-        tile_overlap: the fraction of ``tile`` neighbouring tiles overlap, in ``[0, 1)``.
+        tile, tile_overlap: also detect in ``tile x tile`` tiles of the image (original
+            pixels; neighbours overlap by ``tile_overlap`` of a tile) and merge them with the
+            whole image's detections, for small objects (``tiling``); ``None``: off.
         confidence, nms_iou: former names of ``score_threshold`` and ``iou_threshold``.
 
     The decoder is the model's, with these settings (``model.decoder.replace``): the model
@@ -309,13 +307,10 @@ class Predictor:
         Stages: ``preprocess`` (load, fit to the input), ``detect`` (the network and its
         decoder as the runtime runs them: one traced TensorFlow function; the ONNX Runtime
         graph; INT8: its graph, then the Keras decoder), ``postprocess`` (to the original
-        image's pixels). With ``tile``: the whole image and its tiles (``tiling.Tiler``:
-        preprocess also cuts and fits the tiles, detect runs them all, postprocess also
-        merges).
+        image's pixels). With ``tile``: ``tiling.Tiler.timed``'s stages (the tiles too).
         """
-        tiler = self.tiler()
-        if tiler is not None:
-            return tiler.timed(image)
+        if self.tile is not None:
+            return self.tiler().timed(image)
         start = time.perf_counter()
         batch, image_hw = self.preprocess(image)
         prepared = time.perf_counter()

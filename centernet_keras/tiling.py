@@ -11,8 +11,8 @@ An object of 10 px in a 2048 px image is under 1 px once the whole image is fitt
    the un-tiled detections);
 2. each tile fitted to the network input as the whole image is (``preprocess.fit_to_input``;
    a model with a dynamic input: the tile side rounded up to a multiple of 32), all views
-   batched through the engine (``engine.detect``, at most ``TILE_BATCH`` a call, the last
-   batch padded so the traced function keeps one shape);
+   batched through the engine (``engine.detect``: ``TILE_BATCH_PIXELS`` input pixels a call,
+   at most ``TILE_BATCH`` views; the last batch padded so a traced function keeps one shape);
 3. each view's detections mapped back by ``ImageTransform.postprocess`` (in the tile's
    pixels) and shifted by the tile's corner; a tile's detection touching an inner tile edge
    (an edge inside the image) is dropped: it is a cut object, which the neighbouring tile
@@ -37,8 +37,10 @@ from centernet_keras.data.image_io import ImageInput, load_image
 from centernet_keras.detections import Detections
 from centernet_keras.preprocess import ImageTransform, fit_to_input
 
-#: Views (tiles and the whole image) per engine call.
-TILE_BATCH = 8
+#: Network input pixels per engine call (32 views of 128 x 128, 8 of 256, 2 of 512)…
+TILE_BATCH_PIXELS = 32 * 128 * 128
+#: … and at most this many views (tiles and the whole image).
+TILE_BATCH = 32
 #: Detections of two views with a box IoU above this are one object (class-wise).
 MERGE_IOU = 0.5
 #: A pose model's people of two views with an OKS above this are one person.
@@ -216,17 +218,23 @@ def merge(
 
 
 def detect_batched(
-    detect: Callable[[np.ndarray], dict], inputs: Sequence[np.ndarray], batch_size: int
+    detect: Callable[[np.ndarray], dict],
+    inputs: Sequence[np.ndarray],
+    batch_size: int | None = None,
 ) -> list[tuple[dict, int]]:
-    """``detect`` over ``[H, W, 3]`` inputs, ``batch_size`` a call (the inputs of one shape
-    together; a short last batch padded with copies of its last input, so a traced function
-    sees one batch shape): ``(decoded batch, index in it)`` of each input, in order."""
+    """``detect`` over ``[H, W, 3]`` inputs, ``batch_size`` a call (``None``: as many as
+    ``TILE_BATCH_PIXELS`` allows, 1 to ``TILE_BATCH``; evened out over the calls; the inputs
+    of one shape together; a short last batch padded with copies of its last input, so a
+    traced function sees one batch shape): ``(decoded batch, index in it)`` of each input,
+    in order."""
     by_shape: dict[tuple, list[int]] = {}
     for i, x in enumerate(inputs):
         by_shape.setdefault(x.shape, []).append(i)
     found: list[tuple[dict, int] | None] = [None] * len(inputs)
-    for indices in by_shape.values():
-        size = min(batch_size, len(indices))
+    for shape, indices in by_shape.items():
+        fit = min(max(TILE_BATCH_PIXELS // (shape[0] * shape[1]), 1), TILE_BATCH)
+        size = min(batch_size or fit, len(indices))
+        size = math.ceil(len(indices) / math.ceil(len(indices) / size))  # even batches
         for start in range(0, len(indices), size):
             chunk = indices[start : start + size]
             batch = np.stack([inputs[i] for i in chunk] + [inputs[chunk[-1]]] * (size - len(chunk)))
@@ -249,8 +257,9 @@ class Tiler:
         overlap: the fraction of the tile neighbours overlap.
         max_detections: the most detections of an image.
         sigmas: a pose model's OKS sigmas (merged by OKS), else ``None`` (by box IoU).
-        batch_size: views per engine call.
+        batch_size: views per engine call (``None``: by ``TILE_BATCH_PIXELS``).
         drop_cut: drop a tile's detections touching an inner tile edge (``EDGE_MARGIN``).
+        iou_threshold, oks_threshold: ``merge``'s.
     """
 
     transform: ImageTransform
@@ -260,8 +269,10 @@ class Tiler:
     overlap: float = DEFAULT_TILE_OVERLAP
     max_detections: int = 100
     sigmas: Sequence[float] | None = None
-    batch_size: int = TILE_BATCH
+    batch_size: int | None = None
     drop_cut: bool = True
+    iou_threshold: float = MERGE_IOU
+    oks_threshold: float = MERGE_OKS
 
     def timed(self, image: ImageInput) -> tuple[Detections, dict[str, float]]:
         """The merged detections of the whole image and its tiles, and the seconds of each
@@ -271,7 +282,10 @@ class Tiler:
         start = time.perf_counter()
         merged = parts[0]
         if len(parts) > 1:
-            merged = merge(parts, merged.image_size, self.max_detections, self.sigmas)
+            merged = merge(
+                parts, merged.image_size, self.max_detections, self.sigmas,
+                self.iou_threshold, self.oks_threshold,
+            )  # fmt: skip
         stages["postprocess"] += time.perf_counter() - start
         return merged, stages
 

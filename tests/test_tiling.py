@@ -14,6 +14,7 @@ from helpers import save_tiny_centernet
 from PIL import Image
 
 from centernet_keras.console import main
+from centernet_keras.data.synthetic_tiles import render_large_image
 from centernet_keras.detections import Detections
 from centernet_keras.inference import Predictor
 from centernet_keras.keypoints import KeypointSpec
@@ -174,3 +175,14 @@ def test_bad_tile_values_are_usage_errors(command, flag, value, wanted, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert wanted in err and "Traceback" not in err, err
+
+
+def test_large_image_set_has_small_separate_objects():
+    image, record = render_large_image(np.random.default_rng([0, 0]), (256, 192), (4, 6))
+    boxes = record.boxes
+    assert image.shape == (192, 256, 3) and 4 <= len(boxes) <= 6
+    assert np.all(boxes[:, :2] >= 0) and np.all(boxes[:, 2:] <= [256, 192])
+    assert np.all((boxes[:, 2:] - boxes[:, :2]).max(1) <= 32) and not record.difficult.any()
+    for i, a in enumerate(boxes):  # apart: no two boxes overlap
+        for b in boxes[i + 1 :]:
+            assert min(a[2], b[2]) <= max(a[0], b[0]) or min(a[3], b[3]) <= max(a[1], b[1])
