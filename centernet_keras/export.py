@@ -57,7 +57,9 @@ if TYPE_CHECKING:  # keras and TF load on first use: predict.py --help stays fas
 ONNX_OPSET = 17
 
 
-def _input_hw(model: Detector, input_size: int | Sequence[int] | None) -> tuple[int, int]:
+def export_input_hw(model: Detector, input_size: int | Sequence[int] | None) -> tuple[int, int]:
+    """The input ``(H, W)`` of an export: the model's fixed size, else ``input_size``
+    (default 512; multiples of 32)."""
     static = model.input_shape[1:3]
     if all(d is not None for d in static):
         if input_size is not None and tuple(_pair(input_size)) != tuple(static):
@@ -146,7 +148,7 @@ def export_model(
         with atomic_path(path) as tmp:
             model.replace(**changes).save(tmp)
         return path
-    hw = _input_hw(model, input_size)
+    hw = export_input_hw(model, input_size)
     if format == "saved_model":
         _export_saved_model(model, decoder, path, hw, decode)
     elif format == "tflite":

@@ -17,8 +17,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("data", "layers"),
     ("backbones", "necks", "heads", "losses", "targets", "decoding"),
     ("models",),
-    ("preprocess", "engines", "tiling", "inference", "runtime", "export"),
-    ("evaluation", "visualize", "doctor"),
+    ("preprocess", "engines", "tiling", "inference", "runtime", "export", "quantization"),
+    ("evaluation", "visualize", "doctor", "export_verify"),
     ("training",),
     ("cli", "commands"),
 )  # fmt: skip

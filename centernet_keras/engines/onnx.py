@@ -12,8 +12,9 @@ The graph (``OnnxEngine``):
   ``keypoint_scores``) and the activated maps it decoded (``map_<name>``), flip test merged
   when it is on: one ``model.maps`` + ``model.decode`` traced through tf2onnx.
 - ``quantize="int8"``: the maps part only, quantized by ONNX Runtime's static quantization
-  (QDQ, per-channel int8 weights, uint8 activations, MinMax ranges calibrated on the user's
-  images, fitted to the input as predictions are); the decoder stays float and runs in Keras.
+  (``quantization.quantize_int8``: QDQ, per-channel int8 weights, uint8 activations, MinMax
+  ranges calibrated on the user's images, fitted to the input as predictions are); the
+  decoder stays float and runs in Keras.
   INT8 changes the detections (a warning says so): measure the mAP change with ``get_map.py``.
 
 Input size: a model with a fixed input size gets a graph of that size. A model with a dynamic
@@ -27,14 +28,12 @@ Where the graphs are cached, their keys and integrity checks: ``engines.onnx_cac
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from centernet_keras.data.image_io import IMAGE_SUFFIXES
 from centernet_keras.decoding import Decoder
 from centernet_keras.engines.base import Engine, decoder_settings
 from centernet_keras.engines.keras import KerasEngine
@@ -49,6 +48,11 @@ from centernet_keras.engines.onnx_cache import (
 from centernet_keras.export import ONNX_OPSET, convert_to_onnx
 from centernet_keras.models.detector import Detector
 from centernet_keras.preprocess import DEFAULT_INPUT_SIDE
+from centernet_keras.quantization import (  # calibration_files: also this module's API
+    calibration_batches,
+    calibration_files,
+    quantize_int8,
+)
 
 MAP_PREFIX = "map_"
 
@@ -85,34 +89,6 @@ def run_session(session, images: np.ndarray) -> dict[str, np.ndarray]:
     names = [o.name for o in session.get_outputs()]
     feed = {session.get_inputs()[0].name: np.ascontiguousarray(images, np.uint8)}
     return dict(zip(names, session.run(None, feed), strict=True))
-
-
-def calibration_files(source: str | os.PathLike | Sequence, count: int) -> list[Path]:
-    """``count`` images spread evenly over a sorted list: a folder's images, an annotation
-    file's (the first field of each line), or the paths given.
-
-    Raises:
-        ValueError: no images there, or ``count`` < 1.
-        FileNotFoundError: ``source`` does not exist.
-    """
-    if count < 1:
-        raise ValueError(f"the calibration count must be at least 1, got {count}")
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if not path.exists():
-            raise FileNotFoundError(f"calibration images: {path}: no such folder or file")
-        if path.is_dir():
-            files = [p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
-        else:
-            lines = path.read_text().splitlines()
-            files = [Path(line.split()[0]) for line in lines if line.strip()]
-    else:
-        files = [Path(p) for p in source]
-    files = sorted(files)
-    if not files:
-        raise ValueError(f"calibration images: no images in {source}")
-    picks = np.unique(np.linspace(0, len(files) - 1, min(count, len(files))).round().astype(int))
-    return [files[i] for i in picks]
 
 
 def runtime_function(
@@ -252,41 +228,8 @@ class OnnxEngine(Engine):
         convert_to_onnx(runtime_function(self.model, decoder, self.flip_test, hw), shape, path)
 
     def _quantize(self, source: Path, path: Path, hw: tuple[int, int] | None) -> None:
-        from onnxruntime import quantization as q
-
-        batches, skipped = [], []
-        for file in self.calibration:
-            try:
-                batches.append(self.transform.at_size(file, hw))
-            except OSError as err:
-                skipped.append(f"{file}: {err}")
-        if skipped:
-            print(
-                f"skipped {len(skipped)} unreadable calibration images, e.g. {skipped[0]}",
-                file=sys.stderr,
-            )
-        if not batches:
-            raise ValueError("none of the calibration images could be read")
-        name = onnx_session(source).get_inputs()[0].name
-
-        class Reader(q.CalibrationDataReader):
-            def __init__(self):
-                self._batches = iter(batches)
-
-            def get_next(self):
-                batch = next(self._batches, None)
-                return None if batch is None else {name: batch}
-
-        q.quantize_static(
-            os.fspath(source),
-            os.fspath(path),
-            Reader(),
-            quant_format=q.QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=q.QuantType.QUInt8,
-            weight_type=q.QuantType.QInt8,
-            calibrate_method=q.CalibrationMethod.MinMax,
-        )
+        batches = calibration_batches(self.calibration, lambda f: self.transform.at_size(f, hw))
+        quantize_int8(source, path, batches)
 
     def session(self, input_hw: Sequence[int]):
         """The ONNX Runtime session for images of network input ``input_hw``."""
