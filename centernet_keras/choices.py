@@ -38,8 +38,9 @@ RUNTIMES = ("keras", "onnxruntime")
 QUANTIZATIONS = ("int8",)
 #: ``--calibration-count``'s default: INT8 calibration images used.
 DEFAULT_CALIBRATION_COUNT = 100
-#: ``--tile-overlap``'s default (``tiling``): the fraction of a tile its neighbours overlap.
-DEFAULT_TILE_OVERLAP = 0.2
+#: ``--tile-overlap``'s default (``tiling``): the fraction of a tile its neighbours overlap; an
+#: object up to a quarter of a tile lies whole in some tile (README: Tiled inference).
+DEFAULT_TILE_OVERLAP = 0.25
 #: The smallest ``--tile`` side in pixels (``tiling``; a network's coarsest stride).
 MIN_TILE = 32
 #: ``--format`` names of ``centernet export`` (``export.export_model``).

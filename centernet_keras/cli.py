@@ -222,7 +222,9 @@ def add_tile_arguments(parser: argparse.ArgumentParser) -> None:
         type=tile_overlap,
         default=DEFAULT_TILE_OVERLAP,
         metavar="F",
-        help="with --tile: neighbouring tiles overlap by F x SIZE pixels",
+        help="with --tile: neighbouring tiles overlap by F x SIZE pixels; objects up to F x "
+        "SIZE lie whole in some tile (larger ones cut by a tile edge are left to the whole "
+        "image)",
     )
 
 

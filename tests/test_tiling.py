@@ -59,14 +59,25 @@ def _fixed_box_engine(batch: np.ndarray) -> dict:
 
 def test_tile_detections_map_to_the_image_pixels():
     """A 128-px tile fitted to a 64-px input (scale 2): the input box (10, 20, 30, 40) is
-    (x1 + 20, y1 + 40, x1 + 60, y1 + 80) in the image; cut ones are dropped."""
-    tiler = Tiler(ImageTransform((64, 64), True), _fixed_box_engine, ["a"], 128, 0.25,
-                  batch_size=3, drop_cut=False)  # fmt: skip
-    parts, windows, stages = tiler.views(np.zeros((200, 300, 3), np.uint8))
-    assert len(parts) == 1 + len(windows) == 1 + 6 and set(stages) >= {"detect"}
-    for found, (x1, y1, _, _) in zip(parts[1:], windows, strict=True):
-        np.testing.assert_allclose(found.boxes, [[x1 + 20, y1 + 40, x1 + 60, y1 + 80]])
-        assert found.image_size == (200, 300)
+    (x1 + 20, y1 + 40, x1 + 60, y1 + 80) in the image. A dynamic-input model: a 100-px tile
+    runs at 128 (scale 100 / 128)."""
+    shapes = []
+
+    def engine(batch):
+        shapes.append(batch.shape)
+        return _fixed_box_engine(batch)
+
+    for model_hw, tile, input_side in (((64, 64), 128, 64), ((None, None), 100, 128)):
+        tiler = Tiler(ImageTransform(model_hw, True), engine, ["a"], tile, 0.25,
+                      batch_size=3, drop_cut=False)  # fmt: skip
+        parts, windows, stages = tiler.views(np.zeros((200, 300, 3), np.uint8))
+        assert len(parts) == 1 + len(windows) and set(stages) >= {"detect"}
+        assert shapes[-1][1:3] == (input_side, input_side) and shapes[-1][0] <= 3
+        scale = tile / input_side
+        for found, (x1, y1, _, _) in zip(parts[1:], windows, strict=True):
+            want = [[x1 + 10 * scale, y1 + 20 * scale, x1 + 30 * scale, y1 + 40 * scale]]
+            np.testing.assert_allclose(found.boxes, want, rtol=1e-6)
+            assert found.image_size == (200, 300)
     cut = inner_edge_mask([[0, 0, 5, 5], [50, 50, 60, 60]], (0, 0, 60, 60), (200, 300), 1)
     assert cut.tolist() == [False, True]  # the image's border is no inner edge
 
