@@ -91,8 +91,8 @@ def image_difference(reference: Detections, exported: Detections) -> dict:
         "keras": len(reference),
         "export": len(exported),
         "unmatched": len(reference) + len(exported) - 2 * len(pairs),
-        "max_box_shift_px": round(float(shift), 4),
-        "max_score_difference": round(float(score), 5),
+        "max_box_shift_px": float(f"{shift:.4g}"),  # significant digits: 1e-5 px shows
+        "max_score_difference": float(f"{score:.4g}"),
     }
 
 
@@ -120,6 +120,27 @@ def differences(
             d for d in worst[:WORST_IMAGES] if d["unmatched"] or d["max_box_shift_px"]
         ],
     }
+
+
+def reference_predictor(predictor: Predictor, hw: tuple[int, int]) -> Predictor:
+    """``predictor``, or (a model with a dynamic input size) the same model and decoder
+    settings at the export's input size ``hw``: the Keras side of a verification."""
+    if None not in tuple(predictor.model_hw):
+        return predictor
+    decoder = predictor.decoder
+    extra = {}
+    if hasattr(decoder, "keypoint_threshold"):
+        extra["keypoint_threshold"] = decoder.keypoint_threshold
+    return type(predictor)(
+        predictor.model,
+        class_names=predictor.class_names,
+        score_threshold=decoder.score_threshold,
+        iou_threshold=decoder.iou_threshold,
+        max_detections=decoder.max_detections,
+        input_size=hw,
+        letterbox=predictor.letterbox,
+        **extra,
+    )
 
 
 def artefact_detector(

@@ -65,7 +65,13 @@ from centernet_keras.timing import interleaved_medians
 
 if not help_requested():  # TF loads with the split readers: to run, not for --help
     from centernet_keras.evaluation.runner import load_split
-    from centernet_keras.export_verify import Verification, report_path, within, write_report
+    from centernet_keras.export_verify import (
+        Verification,
+        reference_predictor,
+        report_path,
+        within,
+        write_report,
+    )
     from centernet_keras.preprocess import ImageTransform
 
 DEFAULT_DIR = Path("predict_out")
@@ -216,27 +222,6 @@ def export_from_args(
     return out
 
 
-def reference_predictor(predictor, hw: tuple[int, int]):
-    """``predictor``, or (a model with a dynamic input size) the same model and decoder
-    settings at the export's input size ``hw``: the Keras side of a verification."""
-    if None not in tuple(predictor.model_hw):
-        return predictor
-    decoder = predictor.decoder
-    extra = {}
-    if hasattr(decoder, "keypoint_threshold"):
-        extra["keypoint_threshold"] = decoder.keypoint_threshold
-    return type(predictor)(
-        predictor.model,
-        class_names=predictor.class_names,
-        score_threshold=decoder.score_threshold,
-        iou_threshold=decoder.iou_threshold,
-        max_detections=decoder.max_detections,
-        input_size=hw,
-        letterbox=predictor.letterbox,
-        **extra,
-    )
-
-
 def verification_from_args(args: argparse.Namespace, predictor, hw):
     """The Keras model's detections on ``--verify``'s images (problems with the file: one
     warning line each, up to 20)."""
@@ -252,7 +237,14 @@ def verification_from_args(args: argparse.Namespace, predictor, hw):
     for message in problems[:20]:
         print(f"warning: {message}", file=sys.stderr)
     reference = reference_predictor(predictor, hw)
-    return Verification(reference, records, progress=not args.no_progress)
+    verification = Verification(reference, records, progress=not args.no_progress)
+    unreadable = verification.reference["unreadable"]
+    if unreadable:  # left out of both sides alike
+        print(
+            f"warning: --verify: {len(unreadable)} unreadable images skipped, e.g. {unreadable[0]}",
+            file=sys.stderr,
+        )
+    return verification
 
 
 def int8_export(args, predictor, out: Path, hw, verification) -> dict:
