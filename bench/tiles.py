@@ -8,12 +8,15 @@ Runs the model over one set, once without tiles and once per tile size and overl
 ``--keep-cut`` also without dropping the tiles' detections that touch an inner tile edge), in one
 process, and prints one JSON line per run: COCO AP, AP@.5, AP_small, AR@100 (recall), AR_small,
 the VOC all-point mAP@0.5, the detections per image, and the milliseconds per image (file to
-merged boxes, the mean over the set; the first image's tracing is left out); then the
-difference and ratio of each tiled run's AP_small and AR@100 to the untiled run's. Times taken
-while other work runs on the machine are contended: say so when quoting them.
+merged boxes, the mean over the set; the first image's tracing is left out) with the machine's
+1-minute load average at the end of the run; then the difference and ratio of each tiled
+run's AP_small, AR@100 and VOC mAP to the untiled run's, and the time ratio. Times taken while
+other work runs on the machine (a load average above the cores the run uses) are contended:
+say so when quoting them.
 
 ``--data DIR``: the set of ``data.synthetic_tiles`` (``DIR/large_val.txt``), written there
-first if missing (``--num-images``, ``--seed``: 2048 x 1536 images, 10-40 shapes of 8-32 px);
+first if missing (``--num-images``, ``--seed``, ``--size``: 2048 x 1536 images unless given,
+10-40 shapes of 8-32 px);
 ``--annotation-file``: any annotation lines (e.g. the demo's validation split).
 """
 
@@ -33,7 +36,7 @@ from centernet_keras.data.synthetic_tiles import generate
 from centernet_keras.evaluation import STAT_NAMES, evaluate
 from centernet_keras.evaluation.runner import collect_detections
 from centernet_keras.inference import Predictor
-from centernet_keras.tiling import MERGE_IOU
+from centernet_keras.tiling import DEFAULT_TILE_OVERLAP, MERGE_IOU
 
 STATS = ("AP@[.5:.95]", "AP@.5", "AP_small", "AR@100", "AR_small")
 
@@ -77,6 +80,8 @@ def measure(model, records, tile, overlap, keep_cut, merge_iou, score_threshold)
         "detections_per_image": round(len(found) / len(truth["images"]), 1),
         "ms_per_image": round(1000.0 * sum(times) / max(len(times), 1), 1),
         "unreadable": len(failures),
+        "load_avg_1min": round(os.getloadavg()[0], 2),  # above the cores used: contended
+        "cpus": os.cpu_count(),
     }
 
 
@@ -87,8 +92,12 @@ def main() -> None:
     parser.add_argument("--annotation-file", help="or: annotation lines to measure on")
     parser.add_argument("--num-images", type=int, default=20, help="--data: images to write")
     parser.add_argument("--seed", type=int, default=0, help="--data: the set's seed")
+    parser.add_argument(
+        "--size", type=int, nargs=2, default=[2048, 1536], metavar=("W", "H"),
+        help="--data: the images' width and height",
+    )  # fmt: skip
     parser.add_argument("--tiles", type=int, nargs="+", default=[128, 192, 256, 384])
-    parser.add_argument("--overlaps", type=float, nargs="+", default=[0.2])
+    parser.add_argument("--overlaps", type=float, nargs="+", default=[DEFAULT_TILE_OVERLAP])
     parser.add_argument("--keep-cut", action="store_true", help="also runs keeping cut boxes")
     parser.add_argument("--merge-ious", type=float, nargs="+", default=[MERGE_IOU])
     parser.add_argument("--score-threshold", type=float, default=0.01)
@@ -99,7 +108,7 @@ def main() -> None:
     if args.data is not None:
         lines = Path(args.data) / "large_val.txt"
         if not lines.is_file():
-            generate(args.data, args.num_images, args.seed)
+            generate(args.data, args.num_images, args.seed, tuple(args.size))
     records, problems = read_annotation_file(lines)
     if problems:
         parser.error(f"{lines}: {problems[0]}")
