@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from detector_cases import tiny_centernet, tiny_pose
+from detector_cases import tiny_centernet, tiny_fcos, tiny_pose
 from helpers import save_tiny_centernet
 from PIL import Image
 
@@ -117,15 +117,18 @@ def test_duplicates_across_views_are_merged():
     np.testing.assert_allclose(people.keypoints[1], far)
 
 
+KINDS = [pytest.param("centernet", marks=pytest.mark.slow), "pose", "fcos"]
+
+
 @pytest.fixture(scope="module")
 def models():
-    return {"centernet": tiny_centernet(), "pose": tiny_pose()}
+    return {"centernet": tiny_centernet(), "pose": tiny_pose(), "fcos": tiny_fcos()}
 
 
-@pytest.mark.parametrize("kind", [pytest.param("centernet", marks=pytest.mark.slow), "pose"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_predictor_tiles_a_large_image_and_not_a_small_one(models, kind, rng):
     """A large image: tiles merged, inside the image (pose: people merged by OKS, with their
-    joints); one no larger than a tile: exactly the un-tiled detections."""
+    joints; FCOS as CenterNet); one no larger than a tile: exactly the un-tiled detections."""
     model = models[kind]
     tiled = Predictor(model, score_threshold=0.0, tile=64, tile_overlap=0.25)
     large = rng.integers(0, 256, (100, 120, 3)).astype(np.uint8)  # 2 x 2 tiles
@@ -134,7 +137,7 @@ def test_predictor_tiles_a_large_image_and_not_a_small_one(models, kind, rng):
     assert np.all(found.boxes[:, 2:] <= [120, 100]) and np.all(np.diff(found.scores) <= 0)
     assert (found.keypoints is None) == (kind != "pose")
     assert (tiled.settings()["tile"], tiled.settings()["tile_overlap"]) == (64, 0.25)
-    if kind == "pose":
+    if kind != "centernet":
         return
     stages = set(tiled.benchmark(large, runs=2, warmup=0))
     assert stages == {"preprocess_ms", "detect_ms", "postprocess_ms", "total_ms"}
