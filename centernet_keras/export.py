@@ -23,6 +23,11 @@ Formats:
   onnxruntime; the NMS loop becomes an ONNX ``Loop``. tf2onnx's discarded graph copies are
   freed as it goes (``_graph_copies_freed``): ResNet50 @512 peaks at 3.2–3.6 GB, not 9–10 GB.
 
+An INT8 ONNX export (``centernet export --quantize int8``) is this ONNX graph statically
+quantized by ``quantization.quantize_export``: the network in INT8, the decoder left in float,
+the same inputs and outputs. ``centernet export --verify`` checks any artefact against the
+Keras model on validation images (``export_verify``).
+
 The batch size is dynamic; height and width are fixed to the model's input size (for a model
 with a dynamic size, to ``input_size``, default 512×512).
 

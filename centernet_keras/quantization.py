@@ -240,8 +240,9 @@ def rank_nodes(
     lowest measured upstream; the images and weights: ``CLEAN_SQNR``, or the best SQNR
     measured anywhere if lower) minus
     the SQNR of its output (``tensor_sqnr``), i.e. the noise its own quantization adds. The
-    nodes without a measured output follow (cost 0, graph order), so that leaving them all in
-    float gives the float network."""
+    heads' last quantized nodes (``_last_measured``) come first, by cost; the nodes without a
+    measured output last (cost 0, graph order), so that leaving them all in float gives the
+    float network."""
     sqnr = tensor_sqnr(float_path, int8_path, batches)
     clean = min(max(sqnr.values(), default=CLEAN_SQNR), CLEAN_SQNR)
     graph = _load(float_path).graph
@@ -269,7 +270,27 @@ def rank_nodes(
             continue
         inputs = min((seen(t) for t in node.input if t), default=clean)
         measured.append(RankedNode(node.name, node.op_type, inputs - min(outputs), min(outputs)))
-    return sorted(measured, key=lambda r: -r.cost_db) + unmeasured
+    heads = _last_measured(graph, producer, sqnr)
+    return sorted(measured, key=lambda r: (r.name not in heads, -r.cost_db)) + unmeasured
+
+
+def _last_measured(graph, producer: dict, sqnr: dict) -> set[str]:
+    """The nodes with a measured output nearest to the graph's outputs (walking up from
+    them): the heads' last quantized nodes, whose error reaches the decoder's peaks and
+    thresholds unfiltered."""
+    found: set[str] = set()
+    visited: set[str] = set()
+    stack = [o.name for o in graph.output]
+    while stack:
+        node = producer.get(stack.pop())
+        if node is None or node.name in visited:
+            continue
+        visited.add(node.name)
+        if any(t in sqnr for t in node.output):
+            found.add(node.name)
+        else:
+            stack.extend(t for t in node.input if t)
+    return found
 
 
 @dataclass

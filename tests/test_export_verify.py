@@ -8,6 +8,7 @@ ground truth), so the Keras model scores mAP@0.5 = 1 and a broken export visibly
 
 import json
 
+import keras
 import numpy as np
 import pytest
 from detector_cases import tiny_centernet
@@ -25,8 +26,10 @@ from centernet_keras.quantization import search_exclusions
 @pytest.fixture(scope="module")
 def split(tmp_path_factory):
     """(model file, annotation file): four 80 x 64 images (letterboxed into the 64-px input),
-    each annotated with the model's own detections scoring >= 0.3."""
+    each annotated with the model's own detections scoring >= 0.3 (a seeded model: the same
+    split in every run)."""
     folder = tmp_path_factory.mktemp("verify")
+    keras.utils.set_random_seed(0)
     model = tiny_centernet()
     model_file = folder / "tiny.keras"
     model.save(model_file)
@@ -39,7 +42,7 @@ def split(tmp_path_factory):
         found = predictor(str(image))
         boxes = " ".join(
             ",".join(f"{v:.0f}" for v in box) + f",{int(c)}"
-            for box, c in zip(found.boxes[:5], found.class_ids[:5], strict=True)
+            for box, c in zip(found.boxes, found.class_ids, strict=True)
         )
         lines.append(f"{image} {boxes}".strip())
     annotations = folder / "val.txt"
@@ -138,25 +141,26 @@ def test_the_search_doubles_then_bisects() -> None:
 
 
 @pytest.mark.slow
-def test_int8_with_a_tolerance(split, tmp_path, capsys) -> None:
-    """--quantize int8 --max-map-drop 0: the float and plain INT8 graphs are scored and timed;
-    where plain INT8 loses mAP@0.5, the search's rounds are reported (doubling, then
-    bisection) and the graph written is the one that passed, within the tolerance."""
+def test_int8_with_a_tolerance_ends_within_it(split, tmp_path, capsys) -> None:
+    """--quantize int8 --max-map-drop 0.04: the float and plain INT8 graphs are scored and
+    timed; plain INT8 of the untrained model loses more (0.047 when measured), so nodes are
+    left in float (doubling, then bisection) and the graph written is the fewest that passed.
+    Leaving every ranked node in float gives the float network, so the search always ends
+    within the tolerance."""
     model_file, annotations = split
     extra = ["--quantize", "int8", "--calibration-images", str(annotations)]
-    code, out = _verify(model_file, annotations, tmp_path, "onnx", *extra, "--max-map-drop", "0")
+    code, out = _verify(model_file, annotations, tmp_path, "onnx", *extra, "--max-map-drop", "0.04")
     report = json.loads(report_path(out).read_text())
     int8 = report["int8"]
-    assert code == (0 if report["passed"] else 3), capsys.readouterr().err
+    assert code == 0 and report["passed"], capsys.readouterr().err
+    assert report["export"]["map50_change"] >= -0.04
     assert {"float_onnx", "plain_int8", "final_int8"} < set(int8["speed_ms_per_image"])
     assert int8["float_onnx"]["map50_change"] == 0.0  # the float graph is the Keras model
-    if int8["plain_int8"]["map50_change"] < 0:  # plain INT8 lost some: the search ran
+    if int8["plain_int8"]["map50_change"] < -0.04:  # the search ran
         counts = [step["excluded_nodes"] for step in int8["search"]]
-        assert counts[:2] == [1, 2]
-        passing = [s for s in int8["search"] if s["within_tolerance"]]
-        if report["passed"]:
-            fewest = min(s["excluded_nodes"] for s in passing)
-            assert len(int8["excluded_nodes"]) == fewest
-        assert report["passed"] == bool(passing)
+        assert counts[:2] == [1, 2] and len(counts) <= 16
+        fewest = min(s["excluded_nodes"] for s in int8["search"] if s["within_tolerance"])
+        assert len(int8["excluded_nodes"]) == fewest
+        assert "nodes in float" in capsys.readouterr().out
     else:
-        assert report["passed"] and not int8["excluded_nodes"]
+        assert not int8["excluded_nodes"]
