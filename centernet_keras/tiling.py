@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from centernet_keras.boxes import iou_matrix
 from centernet_keras.choices import DEFAULT_TILE_OVERLAP, MIN_TILE
 from centernet_keras.data.image_io import ImageInput, load_image
 from centernet_keras.detections import Detections
@@ -137,15 +138,6 @@ def inner_edge_mask(
     return touch
 
 
-def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one ``[4]`` box with ``[N, 4]`` boxes (xyxy)."""
-    wh = np.clip(np.minimum(box[2:], boxes[:, 2:]) - np.maximum(box[:2], boxes[:, :2]), 0, None)
-    inter = wh[:, 0] * wh[:, 1]
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
-
-
 def oks_one(
     joints: np.ndarray, box: np.ndarray, others: np.ndarray, sigmas: Sequence[float]
 ) -> np.ndarray:
@@ -203,7 +195,7 @@ def merge(
         if pose:
             same = oks_one(joints[i], boxes[i], joints, sigmas) > oks_threshold
         else:
-            same = _iou_one(boxes[i], boxes) > iou_threshold
+            same = iou_matrix(boxes[i], boxes)[0] > iou_threshold
         alive &= ~(same & (classes == classes[i]) & (view != view[i]))
     keep = np.asarray(kept, np.int64)
     return Detections(
