@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
+from centernet_keras.boxes import iou_matrix
 from centernet_keras.doctor.survey import Survey
 from centernet_keras.evaluation.oracle import oracle_maps
 
@@ -16,20 +17,11 @@ from centernet_keras.evaluation.oracle import oracle_maps
 RECOVERED_IOU = 0.5
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``[N, M]`` IoU of ``[N, 4]`` and ``[M, 4]`` ``[x1, y1, x2, y2]`` boxes."""
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), -1)
-    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), -1)  # noqa: E731
-    return inter / np.maximum(area(a)[:, None] + area(b)[None] - inter, 1e-9)
-
-
 def recovered(boxes: np.ndarray, classes: np.ndarray, found: dict) -> np.ndarray:
     """``[N]`` bool: each object matched, one to one and greedily by IoU, by a decoded box of
     its class at IoU ``RECOVERED_IOU``; ``found``: one image's decoder output (numpy)."""
     count = int(found["num_detections"])
-    iou = _iou(boxes, np.asarray(found["boxes"][:count], np.float32))
+    iou = iou_matrix(boxes, np.asarray(found["boxes"][:count], np.float32))
     iou[classes[:, None] != np.asarray(found["classes"][:count])[None]] = 0.0
     matched = np.zeros(len(boxes), bool)
     while iou.size and iou.max() >= RECOVERED_IOU:
