@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from centernet_keras.boxes import iou_matrix
 from centernet_keras.data.annotations import ImageRecord
 from centernet_keras.detections import Detections
 from centernet_keras.evaluation import evaluate
 from centernet_keras.evaluation.runner import collect_detections
-from centernet_keras.evaluation.triage import iou_matrix
 from centernet_keras.io import atomic_write_text
 from centernet_keras.preprocess import ImageTransform
 
